@@ -1,11 +1,15 @@
 package aspengo
 
 import (
+	"context"
 	"net/http"
+
+	"go.starlark.net/starlark"
 )
 
 // Request is one request on its way through the pipeline. It embeds the
-// *http.Request; hooks and simplates add to it.
+// *http.Request; hooks add attributes that Starlark code then sees as
+// request.<name>.
 type Request struct {
 	*http.Request
 
@@ -13,17 +17,121 @@ type Request struct {
 	Website *Website
 	// Response is the response being built; outbound hooks see the final one.
 	Response *Response
-	// Resource is the file the URL path resolved to, nil before dispatch.
+	// Resource is the file the URL path resolved to, nil before dispatch
+	// and when dispatch failed.
 	Resource *Resource
+
+	attrs  map[string]starlark.Value // request.<name> set by hooks (session, user, ...)
+	values map[any]any               // Go-side values shared between hooks
+
+	thread *starlark.Thread // created on first use, one per request
+	stop   func() bool      // stops the thread's cancellation on context end
+	sl     *requestValue    // the Starlark `request`, created on first use
+}
+
+// SetAttr makes v visible to Starlark code and templates as request.<name>.
+// Hooks use it (trembling sets session, messages, user, authenticated).
+func (r *Request) SetAttr(name string, v starlark.Value) {
+	if r.attrs == nil {
+		r.attrs = map[string]starlark.Value{}
+	}
+	r.attrs[name] = v
+}
+
+// Attr returns the attribute a hook set with SetAttr.
+func (r *Request) Attr(name string) (starlark.Value, bool) {
+	v, ok := r.attrs[name]
+	return v, ok
+}
+
+// Value returns the Go value stored under key by SetValue, or nil.
+func (r *Request) Value(key any) any { return r.values[key] }
+
+// SetValue stores a Go value for other hooks of the same request, keyed
+// as context values are (use an unexported key type).
+func (r *Request) SetValue(key, v any) {
+	if r.values == nil {
+		r.values = map[any]any{}
+	}
+	r.values[key] = v
+}
+
+// Thread returns the request's Starlark thread, created on first use: it
+// carries the request for builtins (see RequestFromThread), loads .aspen
+// modules, and is cancelled when the request's context ends.
+func (r *Request) Thread() *starlark.Thread {
+	if r.thread == nil {
+		t := r.Website.loader.NewThread(r.URL.Path)
+		t.SetLocal(threadRequestKey, r)
+		r.stop = context.AfterFunc(r.Context(), func() { t.Cancel("request canceled") })
+		r.thread = t
+	}
+	return r.thread
+}
+
+// release frees what the request held once it has been answered.
+func (r *Request) release() {
+	if r.stop != nil {
+		r.stop()
+	}
+}
+
+// Redirect sets the response to a redirect to location with code (302
+// when code is 0) and returns it, for a hook to return as its error.
+func (r *Request) Redirect(location string, code int) *Response {
+	if code == 0 {
+		code = http.StatusFound
+	}
+	r.Response.Code = code
+	r.Response.Header.Set("Location", location)
+	r.Response.Body = nil
+	r.Response.value = nil
+	return r.Response
+}
+
+// Abort sets the response code (and body, when not empty) and returns the
+// response, for a hook to return as its error. A code >= 400 with no body
+// gets the site's error page.
+func (r *Request) Abort(code int, body string) *Response {
+	r.Response.Code = code
+	r.Response.Body = nil
+	r.Response.value = nil
+	if body != "" {
+		r.Response.Body = []byte(body)
+	}
+	return r.Response
 }
 
 // Response is the answer to a request. It is also an error: a hook or
 // simplate that returns one ends the request with it, as Aspen's
 // "raise Response" did.
 type Response struct {
-	Code   int
+	// Code is the HTTP status code, 200 unless something changed it.
+	Code int
+	// Header is sent with the response; hooks may add to it.
 	Header http.Header
-	Body   []byte
+	// Body is the response body. It is nil for a static file, which is
+	// written straight from disk.
+	Body []byte
+
+	value  starlark.Value // response.body as Starlark set it, before encoding
+	static *staticFile    // set when the resource is a static file
 }
 
-func (r *Response) Error() string { return http.StatusText(r.Code) }
+func (r *Response) Error() string {
+	return "response " + http.StatusText(r.Code)
+}
+
+// SetCookie adds a Set-Cookie header. An invalid cookie is dropped
+// silently, as net/http does.
+func (r *Response) SetCookie(c *http.Cookie) {
+	if v := c.String(); v != "" {
+		r.Header.Add("Set-Cookie", v)
+	}
+}
+
+// staticFile is a file to be written with http.ServeContent once the
+// outbound hooks have run.
+type staticFile struct {
+	name string // for the Content-Type, by extension
+}

@@ -1,6 +1,519 @@
 package aspengo
 
-// Website is a site: a www root, its hooks and its simplates.
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+
+	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo/hooks"
+	"github.com/aspengo/aspengo/simplate"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 10 << 20
+
+// Config configures a Website.
+type Config struct {
+	// Root is the www root: the directory whose files are the site.
+	Root string
+	// HooksFile is the hooks.conf to read. Empty means
+	// Root/.aspen/hooks.conf, which may be absent (no hooks); a file named
+	// here must exist.
+	HooksFile string
+	// Registry supplies built-in hooks and Starlark builtins; nil means an
+	// empty one.
+	Registry *Registry
+	// ShowTracebacks puts the traceback of a 500 into the error page.
+	// Tracebacks are always logged.
+	ShowTracebacks bool
+	// Logger receives errors and Starlark print output; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies (413 beyond it); 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxSteps bounds the Starlark steps of one execution, so that a
+	// runaway loop ends as a 500; 0 means the simplate package's default.
+	MaxSteps uint64
+}
+
+// StatusError is an error that knows the HTTP status it should answer
+// with, such as a database that cannot be reached (503). The pipeline
+// answers with that status instead of a 500.
+type StatusError interface {
+	error
+	HTTPStatus() int
+}
+
+// Website is a site: a www root, its hooks and its simplates. Create it
+// with New, run its startup hooks with Start, serve it (it is an
+// http.Handler) and end with Shutdown.
 type Website struct {
-	root string
+	root     string
+	registry *Registry
+	log      *slog.Logger
+	fsys     fs.FS    // the www root; refuses names that escape it
+	osRoot   *os.Root // behind fsys, closed by Shutdown
+	loader   *simplate.Loader
+	hooks    [numPhases][]hookEntry
+	maxBody  int64
+	showTB   bool
+	errPages *errorPages
+
+	mu      sync.RWMutex
+	attrs   map[string]starlark.Value // website.<name>, set by startup hooks
+	started bool                      // attrs are read-only once true
+	stopped bool
+
+	sl *websiteValue
+}
+
+// New prepares the website at cfg.Root: it reads and checks hooks.conf
+// (every problem reported as file:line) but runs no hook yet.
+func New(cfg Config) (*Website, error) {
+	if cfg.Root == "" {
+		return nil, errors.New("aspengo: no www root given")
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("aspengo: www root: %w", err)
+	}
+	osRoot, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("aspengo: www root: %w", err)
+	}
+	w := &Website{
+		root:     root,
+		registry: cfg.Registry,
+		log:      cfg.Logger,
+		fsys:     osRoot.FS(),
+		osRoot:   osRoot,
+		maxBody:  cfg.MaxBodyBytes,
+		showTB:   cfg.ShowTracebacks,
+	}
+	if w.registry == nil {
+		w.registry = NewRegistry()
+	}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	if w.maxBody <= 0 {
+		w.maxBody = DefaultMaxBodyBytes
+	}
+	builtins := starlark.StringDict{"abort": abortBuiltin}
+	for name, v := range w.registry.builtins {
+		builtins[name] = v
+	}
+	w.loader = simplate.NewLoader(simplate.Options{
+		FS:       w.fsys,
+		Builtins: builtins,
+		Globals:  []string{"request", "response", "website"},
+		MaxSteps: cfg.MaxSteps,
+		Logger:   w.log,
+		RootName: filepath.ToSlash(filepath.Clean(cfg.Root)),
+	})
+	w.errPages = &errorPages{loader: w.loader}
+
+	hooksFile, mustExist := cfg.HooksFile, true
+	if hooksFile == "" {
+		hooksFile, mustExist = filepath.Join(cfg.Root, ".aspen", "hooks.conf"), false
+	}
+	w.hooks, err = loadHooksConf(hooksFile, mustExist, w.registry, w)
+	if err != nil {
+		osRoot.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Root returns the absolute path of the www root.
+func (w *Website) Root() string { return w.root }
+
+// Logger returns the website's logger.
+func (w *Website) Logger() *slog.Logger { return w.log }
+
+// HookFunc finds the Starlark hook function in .aspen/<module>.star; it
+// makes the website the hookModules of its hooks.conf.
+func (w *Website) HookFunc(module, function string) (starlark.Callable, error) {
+	return hooks.Func(w.loader, module, function)
+}
+
+// Start runs the startup hooks in hooks.conf order, then the functions
+// registered with Registry.OnStart. Afterwards the website's attributes
+// are read-only. A failing hook stops startup with its error.
+func (w *Website) Start(ctx context.Context) error {
+	for _, e := range w.hooks[Startup] {
+		if err := w.runSiteHook(ctx, Startup, e); err != nil {
+			return err
+		}
+	}
+	for _, fn := range w.registry.onStart {
+		if err := fn(ctx, w); err != nil {
+			return fmt.Errorf("startup: %w", err)
+		}
+	}
+	w.mu.Lock()
+	w.started = true
+	for _, v := range w.attrs {
+		v.Freeze()
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// Shutdown runs the shutdown hooks, every one of them even if some fail,
+// and releases the www root. Call it once the server has drained.
+func (w *Website) Shutdown(ctx context.Context) error {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return nil
+	}
+	w.stopped = true
+	w.mu.Unlock()
+	var errs []error
+	for _, e := range w.hooks[Shutdown] {
+		if err := w.runSiteHook(ctx, Shutdown, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := w.osRoot.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// runSiteHook runs one startup or shutdown hook.
+func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(v)
+		}
+		if err != nil {
+			err = fmt.Errorf("%s hook %s: %w", p, e.Name(), err)
+		}
+	}()
+	if e.Builtin != nil {
+		if p == Startup {
+			return e.Builtin.Startup(ctx, w)
+		}
+		return e.Builtin.Shutdown(ctx, w)
+	}
+	fn, err := w.HookFunc(e.Module, e.Function)
+	if err != nil {
+		return err
+	}
+	thread := w.loader.NewThread(p.String())
+	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	defer stop()
+	return hooks.Call(thread, fn, w.Starlark())
+}
+
+// Check reports every problem in the site at cfg.Root without serving it:
+// hooks.conf and every simplate and .star module, each as file:line.
+func Check(cfg Config) error {
+	w, err := New(cfg)
+	if err != nil {
+		// New stops at hooks.conf; still compile the simplates so that one
+		// run lists everything.
+		errs := []error{err}
+		if w2, err2 := New(Config{Root: cfg.Root, HooksFile: os.DevNull, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger}); err2 == nil {
+			errs = append(errs, w2.loader.CheckAll()...)
+			w2.osRoot.Close()
+		}
+		return errors.Join(errs...)
+	}
+	defer w.osRoot.Close()
+	return errors.Join(w.loader.CheckAll()...)
+}
+
+// Attr returns the website attribute name (website.db, website.title ...).
+func (w *Website) Attr(name string) (starlark.Value, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	v, ok := w.attrs[name]
+	return v, ok
+}
+
+// SetAttr sets the website attribute name. It fails once startup is over:
+// after that the website is shared by every request and read-only.
+func (w *Website) SetAttr(name string, v starlark.Value) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		return fmt.Errorf("website.%s: the website is read-only after startup", name)
+	}
+	if w.attrs == nil {
+		w.attrs = map[string]starlark.Value{}
+	}
+	w.attrs[name] = v
+	return nil
+}
+
+// ServeHTTP runs the request pipeline: inbound_early hooks, dispatch,
+// inbound_late hooks, the resource, outbound_early hooks (exactly once)
+// and outbound_late hooks (always).
+func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
+	hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
+	req := &Request{
+		Request:  hr,
+		Website:  w,
+		Response: &Response{Code: http.StatusOK, Header: http.Header{}},
+	}
+	defer req.release()
+
+	w.finish(req, w.inbound(req))
+	if err := w.runRequestHooks(req, OutboundEarly); err != nil {
+		w.finish(req, err)
+	}
+	if err := w.runRequestHooks(req, OutboundLate); err != nil {
+		w.finish(req, err)
+	}
+	w.write(rw, req)
+}
+
+// inbound runs everything up to and including the resource.
+func (w *Website) inbound(req *Request) error {
+	if err := w.runRequestHooks(req, InboundEarly); err != nil {
+		return err
+	}
+	res, err := dispatch(w.fsys, req.URL.Path)
+	if err != nil {
+		var redir *redirectError
+		switch {
+		case errors.As(err, &redir):
+			loc := redir.Location
+			if req.URL.RawQuery != "" {
+				loc += "?" + req.URL.RawQuery
+			}
+			return req.Redirect(loc, http.StatusMovedPermanently)
+		case errors.Is(err, errNotFound):
+			return req.Abort(http.StatusNotFound, "")
+		}
+		return err
+	}
+	req.Resource = res
+	if err := w.runRequestHooks(req, InboundLate); err != nil {
+		return err
+	}
+	return w.runResource(req)
+}
+
+// runResource serves a static file or runs a simplate.
+func (w *Website) runResource(req *Request) error {
+	resp := req.Response
+	sp, err := w.loader.Load(req.Resource.Path)
+	if errors.Is(err, simplate.ErrNotSimplate) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			resp.Header.Set("Allow", "GET, HEAD")
+			return req.Abort(http.StatusMethodNotAllowed, "")
+		}
+		resp.static = &staticFile{name: req.Resource.Path}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	vars := starlark.StringDict{
+		"request":  req.Starlark(),
+		"response": newResponseValue(req),
+		"website":  w.Starlark(),
+	}
+	body, err := sp.Run(req.Thread(), vars)
+	if err != nil {
+		return err
+	}
+	if sp.JSON {
+		if body, err = jsonBody(resp); err != nil {
+			return err
+		}
+	}
+	if resp.Body == nil && resp.value == nil {
+		resp.Body = body
+	}
+	if resp.Header.Get("Content-Type") == "" {
+		resp.Header.Set("Content-Type", sp.ContentType)
+	}
+	return nil
+}
+
+// jsonBody returns the body of a JSON simplate: response.body encoded as
+// JSON unless the page set a string.
+func jsonBody(resp *Response) ([]byte, error) {
+	if resp.value == nil {
+		return resp.Body, nil
+	}
+	b, err := json.Marshal(simplate.ToGo(resp.value))
+	if err != nil {
+		return nil, fmt.Errorf("response.body: %w", err)
+	}
+	resp.value = nil
+	resp.Body = append(b, '\n')
+	return resp.Body, nil
+}
+
+// runRequestHooks runs the hooks of one request phase in order. An inbound
+// hook that returns a *Response ends the phase; outbound hooks all run.
+func (w *Website) runRequestHooks(req *Request, p Phase) error {
+	var errs []error
+	for _, e := range w.hooks[p] {
+		err := w.runRequestHook(req, p, e)
+		if err == nil {
+			continue
+		}
+		if p == InboundEarly || p == InboundLate {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (w *Website) runRequestHook(req *Request, p Phase, e hookEntry) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err = panicError(v)
+		}
+	}()
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%s hook %s: %w", p, e.Name(), err)
+		}
+	}()
+	if e.Builtin != nil {
+		if p == InboundEarly || p == InboundLate {
+			return e.Builtin.Inbound(req)
+		}
+		return e.Builtin.Outbound(req)
+	}
+	fn, err := w.HookFunc(e.Module, e.Function)
+	if err != nil {
+		return err
+	}
+	arg := req.Starlark()
+	if p == OutboundEarly || p == OutboundLate {
+		arg = newResponseValue(req)
+	}
+	return hooks.Call(req.Thread(), fn, arg)
+}
+
+// finish turns the outcome of a stage into the response: a returned
+// *Response is the answer; any other error is a 500.
+func (w *Website) finish(req *Request, err error) {
+	if err != nil {
+		var resp *Response
+		var status StatusError
+		switch {
+		case errors.As(err, &resp):
+			req.Response = resp
+		case errors.As(err, &status) && status.HTTPStatus() >= 400:
+			// A known failure such as an unreachable database: log it,
+			// answer with its status, no traceback.
+			w.log.Warn("request failed", "method", req.Method, "path", req.URL.Path, "status", status.HTTPStatus(), "err", err.Error())
+			req.Response = &Response{Code: status.HTTPStatus(), Header: http.Header{}}
+		default:
+			w.internalError(req, err)
+		}
+	}
+	resp := req.Response
+	if resp.Code >= 400 && resp.Body == nil && resp.value == nil && resp.static == nil {
+		w.errPages.render(req, "")
+	}
+}
+
+// internalError replaces the response with a 500 and logs err with its
+// Starlark traceback.
+func (w *Website) internalError(req *Request, err error) {
+	tb := traceback(err)
+	w.log.Error("internal server error", "method", req.Method, "path", req.URL.Path, "err", err.Error(), "traceback", tb)
+	resp := &Response{Code: http.StatusInternalServerError, Header: http.Header{}}
+	req.Response = resp
+	if w.showTB {
+		w.errPages.render(req, tb)
+	} else {
+		w.errPages.render(req, "")
+	}
+}
+
+// write sends the response.
+func (w *Website) write(rw http.ResponseWriter, req *Request) {
+	resp := req.Response
+	h := rw.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	if resp.static != nil {
+		w.serveStatic(rw, req)
+		return
+	}
+	if resp.Code >= 300 && resp.Code < 400 && h.Get("Location") != "" && len(resp.Body) == 0 {
+		h.Del("Content-Type")
+	} else if h.Get("Content-Type") == "" && len(resp.Body) > 0 {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	rw.WriteHeader(resp.Code)
+	if req.Method != http.MethodHead {
+		rw.Write(resp.Body)
+	}
+}
+
+// serveStatic writes a static file with http.ServeContent, which answers
+// Range, If-Modified-Since, If-None-Match and HEAD.
+func (w *Website) serveStatic(rw http.ResponseWriter, req *Request) {
+	f, err := w.fsys.Open(req.Resource.Path)
+	if err != nil {
+		http.Error(rw, "Not Found", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	rs, ok := f.(io.ReadSeeker)
+	if err != nil || !ok || fi.IsDir() {
+		http.Error(rw, "Not Found", http.StatusNotFound)
+		return
+	}
+	if rw.Header().Get("Etag") == "" {
+		rw.Header().Set("Etag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
+	}
+	http.ServeContent(rw, req.Request, path.Base(req.Resource.Path), fi.ModTime(), rs)
+}
+
+// panicError turns a recovered panic into an error carrying the stack.
+func panicError(v any) error {
+	return &tracedError{msg: fmt.Sprintf("panic: %v", v), trace: string(debug.Stack())}
+}
+
+// tracedError is an error with a Go stack trace, from a recovered panic.
+type tracedError struct{ msg, trace string }
+
+func (e *tracedError) Error() string { return e.msg }
+
+// traceback returns the Starlark backtrace or Go stack of err.
+func traceback(err error) string {
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		return ee.Backtrace()
+	}
+	var te *tracedError
+	if errors.As(err, &te) {
+		return te.msg + "\n" + te.trace
+	}
+	return err.Error()
 }

@@ -1,0 +1,44 @@
+# aspengo — build, test and run.
+GO        ?= go
+ROOT      ?= example/www
+ADDR      ?= 127.0.0.1:8080
+FUZZTIME  ?= 30s
+
+.PHONY: all build test vet check run e2e bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/aspengo ./cmd/aspengo
+
+# The test command the README gives and CI runs: vet, then every test with
+# the race detector.
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+# Compile every simplate and hooks.conf of the example site.
+check:
+	$(GO) run ./cmd/aspengo check --root $(ROOT)
+
+# Run the example site on the embedded default.
+run:
+	$(GO) run ./cmd/aspengo serve --root $(ROOT) --addr $(ADDR)
+
+# Real-browser end-to-end tests (needs Debian's chromium).
+e2e:
+	$(GO) test -count=1 -run E2E -v ./example/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseHooksConf -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzDispatch -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./simplate
+
+clean:
+	rm -rf bin

@@ -1,0 +1,59 @@
+package aspengo_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aspengo/aspengo"
+)
+
+// benchSite returns the testdata site as a started Website, with a
+// registry that has the test hooks but logs nothing.
+func benchSite(b *testing.B) *aspengo.Website {
+	b.Helper()
+	w, err := aspengo.New(aspengo.Config{
+		Root:     "testdata/site",
+		Registry: (&recorder{}).registry(b),
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Shutdown(context.Background()) })
+	return w
+}
+
+// BenchmarkServeHTTP measures whole requests through the pipeline (all six
+// hook phases of the test site included): a static file, a template-only
+// simplate and a 3-page simplate with a little Starlark.
+func BenchmarkServeHTTP(b *testing.B) {
+	w := benchSite(b)
+	for _, bm := range []struct{ name, path string }{
+		{"static", "/hello.html"},
+		{"template-only", "/plain"},
+		{"3-page", "/"},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", bm.path, nil)
+			rec := httptest.NewRecorder()
+			w.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("%s: status %d: %s", bm.path, rec.Code, rec.Body)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				w.ServeHTTP(rec, httptest.NewRequest("GET", bm.path, nil))
+				io.Copy(io.Discard, rec.Body)
+			}
+		})
+	}
+}

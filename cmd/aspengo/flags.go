@@ -1,0 +1,71 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// siteFlags are the flags every command that opens a site takes.
+type siteFlags struct {
+	root  string
+	hooks string
+}
+
+func (f *siteFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.root, "root", "", "the www root (default ./www if it exists, else .)")
+	fs.StringVar(&f.hooks, "hooks", "", "the hooks.conf to read (default <root>/.aspen/hooks.conf)")
+}
+
+// wwwRoot returns the --root value or its default.
+func (f *siteFlags) wwwRoot() string {
+	if f.root != "" {
+		return f.root
+	}
+	if fi, err := os.Stat("www"); err == nil && fi.IsDir() {
+		return "www"
+	}
+	return "."
+}
+
+// parseFlags parses args into fs, then fills every flag not given on the
+// command line from the environment: ASPENGO_<NAME> (dashes become
+// underscores), and the names in extraEnv (MONGODB_URI for
+// --mongodb-uri). It returns the exit code to stop with, or -1 to go on.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer, extraEnv map[string]string) int {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "aspengo %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	code := -1
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		names := []string{"ASPENGO_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))}
+		if extra, ok := extraEnv[f.Name]; ok {
+			names = append(names, extra)
+		}
+		for _, name := range names {
+			if v := getenv(name); v != "" {
+				if err := f.Value.Set(v); err != nil {
+					fmt.Fprintf(stderr, "aspengo %s: %s=%q: %v\n", fs.Name(), name, v, err)
+					code = 2
+				}
+				return
+			}
+		}
+	})
+	return code
+}

@@ -1,0 +1,55 @@
+// Command aspengo serves and checks aspengo websites.
+//
+// Usage:
+//
+//	aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--hooks FILE] [--show-tracebacks]
+//	aspengo check [--root DIR] [--hooks FILE]
+//
+// Every flag can also be given in the environment as ASPENGO_<FLAG>, with
+// dashes as underscores (ASPENGO_SHOW_TRACEBACKS=true); a flag on the
+// command line wins.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--hooks FILE] [--show-tracebacks]
+  aspengo check [--root DIR] [--hooks FILE]
+
+Run "aspengo COMMAND --help" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command, separated from main for tests; it returns the
+// exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	env := os.Getenv
+	switch args[0] {
+	case "serve":
+		return serveCmd(ctx, args[1:], env, stdout, stderr, nil)
+	case "check":
+		return checkCmd(args[1:], env, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "aspengo: unknown command %q\n%s", args[0], usage)
+	return 2
+}

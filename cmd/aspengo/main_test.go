@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aspengo/aspengo"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		code  int
+		lines []string // each must appear in stderr
+	}{
+		{name: "example is fine", args: []string{"--root", "../../example/www"}, code: 0},
+		{name: "root from the environment", env: map[string]string{"ASPENGO_ROOT": "../../example/www"}, code: 0},
+		{name: "every problem with file:line", args: []string{"--root", "testdata/bad"}, code: 1, lines: []string{
+			"testdata/bad/.aspen/hooks.conf:1: ",
+			"testdata/bad/broken.html.spt:2: ",
+			"testdata/bad/badtemplate.html.spt:3: ",
+			"aspengo check: 3 problem(s)",
+		}},
+		{name: "unknown flag", args: []string{"--nope"}, code: 2},
+		{name: "stray argument", args: []string{"extra"}, code: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			getenv := func(k string) string { return tt.env[k] }
+			code := checkCmd(tt.args, getenv, &stdout, &stderr)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
+			}
+			for _, l := range tt.lines {
+				if !strings.Contains(stderr.String(), l) {
+					t.Errorf("stderr lacks %q:\n%s", l, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+func TestServeRefusesBadSite(t *testing.T) {
+	var stderr bytes.Buffer
+	code := serveCmd(context.Background(), []string{"--root", "testdata/bad", "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "testdata/bad/.aspen/hooks.conf:1: ") {
+		t.Errorf("stderr lacks the hooks.conf file:line:\n%s", stderr.String())
+	}
+}
+
+// TestServeDrains stops the server while a request is in flight: the
+// request must finish, new connections must be refused, and the shutdown
+// hooks must run before serve returns.
+func TestServeDrains(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var shutdowns atomic.Int32
+	reg := aspengo.NewRegistry()
+	if err := reg.Hook("slow:inbound", aspengo.Hook{Inbound: func(r *aspengo.Request) error {
+		if r.URL.Path == "/slow.html" {
+			close(entered)
+			<-release
+		}
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Hook("record:shutdown", aspengo.Hook{Shutdown: func(context.Context, *aspengo.Website) error {
+		shutdowns.Add(1)
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	f := serveFlags{site: siteFlags{root: "testdata/site"}, addr: "127.0.0.1:0"}
+	go func() {
+		done <- serve(ctx, f, reg, slog.New(slog.NewTextHandler(&logs, nil)), func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("serve ended before it was ready: %v", err)
+	}
+	base := "http://" + addr
+
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /: %d", resp.StatusCode)
+	}
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow.html")
+		if err != nil {
+			slow <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		slow <- result{resp.StatusCode, string(b), err}
+	}()
+	<-entered
+	stop() // as SIGTERM does
+
+	// The listener closes at once; the in-flight request still runs.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+		_, err := c.Get(base + "/")
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server still accepts new connections after stop")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("serve returned before the in-flight request finished: %v", err)
+	default:
+	}
+	if n := shutdowns.Load(); n != 0 {
+		t.Fatalf("shutdown hooks ran before the drain: %d", n)
+	}
+	close(release)
+	r := <-slow
+	if r.err != nil || r.code != 200 || !strings.Contains(r.body, "slow") {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if n := shutdowns.Load(); n != 1 {
+		t.Errorf("shutdown hooks ran %d times, want 1", n)
+	}
+	for _, want := range []string{"msg=request method=GET path=/ status=200", "msg=stopped"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), nil, &stdout, &stderr); code != 2 {
+		t.Errorf("no command: exit %d, want 2", code)
+	}
+	if code := run(context.Background(), []string{"frobnicate"}, &stdout, &stderr); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), `unknown command "frobnicate"`) {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}

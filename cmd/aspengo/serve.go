@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aspengo/aspengo"
+)
+
+// Server limits: slow or oversized clients are cut off rather than
+// allowed to hold a connection.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	drainTimeout      = 30 * time.Second
+)
+
+// serveFlags are the flags of aspengo serve.
+type serveFlags struct {
+	site           siteFlags
+	addr           string
+	showTracebacks bool
+	maxBody        int64
+}
+
+// serveCmd runs the site until ctx is done (SIGINT/SIGTERM), then stops
+// accepting connections, drains in-flight requests, runs the shutdown
+// hooks and returns 0. ready, when not nil, is called with the listening
+// address once the server accepts connections (for tests).
+func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(addr string)) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var f serveFlags
+	f.site.register(fs)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "the address to listen on")
+	fs.BoolVar(&f.showTracebacks, "show-tracebacks", false, "show tracebacks of 500s in the page (they are always logged)")
+	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
+	if code := parseFlags(fs, args, getenv, stderr, nil); code >= 0 {
+		return code
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := serve(ctx, f, newRegistry(), log, ready); err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server of serveCmd with the hooks and builtins of reg.
+func serve(ctx context.Context, f serveFlags, reg *aspengo.Registry, log *slog.Logger, ready func(addr string)) error {
+	w, err := aspengo.New(aspengo.Config{
+		Root:           f.site.wwwRoot(),
+		HooksFile:      f.site.hooks,
+		Registry:       reg,
+		ShowTracebacks: f.showTracebacks,
+		Logger:         log,
+		MaxBodyBytes:   f.maxBody,
+	})
+	if err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
+		w.Shutdown(context.Background())
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		w.Shutdown(context.Background())
+		return err
+	}
+	srv := &http.Server{
+		Handler:           accessLog(log, w),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving", "root", w.Root(), "url", "http://"+ln.Addr().String()+"/")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: draining in-flight requests")
+	case serveErr = <-served:
+	}
+	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	errs := []error{serveErr}
+	if err := srv.Shutdown(drain); err != nil {
+		errs = append(errs, fmt.Errorf("draining: %w", err))
+	}
+	if err := w.Shutdown(drain); err != nil {
+		errs = append(errs, err)
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		errs[0] = nil
+	}
+	log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// accessLog logs one line per request: method, path, status, bytes and
+// duration.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.RequestURI()),
+			slog.Int("status", sw.status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", r.RemoteAddr),
+		)
+	})
+}
+
+// statusWriter records the status and size of a response for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// quietLogger logs warnings and errors only, for commands other than serve.
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
