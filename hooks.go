@@ -94,6 +94,7 @@ type Registry struct {
 	builtins  starlark.StringDict
 	attrHints map[string]string
 	onStart   []func(ctx context.Context, w *Website) error
+	onStop    []func(ctx context.Context, w *Website) error
 }
 
 // NewRegistry returns an empty registry.
@@ -140,6 +141,13 @@ func (r *Registry) RequestAttr(name, hook string) {
 // startup hooks set on the website (website.db, website.login_url).
 func (r *Registry) OnStart(fn func(ctx context.Context, w *Website) error) {
 	r.onStart = append(r.onStart, fn)
+}
+
+// OnShutdown adds fn to the functions run after the shutdown hooks of
+// hooks.conf, in reverse registration order; an extension uses it to stop
+// what its OnStart function started.
+func (r *Registry) OnShutdown(fn func(ctx context.Context, w *Website) error) {
+	r.onStop = append(r.onStop, fn)
 }
 
 // lookup returns the built-in hook registered as name.

@@ -45,6 +45,11 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (413 beyond it); 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// TrustedOrigins are origins ("https://admin.example.com") whose
+	// cross-origin POSTs and other unsafe requests are accepted; all other
+	// cross-origin unsafe requests are refused with a 403
+	// (http.CrossOriginProtection), which stops cross-site form posts.
+	TrustedOrigins []string
 	// MaxSteps bounds the Starlark steps of one execution, so that a
 	// runaway loop ends as a 500; 0 means the simplate package's default.
 	MaxSteps uint64
@@ -72,6 +77,7 @@ type Website struct {
 	maxBody  int64
 	showTB   bool
 	errPages *errorPages
+	cop      *http.CrossOriginProtection
 
 	mu      sync.RWMutex
 	attrs   map[string]starlark.Value // website.<name>, set by startup hooks
@@ -126,6 +132,13 @@ func New(cfg Config) (*Website, error) {
 		RootName: filepath.ToSlash(filepath.Clean(cfg.Root)),
 	})
 	w.errPages = &errorPages{loader: w.loader}
+	w.cop = http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := w.cop.AddTrustedOrigin(o); err != nil {
+			osRoot.Close()
+			return nil, fmt.Errorf("aspengo: trusted origin: %w", err)
+		}
+	}
 
 	hooksFile, mustExist := cfg.HooksFile, true
 	if hooksFile == "" {
@@ -188,6 +201,11 @@ func (w *Website) Shutdown(ctx context.Context) error {
 	for _, e := range w.hooks[Shutdown] {
 		if err := w.runSiteHook(ctx, Shutdown, e); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for i := len(w.registry.onStop) - 1; i >= 0; i-- {
+		if err := w.registry.onStop[i](ctx, w); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
 	}
 	if err := w.osRoot.Close(); err != nil {
@@ -275,7 +293,13 @@ func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
 	}
 	defer req.release()
 
-	w.finish(req, w.inbound(req))
+	if err := w.cop.Check(hr); err != nil {
+		// A cross-site form post: refused before any hook or page runs.
+		w.log.Warn("cross-origin request refused", "method", hr.Method, "path", hr.URL.Path, "origin", hr.Header.Get("Origin"), "err", err.Error())
+		w.finish(req, req.Abort(http.StatusForbidden, ""))
+	} else {
+		w.finish(req, w.inbound(req))
+	}
 	if err := w.runRequestHooks(req, OutboundEarly); err != nil {
 		w.finish(req, err)
 	}

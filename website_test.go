@@ -468,3 +468,46 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check complains of a good simplate:\n%v", err)
 	}
 }
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	s := startSite(t, "testdata/site", func(c *aspengo.Config) { c.TrustedOrigins = []string{"https://trusted.example"} })
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	with := func(k, v string) http.Header {
+		h := form.Clone()
+		h.Set(k, v)
+		return h
+	}
+	host := strings.TrimPrefix(s.URL, "http://")
+	tests := []struct {
+		name   string
+		method string
+		header http.Header
+		code   int
+	}{
+		{"cross-site form post", "POST", with("Sec-Fetch-Site", "cross-site"), 403},
+		{"foreign Origin", "POST", with("Origin", "https://evil.example"), 403},
+		{"same-origin by Sec-Fetch-Site", "POST", with("Sec-Fetch-Site", "same-origin"), 200},
+		{"same-origin by Origin", "POST", with("Origin", "http://"+host), 200},
+		{"trusted origin", "POST", with("Origin", "https://trusted.example"), 200},
+		{"non-browser client", "POST", form, 200},
+		{"cross-site GET is safe", "GET", with("Sec-Fetch-Site", "cross-site"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := "/form.html"
+			if tt.method == "GET" {
+				path = "/hello.html"
+			}
+			resp, body := s.do(t, tt.method, path, strings.NewReader("greeting=hi"), tt.header)
+			if resp.StatusCode != tt.code {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.code, body)
+			}
+			if tt.code == 403 && !strings.Contains(body, "403 Forbidden") {
+				t.Errorf("refusal lacks the error page: %s", body)
+			}
+			if resp.Header.Get("X-Order") == "" {
+				t.Error("outbound hooks did not run")
+			}
+		})
+	}
+}

@@ -69,3 +69,17 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 	})
 	return code
 }
+
+// listFlag is a comma-separated list; repeating the flag adds to it.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}

@@ -31,6 +31,7 @@ type serveFlags struct {
 	addr           string
 	showTracebacks bool
 	maxBody        int64
+	trustedOrigins listFlag
 }
 
 // serveCmd runs the site until ctx is done (SIGINT/SIGTERM), then stops
@@ -43,6 +44,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	f.site.register(fs)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "the address to listen on")
 	fs.BoolVar(&f.showTracebacks, "show-tracebacks", false, "show tracebacks of 500s in the page (they are always logged)")
+	fs.Var(&f.trustedOrigins, "trusted-origins", "comma-separated origins (https://admin.example.com) allowed to POST cross-site")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
 	if code := parseFlags(fs, args, getenv, stderr, nil); code >= 0 {
 		return code
@@ -64,6 +66,7 @@ func serve(ctx context.Context, f serveFlags, reg *aspengo.Registry, log *slog.L
 		ShowTracebacks: f.showTracebacks,
 		Logger:         log,
 		MaxBodyBytes:   f.maxBody,
+		TrustedOrigins: f.trustedOrigins,
 	})
 	if err != nil {
 		return err
