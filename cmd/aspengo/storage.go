@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/aspengo/aspengo/database"
+	"github.com/aspengo/aspengo/embedded"
+)
+
+// storageFlags choose the database: a MongoDB server, or the embedded
+// engine on a data directory.
+type storageFlags struct {
+	mongodbURI string
+	data       string
+}
+
+func (f *storageFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.mongodbURI, "mongodb-uri", "", "the MongoDB server to use (env MONGODB_URI); empty runs the embedded engine")
+	fs.StringVar(&f.data, "data", "", "the embedded engine's data directory (default <root>/.aspen/data)")
+}
+
+// storageEnv maps the storage flags to the environment variables that
+// mirror them besides ASPENGO_*.
+var storageEnv = map[string]string{"mongodb-uri": "MONGODB_URI"}
+
+// dataDir returns the --data value or its default under root.
+func (f *storageFlags) dataDir(root string) string {
+	if f.data != "" {
+		return f.data
+	}
+	return filepath.Join(root, ".aspen", "data")
+}
+
+// storage is the database a command works on.
+type storage struct {
+	engine *embedded.Engine // nil with --mongodb-uri
+	conn   *database.Connector
+}
+
+// openStorage connects to the MongoDB server of --mongodb-uri, or opens
+// the embedded engine on the data directory: as its owner, or as a client
+// of the aspengo process that owns it.
+func openStorage(ctx context.Context, f storageFlags, root string, log *slog.Logger) (*storage, error) {
+	s := &storage{}
+	uri := f.mongodbURI
+	if uri == "" {
+		eng, err := embedded.Open(ctx, embedded.Config{Dir: f.dataDir(root), Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("embedded database: %w", err)
+		}
+		s.engine = eng
+		uri = eng.URI()
+	}
+	conn, err := database.New(ctx, uri)
+	if err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
+	s.conn = conn
+	return s, nil
+}
+
+// describe says where the data is, for the log.
+func (s *storage) describe() []any {
+	if s.engine == nil {
+		return []any{"database", "mongodb", "name", s.conn.DefaultDatabase()}
+	}
+	return []any{"database", "embedded", "data", s.engine.Dir(), "owner", s.engine.Owner()}
+}
+
+// Close disconnects and stops the embedded engine if this process owns it.
+func (s *storage) Close(ctx context.Context) error {
+	var errs []error
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close(ctx))
+	}
+	if s.engine != nil {
+		errs = append(errs, s.engine.Close(ctx))
+	}
+	return errors.Join(errs...)
+}

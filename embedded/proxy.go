@@ -1,0 +1,263 @@
+package embedded
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+)
+
+// Wire protocol constants (MongoDB OP_MSG and message header).
+const (
+	headerLen      = 16
+	opMsg          = 2013
+	opCompressed   = 2012
+	flagChecksum   = 1 << 0
+	flagMoreToCome = 1 << 1
+	// maxMessageLen bounds one message: MongoDB's maxMessageSizeBytes
+	// (48000000) with room to spare. Longer ones close the connection.
+	maxMessageLen = 64 << 20
+)
+
+// serializedCommands are the commands that FerretDB v1 runs as
+// read-modify-write without a transaction: it reads the matching
+// documents, applies the change in Go and writes them back. The proxy lets
+// one of them run at a time, so that single-document updates are atomic
+// as they are on MongoDB (concurrent $inc are not lost, a filtered update
+// is a real compare-and-set, a delete and an update do not interleave).
+var serializedCommands = map[string]bool{
+	"update":        true,
+	"delete":        true,
+	"findAndModify": true,
+	"findandmodify": true,
+}
+
+// proxy accepts the clients' connections and relays each to its own
+// connection to FerretDB, one request and its reply at a time, holding
+// writeMu across the round trip of every serialized command.
+type proxy struct {
+	ln     net.Listener
+	dial   func() (net.Conn, error) // connects to FerretDB
+	logger *slog.Logger
+
+	writeMu sync.Mutex // one serialized command at a time
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// serve accepts connections until close is called.
+func (p *proxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				p.logger.Warn("embedded: accept", slog.Any("error", err))
+			}
+			return
+		}
+		if !p.track(c) {
+			_ = c.Close()
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(c)
+			p.relay(c)
+		}()
+	}
+}
+
+// track records c so that close can close it; false after close.
+func (p *proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+// untrack closes c and forgets it.
+func (p *proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	_ = c.Close()
+}
+
+// close stops accepting, closes every connection (a request in flight
+// fails as it would if a MongoDB server went away) and waits for the
+// proxy's goroutines.
+func (p *proxy) close() {
+	p.mu.Lock()
+	p.closed = true
+	_ = p.ln.Close()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// relay carries the messages of one client connection.
+func (p *proxy) relay(client net.Conn) {
+	server, err := p.dial()
+	if err != nil {
+		p.logger.Warn("embedded: connect to FerretDB", slog.Any("error", err))
+		return
+	}
+	if !p.track(server) {
+		_ = server.Close()
+		return
+	}
+	defer p.untrack(server)
+
+	err = p.pump(bufio.NewReader(client), client, bufio.NewReader(server), server)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		p.logger.Debug("embedded: connection ended", slog.Any("error", err))
+	}
+}
+
+// pump relays requests from the client and the replies to each until a
+// read or write fails.
+func (p *proxy) pump(cr io.Reader, cw io.Writer, sr io.Reader, sw io.Writer) error {
+	var req, resp []byte
+	for {
+		var err error
+		if req, err = readMessage(cr, req); err != nil {
+			return err
+		}
+		locked := serialized(req)
+		if locked {
+			p.writeMu.Lock()
+		}
+		err = p.roundTrip(req, cw, sr, sw, &resp, &locked)
+		if locked {
+			p.writeMu.Unlock()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// roundTrip sends req to the server and relays its replies: none for a
+// request with moreToCome, else replies until one without moreToCome
+// (exhaust streams). It unlocks writeMu (clearing *locked) as soon as the
+// first reply has arrived, before writing to a possibly slow client.
+func (p *proxy) roundTrip(req []byte, cw io.Writer, sr io.Reader, sw io.Writer, resp *[]byte, locked *bool) error {
+	if _, err := sw.Write(req); err != nil {
+		return err
+	}
+	if msgFlags(req)&flagMoreToCome != 0 {
+		return nil
+	}
+	for {
+		var err error
+		if *resp, err = readMessage(sr, *resp); err != nil {
+			return err
+		}
+		if *locked {
+			p.writeMu.Unlock()
+			*locked = false
+		}
+		if _, err := cw.Write(*resp); err != nil {
+			return err
+		}
+		if msgFlags(*resp)&flagMoreToCome == 0 {
+			return nil
+		}
+	}
+}
+
+// readMessage reads one wire message into buf (reused when large enough).
+func readMessage(r io.Reader, buf []byte) ([]byte, error) {
+	var h [4]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return buf, err
+	}
+	n := int(int32(binary.LittleEndian.Uint32(h[:])))
+	if n < headerLen || n > maxMessageLen {
+		return buf, fmt.Errorf("wire message length %d out of range", n)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	copy(buf, h[:])
+	if _, err := io.ReadFull(r, buf[4:]); err != nil {
+		return buf, err
+	}
+	return buf, nil
+}
+
+// msgFlags returns the flag bits of an OP_MSG, 0 for other messages.
+func msgFlags(m []byte) uint32 {
+	if len(m) < headerLen+4 || binary.LittleEndian.Uint32(m[12:16]) != opMsg {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(m[16:20])
+}
+
+// serialized reports whether m must run under writeMu: an OP_MSG whose
+// command is in serializedCommands, or a message the proxy cannot read
+// (compressed), to be safe.
+func serialized(m []byte) bool {
+	switch binary.LittleEndian.Uint32(m[12:16]) {
+	case opCompressed:
+		return true
+	case opMsg:
+		name, ok := commandName(m)
+		return !ok || serializedCommands[name]
+	default:
+		return false
+	}
+}
+
+// commandName returns the first key of the body (kind 0 section) of an
+// OP_MSG, which is the command's name.
+func commandName(m []byte) (string, bool) {
+	if len(m) < headerLen+4 {
+		return "", false
+	}
+	flags := binary.LittleEndian.Uint32(m[16:20])
+	end := len(m)
+	if flags&flagChecksum != 0 {
+		end -= 4
+	}
+	s := m[headerLen+4 : max(end, headerLen+4)]
+	for len(s) > 0 {
+		kind := s[0]
+		s = s[1:]
+		if len(s) < 4 {
+			return "", false
+		}
+		size := int(int32(binary.LittleEndian.Uint32(s)))
+		if size < 4 || size > len(s) {
+			return "", false
+		}
+		if kind == 0 {
+			// BSON document: int32 length, then elements: a type byte
+			// and a NUL-terminated key.
+			doc := s[4:size]
+			if len(doc) < 2 || doc[0] == 0 {
+				return "", false
+			}
+			key, _, found := bytes.Cut(doc[1:], []byte{0})
+			return string(key), found
+		}
+		s = s[size:]
+	}
+	return "", false
+}
