@@ -1,0 +1,85 @@
+// Package auth is the storage and checking layer of trembling's
+// username/password authentication: user accounts in MongoDB, bcrypt
+// password hashes, login throttling, the password fingerprint that lets a
+// password change end other sessions, and [SafeNext] for "?next=" redirects.
+// It knows nothing of HTTP requests or sessions; package trembling builds
+// the login/logout hooks on top of it.
+//
+// # Users
+//
+// [Users] keeps accounts in the collection "users":
+//
+//	{_id: ObjectId, username: string (unique index), password_hash: string,
+//	 email: string, is_active: bool, created_at: date,
+//	 last_login: date or null, password_changed_at: date}
+//
+// Usernames are 1 to 64 ASCII characters from A–Z, a–z, 0–9 and ". _ - @ +",
+// starting with a letter or a digit (so that an e-mail address works as a
+// username, and no username looks like a command-line flag). They are
+// stored and compared exactly as given: case-sensitive, never trimmed or
+// folded — "Alice" and "alice" are two accounts, and " alice" is refused
+// rather than silently trimmed. Dates are stored with millisecond
+// precision, in UTC.
+//
+// # Passwords
+//
+// Passwords are hashed with bcrypt, cost 12 by default ([Options.Cost],
+// never below [MinCost]). A password must be 1 to 72 bytes (bcrypt reads
+// only 72 bytes; a longer password is refused with [ErrPasswordTooLong],
+// never truncated; multi-byte UTF-8 counts in bytes). A hash of a lower
+// cost than configured is replaced by one of the configured cost at the
+// next successful [Users.Authenticate]; a higher cost is kept.
+//
+// # Authenticate
+//
+// [Users.Authenticate] gives the same error value, [ErrInvalidCredentials],
+// for an unknown username, a wrong password and an inactive account, and
+// does the same work for each: one bcrypt comparison at the configured
+// cost (against a dummy hash, made once per [Users], for an unknown
+// username; against the real hash for an inactive account). One
+// difference remains: a stored hash of a lower cost than configured is
+// compared faster, until its owner's next login upgrades it.
+//
+// # Throttling
+//
+// Login attempts are counted per username in the collection
+// "login_failures", so that the limit holds across processes sharing the
+// database:
+//
+//	{_id: hex SHA-256 of the username, count: int, window_start: date}
+//
+// Every attempt is counted before its password is checked (one atomic
+// $inc with upsert), so that a burst of parallel requests cannot run more
+// than [Options.MaxFailures] comparisons; a successful login deletes the
+// row. Once more than MaxFailures attempts have been counted in one
+// window (default 5 within 15 minutes, counted from the first), further
+// attempts for that username get an error that matches [ErrThrottled]
+// (a [*ThrottledError], which says when the window ends) until the window
+// passes, even with the right password. Unknown usernames are counted and
+// throttled exactly like existing ones, so throttling says nothing about
+// which usernames exist.
+//
+// A throttled attempt is answered at once, without a bcrypt comparison.
+// That is not a timing oracle: the answer depends only on the count for
+// the username, which is the same for existing and unknown accounts, and
+// the password is never looked at, so its speed reveals nothing the
+// distinct error does not already say. Skipping bcrypt also means that a
+// flood of attempts against one account costs no CPU. The window is fixed
+// (throttled attempts do not extend it); per-account throttling lets
+// anyone keep an account locked by failing five times per window — the
+// price of stopping password guessing, as in most sites.
+//
+// The username is stored only as its SHA-256, so a password typed into
+// the username field is not kept in clear (an unkeyed hash of a guessable
+// string can still be confirmed by guessing). An expired window is reset
+// by the next attempt; [Users.DeleteStaleFailures] removes old rows, since
+// the embedded engine has no TTL indexes.
+//
+// # Fingerprint
+//
+// [Fingerprint] is a short digest of a user's password hash that the
+// session keeps at login; the auth hook compares it with the current
+// user's on every request, so a password change ends every other session.
+// A hash upgrade at login changes it too, which ends the user's other
+// sessions once after the cost is raised.
+package auth

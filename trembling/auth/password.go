@@ -1,0 +1,118 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on accounts.
+const (
+	// DefaultCost is the bcrypt cost used when [Options.Cost] is 0.
+	DefaultCost = 12
+	// MinCost is the lowest bcrypt cost NewUsers accepts.
+	MinCost = 10
+	// MaxCost is the highest bcrypt cost (bcrypt's own limit).
+	MaxCost = 31
+	// MaxPasswordBytes is the longest password, in bytes: all bcrypt reads.
+	MaxPasswordBytes = 72
+	// MaxUsernameLen is the longest username, in characters (all ASCII).
+	MaxUsernameLen = 64
+	// MaxEmailBytes is the longest e-mail address.
+	MaxEmailBytes = 254
+)
+
+// CheckUsername reports whether username follows the rules in the package
+// documentation; the error wraps [ErrInvalidUsername] and says why.
+func CheckUsername(username string) error {
+	switch {
+	case username == "":
+		return fmt.Errorf("%w: empty", ErrInvalidUsername)
+	case len(username) > MaxUsernameLen:
+		return fmt.Errorf("%w: %s is longer than %d characters", ErrInvalidUsername, quote(username), MaxUsernameLen)
+	case !isAlnum(username[0]):
+		return fmt.Errorf("%w: %s does not start with a letter or a digit", ErrInvalidUsername, quote(username))
+	}
+	for i := 0; i < len(username); i++ {
+		c := username[i]
+		if !isAlnum(c) && !strings.ContainsRune("._-@+", rune(c)) {
+			return fmt.Errorf("%w: %s contains %s (allowed: A-Z a-z 0-9 . _ - @ +)", ErrInvalidUsername, quote(username), quote(string(c)))
+		}
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// CheckPassword reports whether password may be set as a new password:
+// not empty ([ErrPasswordEmpty]) and at most [MaxPasswordBytes] bytes
+// ([ErrPasswordTooLong]). Nothing else is required of it here.
+func CheckPassword(password string) error {
+	if password == "" {
+		return ErrPasswordEmpty
+	}
+	if len(password) > MaxPasswordBytes {
+		return fmt.Errorf("%w (it has %d)", ErrPasswordTooLong, len(password))
+	}
+	return nil
+}
+
+// checkEmail accepts "" (no address) or something shaped like an address:
+// at most MaxEmailBytes of valid UTF-8, no spaces or control characters,
+// an '@' with something on both sides. It does not try to be RFC 5322.
+func checkEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	at := strings.LastIndexByte(email, '@')
+	switch {
+	case len(email) > MaxEmailBytes:
+		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidEmail, MaxEmailBytes)
+	case !utf8.ValidString(email):
+		return fmt.Errorf("%w: %s is not UTF-8", ErrInvalidEmail, quote(email))
+	case strings.ContainsFunc(email, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return fmt.Errorf("%w: %s contains a space or a control character", ErrInvalidEmail, quote(email))
+	case at <= 0 || at == len(email)-1:
+		return fmt.Errorf("%w: %s is not of the form name@domain", ErrInvalidEmail, quote(email))
+	}
+	return nil
+}
+
+// quote quotes s for an error message, shortened when long.
+func quote(s string) string {
+	const max = 40
+	if len(s) > max {
+		return fmt.Sprintf("%q…", s[:max])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// fingerprintDomain separates fingerprints from any other SHA-256 of a
+// password hash.
+const fingerprintDomain = "aspengo trembling/auth fingerprint v1\x00"
+
+// Fingerprint returns a digest of u's password hash, 22 characters of
+// base64url (the first 128 bits of a SHA-256 over a fixed label and the
+// bcrypt hash). It changes whenever the stored hash changes — a new
+// password, or a cost upgrade at login — and is the same for every copy
+// of u read while the hash stays put.
+//
+// It is not a secret and reveals nothing useful: SHA-256 cannot be
+// inverted to the bcrypt hash, and without that hash's 128-bit random
+// salt a fingerprint cannot be used to test password guesses. It is
+// unkeyed because nothing depends on it being unpredictable; the session
+// that holds it is already server-side or sealed.
+//
+// Fingerprint returns "" for a User that was not read from a [Users]
+// (no hash); callers must treat "" as matching nothing.
+func Fingerprint(u User) string {
+	if u.hash == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(fingerprintDomain + u.hash))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}

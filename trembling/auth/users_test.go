@@ -1,0 +1,470 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/aspengo/aspengo/embedded/enginetest"
+	"github.com/aspengo/aspengo/trembling/auth"
+)
+
+var ignoreHash = cmpopts.IgnoreUnexported(auth.User{})
+
+func TestUserLifecycle(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
+
+	created, err := u.Create(ctx, "bob", "hunter2", "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := auth.User{
+		ID:                created.ID,
+		Username:          "bob",
+		Email:             "bob@example.com",
+		IsActive:          true,
+		CreatedAt:         clk.Now(),
+		PasswordChangedAt: clk.Now(),
+	}
+	if diff := cmp.Diff(want, created, ignoreHash); diff != "" {
+		t.Errorf("Create (-want +got):\n%s", diff)
+	}
+	if created.ID.IsZero() {
+		t.Error("Create returned a zero ID")
+	}
+	clk.Advance(time.Minute)
+	mustCreate(t, u, "alice", "pw-alice")
+
+	got, err := u.Get(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, ignoreHash); diff != "" {
+		t.Errorf("Get (-want +got):\n%s", diff)
+	}
+
+	list, err := u.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range list {
+		names = append(names, l.Username)
+	}
+	if diff := cmp.Diff([]string{"alice", "bob"}, names); diff != "" {
+		t.Errorf("List names (-want +got):\n%s", diff)
+	}
+
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{"alice", true}, {"bob", true}, {"Bob", false}, {"carol", false}} {
+		if ok, err := u.Exists(ctx, tc.name); err != nil || ok != tc.want {
+			t.Errorf("Exists(%q) = %v, %v; want %v", tc.name, ok, err, tc.want)
+		}
+	}
+
+	// Disable and enable.
+	if err := u.SetActive(ctx, "bob", false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := u.Get(ctx, "bob"); err != nil || got.IsActive {
+		t.Errorf("after SetActive(false): IsActive=%v, %v", got.IsActive, err)
+	}
+	if _, err := u.Authenticate(ctx, "bob", "hunter2"); err != auth.ErrInvalidCredentials {
+		t.Errorf("Authenticate disabled user: %v; want ErrInvalidCredentials", err)
+	}
+	if err := u.SetActive(ctx, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	logged, err := u.Authenticate(ctx, "bob", "hunter2")
+	if err != nil {
+		t.Fatalf("Authenticate re-enabled user: %v", err)
+	}
+	if !logged.LastLogin.Equal(clk.Now()) {
+		t.Errorf("Authenticate: LastLogin %v; want %v", logged.LastLogin, clk.Now())
+	}
+	if got, err := u.Get(ctx, "bob"); err != nil || !got.LastLogin.Equal(clk.Now()) || !got.IsActive {
+		t.Errorf("Get after login: LastLogin %v, IsActive %v, %v; want %v, true", got.LastLogin, got.IsActive, err, clk.Now())
+	}
+
+	// Delete.
+	if err := u.Delete(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Get(ctx, "bob"); !errors.Is(err, auth.ErrNoUser) {
+		t.Errorf("Get deleted user: %v; want ErrNoUser", err)
+	}
+	if ok, err := u.Exists(ctx, "bob"); err != nil || ok {
+		t.Errorf("Exists(deleted) = %v, %v", ok, err)
+	}
+	if _, err := u.Authenticate(ctx, "bob", "hunter2"); err != auth.ErrInvalidCredentials {
+		t.Errorf("Authenticate deleted user: %v; want ErrInvalidCredentials", err)
+	}
+
+	// Operations on a missing user.
+	for name, err := range map[string]error{
+		"Delete":      u.Delete(ctx, "bob"),
+		"SetActive":   u.SetActive(ctx, "nobody", true),
+		"SetPassword": u.SetPassword(ctx, "nobody", "secret"),
+	} {
+		if !errors.Is(err, auth.ErrNoUser) {
+			t.Errorf("%s on a missing user: %v; want ErrNoUser", name, err)
+		}
+	}
+	list, err = u.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Username != "alice" {
+		t.Errorf("List after delete = %v, %v; want alice only", list, err)
+	}
+}
+
+func TestCreateValidation(t *testing.T) {
+	ctx := context.Background()
+	u := newUsers(t, enginetest.DB(t), auth.Options{})
+	euro24 := strings.Repeat("€", 24) // 72 bytes, 24 characters
+	tests := []struct {
+		username, password, email string
+		want                      error // nil: accepted
+	}{
+		{"a", "pw", "", nil},
+		{strings.Repeat("x", 64), "pw", "", nil},
+		{"a.b_c-d@e+f", "pw", "", nil},
+		{"Alice", "pw", "", nil}, // case-sensitive: not "alice"
+		{"alice", "pw", "", nil},
+		{"9lives", "pw", "", nil},
+		{"", "pw", "", auth.ErrInvalidUsername},
+		{strings.Repeat("x", 65), "pw", "", auth.ErrInvalidUsername},
+		{" carol", "pw", "", auth.ErrInvalidUsername},
+		{"carol ", "pw", "", auth.ErrInvalidUsername},
+		{"ca rol", "pw", "", auth.ErrInvalidUsername},
+		{"-carol", "pw", "", auth.ErrInvalidUsername},
+		{".carol", "pw", "", auth.ErrInvalidUsername},
+		{"ca$rol", "pw", "", auth.ErrInvalidUsername},
+		{"ca/rol", "pw", "", auth.ErrInvalidUsername},
+		{"cårol", "pw", "", auth.ErrInvalidUsername},
+		{"carol\x00", "pw", "", auth.ErrInvalidUsername},
+		{"carol\n", "pw", "", auth.ErrInvalidUsername},
+		{"p72", strings.Repeat("p", 72), "", nil},
+		{"p73", strings.Repeat("p", 73), "", auth.ErrPasswordTooLong},
+		{"euro72", euro24, "", nil},
+		{"euro75", euro24 + "€", "", auth.ErrPasswordTooLong},
+		{"e73", strings.Repeat("p", 71) + "é", "", auth.ErrPasswordTooLong},
+		{"empty", "", "", auth.ErrPasswordEmpty},
+		{"mail1", "pw", "dave@example.com", nil},
+		{"mail2", "pw", "dave@", auth.ErrInvalidEmail},
+		{"mail3", "pw", "@example.com", auth.ErrInvalidEmail},
+		{"mail4", "pw", "dave example.com", auth.ErrInvalidEmail},
+		{"mail5", "pw", "da ve@example.com", auth.ErrInvalidEmail},
+		{"mail6", "pw", "dave@example.com\r\nBcc: x@y", auth.ErrInvalidEmail},
+		{"mail7", "pw", strings.Repeat("d", 250) + "@e.com", auth.ErrInvalidEmail},
+	}
+	for _, tc := range tests {
+		_, err := u.Create(ctx, tc.username, tc.password, tc.email)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("Create(%q, %d-byte password, %q) = %v; want %v", tc.username, len(tc.password), tc.email, err, tc.want)
+		}
+		exists, xerr := u.Exists(ctx, tc.username)
+		if xerr != nil || exists != (tc.want == nil) {
+			t.Errorf("after Create(%q): Exists = %v, %v; want %v", tc.username, exists, xerr, tc.want == nil)
+		}
+	}
+}
+
+func TestPasswordLength(t *testing.T) {
+	ctx := context.Background()
+	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
+	p72 := strings.Repeat("€", 24)
+	mustCreate(t, u, "erin", p72)
+	if _, err := u.Authenticate(ctx, "erin", p72); err != nil {
+		t.Fatalf("Authenticate with the 72-byte password: %v", err)
+	}
+	// bcrypt itself compares only the first 72 bytes; a longer password
+	// must never pass for the shorter one.
+	for _, extra := range []string{"x", "€"} {
+		if _, err := u.Authenticate(ctx, "erin", p72+extra); err != auth.ErrInvalidCredentials {
+			t.Errorf("Authenticate with the password + %q: %v; want ErrInvalidCredentials", extra, err)
+		}
+	}
+	if err := u.SetPassword(ctx, "erin", strings.Repeat("p", 73)); !errors.Is(err, auth.ErrPasswordTooLong) {
+		t.Errorf("SetPassword(73 bytes) = %v; want ErrPasswordTooLong", err)
+	}
+	if err := u.SetPassword(ctx, "erin", ""); !errors.Is(err, auth.ErrPasswordEmpty) {
+		t.Errorf("SetPassword(\"\") = %v; want ErrPasswordEmpty", err)
+	}
+	if _, err := u.Authenticate(ctx, "erin", p72); err != nil {
+		t.Errorf("refused SetPassword calls changed the password: %v", err)
+	}
+	if err := u.SetPassword(ctx, "erin", strings.Repeat("q", 72)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Authenticate(ctx, "erin", p72); err != auth.ErrInvalidCredentials {
+		t.Errorf("old password after SetPassword: %v; want ErrInvalidCredentials", err)
+	}
+	if _, err := u.Authenticate(ctx, "erin", strings.Repeat("q", 72)); err != nil {
+		t.Errorf("new password after SetPassword: %v", err)
+	}
+}
+
+func TestNewUsersOptions(t *testing.T) {
+	db := enginetest.DB(t)
+	tests := []struct {
+		opts auth.Options
+		ok   bool
+	}{
+		{auth.Options{}, true},
+		{auth.Options{Cost: 10}, true},
+		{auth.Options{Cost: 31}, true},
+		{auth.Options{Cost: 9}, false},
+		{auth.Options{Cost: 4}, false},
+		{auth.Options{Cost: -1}, false},
+		{auth.Options{Cost: 32}, false},
+		{auth.Options{MaxFailures: -1}, false},
+		{auth.Options{Window: -time.Second}, false},
+	}
+	for _, tc := range tests {
+		u, err := auth.NewUsers(db, tc.opts)
+		if tc.ok && (err != nil || u == nil) || !tc.ok && !errors.Is(err, auth.ErrInvalidOptions) {
+			t.Errorf("NewUsers(%+v) = %v, %v; want ok=%v", tc.opts, u, err, tc.ok)
+		}
+	}
+}
+
+func TestDuplicateUsername(t *testing.T) {
+	ctx := context.Background()
+	db := enginetest.DB(t)
+	u := newUsers(t, db, auth.Options{})
+	mustCreate(t, u, "frank", "first")
+	if _, err := u.Create(ctx, "frank", "second", ""); !errors.Is(err, auth.ErrUserExists) {
+		t.Errorf("second Create: %v; want ErrUserExists", err)
+	}
+	if _, err := u.Authenticate(ctx, "frank", "first"); err != nil {
+		t.Errorf("the refused Create changed the password: %v", err)
+	}
+	// The unique index holds for writers other than Create too.
+	if _, err := db.Collection(auth.UsersCollection).InsertOne(ctx, bson.D{{Key: "username", Value: "frank"}}); err == nil {
+		t.Error("a raw insert of a duplicate username succeeded: no unique index")
+	}
+	// EnsureIndexes is idempotent.
+	if err := u.EnsureIndexes(ctx); err != nil {
+		t.Errorf("second EnsureIndexes: %v", err)
+	}
+}
+
+func TestConcurrentCreate(t *testing.T) {
+	ctx := context.Background()
+	db := enginetest.DB(t)
+	// Two stores, no EnsureIndexes call: Create makes the index itself.
+	var stores [2]*auth.Users
+	for i := range stores {
+		s, err := auth.NewUsers(db, auth.Options{Cost: testCost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+	}
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = stores[i%2].Create(ctx, "grace", "pw", "")
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, auth.ErrUserExists):
+			t.Errorf("Create %d: %v; want nil or ErrUserExists", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d concurrent Creates succeeded; want exactly 1 (errors: %v)", wins, errs)
+	}
+	n2, err := db.Collection(auth.UsersCollection).CountDocuments(ctx, bson.D{{Key: "username", Value: "grace"}})
+	if err != nil || n2 != 1 {
+		t.Errorf("%d documents for grace, %v; want 1", n2, err)
+	}
+}
+
+func TestHashUpgrade(t *testing.T) {
+	ctx := context.Background()
+	db := enginetest.DB(t)
+	u10 := newUsers(t, db, auth.Options{Cost: 10})
+	u11 := newUsers(t, db, auth.Options{Cost: 11})
+	mustCreate(t, u10, "heidi", "opensesame")
+	if c := storedCost(t, db, "heidi"); c != 10 {
+		t.Fatalf("created with cost %d; want 10", c)
+	}
+	before, err := u10.Get(ctx, "heidi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failed login upgrades nothing.
+	if _, err := u11.Authenticate(ctx, "heidi", "wrong"); err != auth.ErrInvalidCredentials {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if c := storedCost(t, db, "heidi"); c != 10 {
+		t.Errorf("after a failed login the cost is %d; want 10", c)
+	}
+	logged, err := u11.Authenticate(ctx, "heidi", "opensesame")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := storedCost(t, db, "heidi"); c != 11 {
+		t.Errorf("after login via a cost-11 store the cost is %d; want 11", c)
+	}
+	after, err := u11.Get(ctx, "heidi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth.Fingerprint(logged) != auth.Fingerprint(after) {
+		t.Error("the User returned by Authenticate does not carry the upgraded hash")
+	}
+	if auth.Fingerprint(before) == auth.Fingerprint(after) {
+		t.Error("the fingerprint did not change with the hash")
+	}
+	if !after.PasswordChangedAt.Equal(before.PasswordChangedAt) {
+		t.Errorf("an upgrade changed PasswordChangedAt from %v to %v", before.PasswordChangedAt, after.PasswordChangedAt)
+	}
+	// The upgraded hash still verifies, and a lower-cost store never
+	// downgrades it.
+	if _, err := u10.Authenticate(ctx, "heidi", "opensesame"); err != nil {
+		t.Fatal(err)
+	}
+	if c := storedCost(t, db, "heidi"); c != 11 {
+		t.Errorf("after login via a cost-10 store the cost is %d; want 11 kept", c)
+	}
+}
+
+// TestConcurrentUpgrade: two logins that both upgrade the hash return
+// users whose fingerprint is the stored one, so neither session is ended
+// by the other's upgrade.
+func TestConcurrentUpgrade(t *testing.T) {
+	ctx := context.Background()
+	db := enginetest.DB(t)
+	mustCreate(t, newUsers(t, db, auth.Options{Cost: 10}), "ivan", "pw")
+	u11 := newUsers(t, db, auth.Options{Cost: 11})
+	var users [2]auth.User
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range users {
+		wg.Go(func() { users[i], errs[i] = u11.Authenticate(ctx, "ivan", "pw") })
+	}
+	wg.Wait()
+	stored, err := u11.Get(ctx, "ivan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range users {
+		if errs[i] != nil {
+			t.Errorf("login %d: %v", i, errs[i])
+		} else if auth.Fingerprint(users[i]) != auth.Fingerprint(stored) {
+			t.Errorf("login %d returned a fingerprint that is not the stored hash's", i)
+		}
+	}
+}
+
+func TestSameErrorForEveryFailure(t *testing.T) {
+	ctx := context.Background()
+	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
+	mustCreate(t, u, "judy", "correct horse")
+	mustCreate(t, u, "ken", "battery staple")
+	if err := u.SetActive(context.Background(), "ken", false); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, username, password string }{
+		{"unknown user", "nobody", "correct horse"},
+		{"wrong password", "judy", "incorrect horse"},
+		{"case of the username", "Judy", "correct horse"},
+		{"empty password", "judy", ""},
+		{"over-long password", "judy", "correct horse" + strings.Repeat("!", 80)},
+		{"inactive, right password", "ken", "battery staple"},
+		{"inactive, wrong password", "ken", "staple battery"},
+		{"invalid username", "ju dy", "correct horse"},
+		{"empty username", "", "correct horse"},
+		{"huge username", strings.Repeat("j", 5000), "correct horse"},
+	}
+	for _, tc := range tests {
+		user, err := u.Authenticate(ctx, tc.username, tc.password)
+		if err != auth.ErrInvalidCredentials { // the very value, not a wrapper
+			t.Errorf("%s: Authenticate = %v; want ErrInvalidCredentials itself", tc.name, err)
+		}
+		if diff := cmp.Diff(auth.User{}, user, ignoreHash); diff != "" || auth.Fingerprint(user) != "" {
+			t.Errorf("%s: Authenticate returned a user: %s", tc.name, diff)
+		}
+	}
+	for _, name := range []string{"judy", "ken"} {
+		if got, err := u.Get(ctx, name); err != nil || !got.LastLogin.IsZero() {
+			t.Errorf("%s: LastLogin %v after failures only (%v)", name, got.LastLogin, err)
+		}
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
+	mustCreate(t, u, "leo", "pw1")
+	mustCreate(t, u, "mia", "pw1")
+	get := func(name string) auth.User {
+		t.Helper()
+		user, err := u.Get(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return user
+	}
+	leo := get("leo")
+	fp := auth.Fingerprint(leo)
+	if len(fp) != 22 || strings.ContainsAny(fp, "+/=") {
+		t.Errorf("Fingerprint = %q; want 22 characters of base64url", fp)
+	}
+	if auth.Fingerprint(get("leo")) != fp {
+		t.Error("Fingerprint differs between two reads of one user")
+	}
+	logged, err := u.Authenticate(ctx, "leo", "pw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth.Fingerprint(logged) != fp {
+		t.Error("a login without upgrade changed the fingerprint")
+	}
+	if auth.Fingerprint(get("mia")) == fp {
+		t.Error("two users with the same password have the same fingerprint")
+	}
+	if got := auth.Fingerprint(auth.User{Username: "leo"}); got != "" {
+		t.Errorf("Fingerprint of a User not read from the store = %q; want \"\"", got)
+	}
+	clk.Advance(time.Hour)
+	if err := u.SetPassword(ctx, "leo", "pw2"); err != nil {
+		t.Fatal(err)
+	}
+	after := get("leo")
+	if auth.Fingerprint(after) == fp {
+		t.Error("the fingerprint did not change with the password")
+	}
+	if !after.PasswordChangedAt.Equal(clk.Now()) {
+		t.Errorf("PasswordChangedAt = %v; want %v", after.PasswordChangedAt, clk.Now())
+	}
+	// Setting the same password again gives a new hash (new salt), so it
+	// also ends other sessions.
+	if err := u.SetPassword(ctx, "leo", "pw2"); err != nil {
+		t.Fatal(err)
+	}
+	if auth.Fingerprint(get("leo")) == auth.Fingerprint(after) {
+		t.Error("setting the same password again kept the fingerprint")
+	}
+}
