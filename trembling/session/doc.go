@@ -1,0 +1,51 @@
+// Package session is the storage layer of trembling's sessions: tokens,
+// records, the [Store] interface that every server-side store implements,
+// the [CookieCodec] interface of the cookie store, and a [Manager] that
+// loads and commits sessions in net/http terms.
+//
+// # Tokens and ids
+//
+// A session's cookie carries a [Token]: 32 bytes from crypto/rand, encoded
+// as base64url without padding (43 characters). Stores never see the token:
+// they key records by [Hash] of it, the hex SHA-256, so a leaked sessions
+// collection reveals no usable cookie. A cookie that does not parse as a
+// token, or whose record is unknown or expired, is never adopted: the
+// request gets a fresh empty session, and a new token is made only when
+// that session is first saved.
+//
+// # Values
+//
+// Session data is JSON-like: string, int64, float64, bool, nil, []any and
+// map[string]any, nested freely. Integers stay int64 through every store,
+// so a counter stays an integer; a float64 stays a float64 even when it is
+// whole. [CheckValue] refuses anything else (an int, a struct, NaN, a
+// string that is not UTF-8) with an error that names the key and the path
+// inside it.
+//
+// # Saving
+//
+// [Manager.Commit] writes a session only when it must: an empty session
+// that stays empty causes no store write and no cookie; a loaded session
+// is written when its data changed (compared through a canonical encoding,
+// so a change deep inside a nested list counts) or when its idle expiry is
+// due for refreshing, at most once a minute. A response with status 500
+// or more saves nothing. The idle timeout (default 24 hours) and the
+// absolute lifetime (default 14 days) are enforced by the server, not only
+// by the cookie.
+//
+// A session deleted while another request on it is in flight (a logout in
+// another tab) is not brought back by that request's Commit: stores update
+// only records that still exist, and that request's changes are dropped.
+// Such a response sends no Set-Cookie header, so that it cannot overwrite
+// a cookie that a concurrent login set; the client keeps its cookie, which
+// no longer finds a record, and its next request starts a new session.
+//
+// # Stores
+//
+// Subpackages hold the stores: memstore (in memory, one process),
+// mongostore (MongoDB collection "sessions"), and cookiestore, which seals
+// the whole session into the cookie with AES-GCM. A sealed cookie is not
+// revocable server-side: Destroy expires the cookie in the browser, but a
+// copy of the old value stays valid until its own expiry. Package
+// sessiontest holds the conformance suite every store passes.
+package session

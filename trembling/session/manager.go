@@ -1,0 +1,389 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults of a [Manager].
+const (
+	DefaultIdleTimeout = 24 * time.Hour
+	DefaultLifetime    = 14 * 24 * time.Hour
+	DefaultCookieName  = "session_key"
+)
+
+// refreshEvery is how often, at most, a session that did not change is
+// written again to move its idle expiry.
+const refreshEvery = time.Minute
+
+// A Manager loads sessions from requests and commits them to responses.
+// Set its fields before first use; after that it is read-only and safe
+// for concurrent use.
+type Manager struct {
+	// Store keeps sessions on the server. Exactly one of Store and Codec
+	// must be set.
+	Store Store
+	// Codec keeps each session sealed in its cookie instead (see
+	// [CookieCodec]); when set, Store is not used.
+	Codec CookieCodec
+
+	// IdleTimeout ends a session that goes unused this long; 0 means
+	// DefaultIdleTimeout (24 hours).
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after it was created, however
+	// much it is used; 0 means DefaultLifetime (14 days).
+	Lifetime time.Duration
+
+	// Cookie configures the session cookie.
+	Cookie Cookie
+
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Cookie configures the session cookie. It is always HttpOnly.
+type Cookie struct {
+	// Name is the cookie's name; "" means DefaultCookieName, "session_key".
+	Name string
+	// Path is the cookie's path; "" means "/".
+	Path string
+	// Domain is the cookie's domain; "" means the request's host only.
+	Domain string
+	// Secure marks every cookie Secure; without it a cookie is Secure
+	// when the request came over TLS.
+	Secure bool
+	// SameSite is the cookie's SameSite mode; 0 means http.SameSiteLaxMode.
+	SameSite http.SameSite
+	// SessionOnly leaves out Expires and Max-Age, so that the browser
+	// drops the cookie when it closes. The server enforces the expiries
+	// either way.
+	SessionOnly bool
+}
+
+func (m *Manager) now() time.Time {
+	now := time.Now
+	if m.Now != nil {
+		now = m.Now
+	}
+	return now().Truncate(time.Millisecond)
+}
+
+func (m *Manager) idle() time.Duration {
+	if m.IdleTimeout > 0 {
+		return m.IdleTimeout
+	}
+	return DefaultIdleTimeout
+}
+
+func (m *Manager) lifetime() time.Duration {
+	if m.Lifetime > 0 {
+		return m.Lifetime
+	}
+	return DefaultLifetime
+}
+
+func (m *Manager) cookieName() string {
+	if m.Cookie.Name != "" {
+		return m.Cookie.Name
+	}
+	return DefaultCookieName
+}
+
+// errNoBackend is returned when a Manager has neither Store nor Codec.
+var errNoBackend = errors.New("session: Manager has neither a Store nor a Codec")
+
+// Load returns the session of request r. A cookie that is missing,
+// malformed, unknown or expired gives a new empty session; no store is
+// written and no token is made until Commit has something to save. An
+// error means the store failed.
+func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
+	if m.Store == nil && m.Codec == nil {
+		return nil, errNoBackend
+	}
+	s := &Session{m: m, rec: Record{Data: map[string]any{}}, tls: r.TLS != nil}
+	c, err := r.Cookie(m.cookieName())
+	if err != nil {
+		return s, nil // no cookie
+	}
+	var rec Record
+	if m.Codec != nil {
+		var ok bool
+		if rec, ok = m.Codec.Open(c.Value); !ok {
+			return s, nil
+		}
+	} else {
+		tok, err := ParseToken(c.Value)
+		if err != nil {
+			return s, nil
+		}
+		var found bool
+		rec, found, err = m.Store.Find(ctx, Hash(tok))
+		if err != nil {
+			return nil, fmt.Errorf("session: loading session: %w", err)
+		}
+		if !found {
+			return s, nil
+		}
+		s.token = tok
+	}
+	if m.expired(rec, m.now()) {
+		s.token = Token{}
+		return s, nil
+	}
+	if rec.Data == nil {
+		rec.Data = map[string]any{}
+	}
+	orig, err := appendData(nil, rec.Data)
+	if err != nil {
+		return nil, fmt.Errorf("session: loading session: %w", err)
+	}
+	s.rec, s.orig, s.stored = rec, orig, true
+	return s, nil
+}
+
+// expired applies the Manager's Lifetime on top of the record's own
+// expiries, so that shortening Lifetime takes effect at once. (A shorter
+// IdleTimeout applies from each session's next save: comparing stored
+// idle expiries with this process's clock would end sessions saved by a
+// process whose clock runs a little ahead.)
+func (m *Manager) expired(rec Record, now time.Time) bool {
+	return rec.Expired(now) || !now.Before(rec.Created.Add(m.lifetime()))
+}
+
+// refreshDue reports whether a session that did not change should be
+// written to move its idle expiry: at most once a minute (or once per
+// half idle timeout when that is shorter), and never once the idle expiry
+// has reached the absolute one.
+func (m *Manager) refreshDue(rec Record, now time.Time) bool {
+	if !rec.IdleExpires.Before(rec.AbsoluteExpires) {
+		return false
+	}
+	every := min(refreshEvery, m.idle()/2)
+	lastSaved := rec.IdleExpires.Add(-m.idle())
+	return now.Sub(lastSaved) >= every
+}
+
+// Commit saves session s, if it must be saved, and sets the cookie in
+// header h of the response, whose status is status.
+//
+//   - status >= 500: nothing is saved and no cookie is set.
+//   - A new session that is empty is not saved; if it replaced a
+//     destroyed or renewed one, the old cookie is expired.
+//   - A new session with data is created under a new token.
+//   - A stored session that became empty is deleted and its cookie
+//     expired.
+//   - A stored session is updated when its data changed or its idle
+//     expiry is due for refreshing. If its record was deleted meanwhile,
+//     nothing is saved and no cookie is set (see the package doc).
+//
+// Every response that sets the cookie also gets "Vary: Cookie" and
+// "Cache-Control: private". A value [CheckValue] refuses, or a sealed
+// cookie over [MaxCookieSize], is an error and saves nothing.
+func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status int) error {
+	if status >= 500 {
+		return nil
+	}
+	enc, err := appendData(nil, s.rec.Data)
+	if err != nil {
+		return err
+	}
+	now := m.now()
+	switch {
+	case !s.stored && len(s.rec.Data) == 0:
+		if s.expire {
+			m.expireCookie(h, s)
+			s.expire = false
+		}
+		return nil
+
+	case !s.stored:
+		rec := Record{
+			Data:            s.rec.Data,
+			Created:         now,
+			AbsoluteExpires: now.Add(m.lifetime()),
+		}
+		rec.IdleExpires = earlier(now.Add(m.idle()), rec.AbsoluteExpires)
+		var value string
+		if m.Codec != nil {
+			if value, err = m.seal(rec); err != nil {
+				return err
+			}
+		} else {
+			tok, err := NewToken()
+			if err != nil {
+				return err
+			}
+			value = tok.String()
+			if err := m.checkSize(value); err != nil {
+				return err
+			}
+			if err := m.Store.Create(ctx, Hash(tok), rec); err != nil {
+				return fmt.Errorf("session: saving new session: %w", err)
+			}
+			s.token = tok
+		}
+		s.rec, s.orig, s.stored, s.expire = rec, enc, true, false
+		return m.setCookie(h, s, value, now)
+
+	case len(s.rec.Data) == 0:
+		if m.Codec == nil {
+			if err := m.Store.Delete(ctx, Hash(s.token)); err != nil {
+				return fmt.Errorf("session: deleting empty session: %w", err)
+			}
+		}
+		s.stored, s.token, s.orig = false, Token{}, nil
+		m.expireCookie(h, s)
+		return nil
+	}
+
+	if bytes.Equal(enc, s.orig) && !m.refreshDue(s.rec, now) {
+		return nil
+	}
+	rec := s.rec
+	rec.IdleExpires = earlier(now.Add(m.idle()), rec.AbsoluteExpires)
+	var value string
+	if m.Codec != nil {
+		if value, err = m.seal(rec); err != nil {
+			return err
+		}
+	} else {
+		ok, err := m.Store.Update(ctx, Hash(s.token), rec)
+		if err != nil {
+			return fmt.Errorf("session: saving session: %w", err)
+		}
+		if !ok {
+			// Deleted meanwhile: drop this request's changes, leave the
+			// client's cookie alone.
+			s.stored, s.token, s.orig = false, Token{}, nil
+			return nil
+		}
+		value = s.token.String()
+	}
+	s.rec, s.orig = rec, enc
+	return m.setCookie(h, s, value, now)
+}
+
+func (m *Manager) seal(rec Record) (string, error) {
+	value, err := m.Codec.Seal(rec)
+	if err != nil {
+		return "", fmt.Errorf("session: sealing session: %w", err)
+	}
+	if err := m.checkSize(value); err != nil {
+		return "", err
+	}
+	return value, nil
+}
+
+func (m *Manager) checkSize(value string) error {
+	if n := len(m.cookieName()) + 1 + len(value); n > MaxCookieSize {
+		return fmt.Errorf("session: the session cookie would be %d bytes, over the %d-byte limit; store less in the session: %w",
+			n, MaxCookieSize, ErrCookieTooLarge)
+	}
+	return nil
+}
+
+func (m *Manager) cookie(s *Session, value string) *http.Cookie {
+	sameSite := m.Cookie.SameSite
+	if sameSite == 0 {
+		sameSite = http.SameSiteLaxMode
+	}
+	path := m.Cookie.Path
+	if path == "" {
+		path = "/"
+	}
+	return &http.Cookie{
+		Name:     m.cookieName(),
+		Value:    value,
+		Path:     path,
+		Domain:   m.Cookie.Domain,
+		Secure:   m.Cookie.Secure || s.tls,
+		HttpOnly: true,
+		SameSite: sameSite,
+	}
+}
+
+func (m *Manager) setCookie(h http.Header, s *Session, value string, now time.Time) error {
+	c := m.cookie(s, value)
+	if !m.Cookie.SessionOnly {
+		exp := s.rec.Expires()
+		c.Expires = exp.UTC()
+		c.MaxAge = max(1, int(exp.Sub(now)/time.Second))
+	}
+	return m.writeCookie(h, c)
+}
+
+func (m *Manager) expireCookie(h http.Header, s *Session) {
+	c := m.cookie(s, "")
+	c.MaxAge = -1
+	c.Expires = time.Unix(0, 0)
+	_ = m.writeCookie(h, c) // an empty value always makes a valid cookie
+}
+
+// writeCookie replaces any Set-Cookie for the session cookie in h and
+// marks the response private.
+func (m *Manager) writeCookie(h http.Header, c *http.Cookie) error {
+	line := c.String()
+	if line == "" {
+		return fmt.Errorf("session: invalid cookie settings (name %q, path %q, domain %q)", c.Name, c.Path, c.Domain)
+	}
+	prefix := c.Name + "="
+	h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(v string) bool {
+		return strings.HasPrefix(v, prefix)
+	})
+	h.Add("Set-Cookie", line)
+	if !hasToken(h.Values("Vary"), "cookie") && !hasToken(h.Values("Vary"), "*") {
+		h.Add("Vary", "Cookie")
+	}
+	h.Set("Cache-Control", private(h.Values("Cache-Control")))
+	return nil
+}
+
+// hasToken reports whether the comma-separated header values contain tok,
+// compared without case.
+func hasToken(values []string, tok string) bool {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// private returns the Cache-Control directives of values with "public"
+// removed and "private" added, unless they already say "private" or
+// "no-store".
+func private(values []string) string {
+	out := []string{"private"}
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			part = strings.TrimSpace(part)
+			d, _, _ := strings.Cut(part, "=")
+			switch strings.ToLower(d) {
+			case "", "public":
+				continue
+			case "private", "no-store":
+				out[0] = ""
+			}
+			out = append(out, part)
+		}
+	}
+	if out[0] == "" {
+		out = out[1:]
+	}
+	return strings.Join(out, ", ")
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,180 @@
+package mongostore_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/aspengo/aspengo/embedded/enginetest"
+	"github.com/aspengo/aspengo/trembling/session"
+	"github.com/aspengo/aspengo/trembling/session/mongostore"
+	"github.com/aspengo/aspengo/trembling/session/sessiontest"
+)
+
+func TestMain(m *testing.M) { enginetest.Main(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func newStore(t testing.TB) *mongostore.Store {
+	s := mongostore.New(enginetest.DB(t))
+	s.Logger = quiet
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.EnsureIndexes(ctx); err != nil {
+		t.Fatalf("EnsureIndexes: %v", err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	sessiontest.TestStore(t, func(t *testing.T) session.Store { return newStore(t) })
+}
+
+func TestManager(t *testing.T) {
+	sessiontest.TestManager(t, func(t *testing.T) *session.Manager {
+		return &session.Manager{Store: newStore(t)}
+	})
+}
+
+func TestEnsureIndexes(t *testing.T) {
+	db := enginetest.DB(t)
+	s := mongostore.New(db)
+	s.Logger = quiet
+	ctx := context.Background()
+	for range 2 { // idempotent
+		if err := s.EnsureIndexes(ctx); err != nil {
+			t.Fatalf("EnsureIndexes: %v", err)
+		}
+	}
+	specs, err := db.Collection(mongostore.Collection).Indexes().ListSpecifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, sp := range specs {
+		if _, err := sp.KeysDocument.LookupErr("expiresAt"); err == nil {
+			found = true
+			t.Logf("index %s, expireAfterSeconds %v", sp.Name, sp.ExpireAfterSeconds)
+		}
+	}
+	if !found {
+		t.Errorf("no index on expiresAt among %v", specs)
+	}
+}
+
+// TestDocument checks the stored form: the id is the hash, expiresAt is a
+// date equal to the earlier expiry, data is a document with escaped keys
+// and int64 as long.
+func TestDocument(t *testing.T) {
+	db := enginetest.DB(t)
+	s := mongostore.New(db)
+	ctx := context.Background()
+	tok, err := session.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := session.Hash(tok)
+	now := time.Now().Truncate(time.Millisecond)
+	r := session.Record{
+		Data:            map[string]any{"n": int64(7), "a.b": "x", "": "e", "$x": []any{int64(1)}, "grid": []any{[]any{int64(1)}, []any{}}, "%L": "k"},
+		Created:         now,
+		IdleExpires:     now.Add(2 * time.Hour),
+		AbsoluteExpires: now.Add(time.Hour),
+	}
+	if err := s.Create(ctx, id, r); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := db.Collection(mongostore.Collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := raw.Lookup("expiresAt").TimeOK(); !ok || !got.Equal(r.AbsoluteExpires) {
+		t.Errorf("expiresAt = %v (date %v), want %v", raw.Lookup("expiresAt"), ok, r.AbsoluteExpires)
+	}
+	data := raw.Lookup("data").Document()
+	for key, typ := range map[string]bson.Type{"n": bson.TypeInt64, "a%2Eb": bson.TypeString, "%": bson.TypeString, "%24x": bson.TypeArray, "grid": bson.TypeArray, "%25L": bson.TypeString} {
+		if v, err := data.LookupErr(key); err != nil || v.Type != typ {
+			t.Errorf("data.%s: %v %v, want %v", key, v.Type, err, typ)
+		}
+	}
+	if got := data.Lookup("grid").Array().Index(0).Document().Lookup("%L").Type; got != bson.TypeArray {
+		t.Errorf("grid[0] stored as %v, want a document wrapping an array", got)
+	}
+	if bytes.Contains(raw, []byte(tok.String())) || bytes.Contains(raw, tok[:]) {
+		t.Errorf("the stored document contains the token")
+	}
+	if got := raw.Lookup("_id").StringValue(); got != id {
+		t.Errorf("_id = %q, want the hash %q", got, id)
+	}
+}
+
+// TestInt32 checks that an int32 written by another program reads back as
+// int64.
+func TestInt32(t *testing.T) {
+	db := enginetest.DB(t)
+	s := mongostore.New(db)
+	ctx := context.Background()
+	now := time.Now()
+	_, err := db.Collection(mongostore.Collection).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "abc"},
+		{Key: "data", Value: bson.D{{Key: "n", Value: int32(5)}, {Key: "l", Value: bson.A{int32(6)}}}},
+		{Key: "created", Value: now},
+		{Key: "idleExpires", Value: now.Add(time.Hour)},
+		{Key: "absoluteExpires", Value: now.Add(time.Hour)},
+		{Key: "expiresAt", Value: now.Add(time.Hour)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok, err := s.Find(ctx, "abc")
+	if err != nil || !ok {
+		t.Fatalf("Find = %v, %v", ok, err)
+	}
+	if r.Data["n"] != int64(5) || r.Data["l"].([]any)[0] != int64(6) {
+		t.Errorf("data = %#v, want int64s", r.Data)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	db := enginetest.DB(t)
+	s := mongostore.New(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	now := time.Now().Truncate(time.Millisecond)
+	expired := session.Record{Data: map[string]any{}, Created: now.Add(-time.Hour), IdleExpires: now.Add(-time.Minute), AbsoluteExpires: now.Add(time.Hour)}
+	if err := s.Create(ctx, "expired", expired); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.Sweep(ctx, 10*time.Millisecond)
+		close(done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := db.Collection(mongostore.Collection).CountDocuments(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Sweep left %d expired documents after 30s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Sweep did not return after its context was canceled")
+	}
+}
+
+func BenchmarkManager(b *testing.B) {
+	sessiontest.BenchmarkManager(b, &session.Manager{Store: newStore(b)})
+}
