@@ -1,0 +1,253 @@
+package trembling
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/simplate"
+)
+
+// Session keys that hold messages.
+const (
+	// messagesKey holds the waiting messages, as a list of
+	// {"text": ..., "level": ...}; request.session does not show it.
+	messagesKey = "_messages"
+	// seedKey is trembling's single-request message: a page sets
+	// request.session["messages"] = "text" and the next request turns it
+	// into a message.
+	seedKey = "messages"
+)
+
+// MaxMessages is how many messages wait at most; adding one more drops
+// the oldest.
+const MaxMessages = 50
+
+// Message levels, for add_message and [Session.AddMessage].
+const (
+	LevelDebug   = "debug"
+	LevelInfo    = "info"
+	LevelSuccess = "success"
+	LevelWarning = "warning"
+	LevelError   = "error"
+)
+
+var levels = []string{LevelDebug, LevelInfo, LevelSuccess, LevelWarning, LevelError}
+
+// Message is a message waiting to be displayed to the visitor.
+type Message struct {
+	// Text is the message as given; templates escape it.
+	Text string
+	// Level is one of the Level constants.
+	Level string
+}
+
+// messageList is request.messages: the messages waiting, oldest first.
+type messageList struct {
+	list  []Message
+	shown int // how many of list the page's template was given
+}
+
+var (
+	_ starlark.Indexable      = (*messageList)(nil)
+	_ starlark.Sequence       = (*messageList)(nil)
+	_ simplate.TemplateValuer = (*messageList)(nil)
+)
+
+func (m *messageList) String() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, msg := range m.list {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(messageValue(msg).String())
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+func (m *messageList) Type() string          { return "messages" }
+func (m *messageList) Freeze()               {} // read-only to Starlark
+func (m *messageList) Truth() starlark.Bool  { return len(m.list) > 0 }
+func (m *messageList) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: messages") }
+func (m *messageList) Len() int              { return len(m.list) }
+func (m *messageList) Index(i int) starlark.Value {
+	return messageValue(m.list[i])
+}
+
+func (m *messageList) Iterate() starlark.Iterator {
+	return &messageIter{list: slices.Clone(m.list)}
+}
+
+// TemplateValue gives templates a list of maps with text and level, and
+// records that the page was given these messages.
+func (m *messageList) TemplateValue() any {
+	m.shown = len(m.list)
+	out := make([]any, len(m.list))
+	for i, msg := range m.list {
+		out[i] = map[string]any{"text": msg.Text, "level": msg.Level}
+	}
+	return out
+}
+
+// add appends a message, dropping the oldest beyond MaxMessages.
+func (m *messageList) add(text, level string) error {
+	if level == "" {
+		level = LevelInfo
+	}
+	if !slices.Contains(levels, level) {
+		return fmt.Errorf("unknown message level %q (want %s)", level, strings.Join(levels, ", "))
+	}
+	if !utf8.ValidString(text) {
+		return fmt.Errorf("message text is not valid UTF-8")
+	}
+	m.list = append(m.list, Message{Text: text, Level: level})
+	if over := len(m.list) - MaxMessages; over > 0 {
+		m.list = slices.Delete(m.list, 0, over)
+		m.shown = max(0, m.shown-over)
+	}
+	return nil
+}
+
+// dropShown removes the messages the page's template was given.
+func (m *messageList) dropShown() {
+	m.list = slices.Delete(m.list, 0, min(m.shown, len(m.list)))
+	m.shown = 0
+}
+
+// stored returns the messages as session data.
+func (m *messageList) stored() []any {
+	out := make([]any, len(m.list))
+	for i, msg := range m.list {
+		out[i] = map[string]any{"text": msg.Text, "level": msg.Level}
+	}
+	return out
+}
+
+// parseStored reads the messages kept under messagesKey. Entries that are
+// not what stored writes are skipped.
+func parseStored(v any) []Message {
+	items, _ := v.([]any)
+	var out []Message
+	for _, it := range items {
+		if msg, ok := parseMessage(it); ok {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+// appendSeed adds the messages of trembling's "messages" session key: a
+// string is one message of level info; a list gives one message per
+// string (or {"text": ..., "level": ...}) in it; None gives none; any
+// other value gives one message of its text.
+func (m *messageList) appendSeed(v any) {
+	switch v := v.(type) {
+	case nil:
+	case []any:
+		for _, it := range v {
+			if msg, ok := parseMessage(it); ok {
+				m.add(msg.Text, msg.Level)
+			}
+		}
+	default:
+		if msg, ok := parseMessage(v); ok {
+			m.add(msg.Text, msg.Level)
+		} else {
+			m.add(fmt.Sprint(v), LevelInfo)
+		}
+	}
+}
+
+// parseMessage reads a message from session data: a string (level info)
+// or a map with a string "text" and optionally a "level".
+func parseMessage(v any) (Message, bool) {
+	switch v := v.(type) {
+	case string:
+		return Message{Text: v, Level: LevelInfo}, true
+	case map[string]any:
+		text, ok := v["text"].(string)
+		if !ok {
+			return Message{}, false
+		}
+		level, _ := v["level"].(string)
+		if !slices.Contains(levels, level) {
+			level = LevelInfo
+		}
+		return Message{Text: text, Level: level}, true
+	}
+	return Message{}, false
+}
+
+type messageIter struct {
+	list []Message
+	i    int
+}
+
+func (it *messageIter) Next(p *starlark.Value) bool {
+	if it.i >= len(it.list) {
+		return false
+	}
+	*p = messageValue(it.list[it.i])
+	it.i++
+	return true
+}
+
+func (it *messageIter) Done() {}
+
+// messageValue is one message in Starlark: m.text, m.level.
+type messageValue Message
+
+var (
+	_ starlark.HasAttrs       = messageValue{}
+	_ simplate.TemplateValuer = messageValue{}
+)
+
+func (m messageValue) String() string        { return fmt.Sprintf("message(%s, %q)", m.Level, m.Text) }
+func (m messageValue) Type() string          { return "message" }
+func (m messageValue) Freeze()               {}
+func (m messageValue) Truth() starlark.Bool  { return starlark.True }
+func (m messageValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: message") }
+func (m messageValue) AttrNames() []string   { return []string{"level", "text"} }
+
+func (m messageValue) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "text":
+		return starlark.String(m.Text), nil
+	case "level":
+		return starlark.String(m.Level), nil
+	}
+	return nil, nil
+}
+
+func (m messageValue) TemplateValue() any {
+	return map[string]any{"text": m.Text, "level": m.Level}
+}
+
+// addMessageFn is the builtin add_message(request, text, level="info").
+func addMessageFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		reqv  starlark.Value
+		text  string
+		level = LevelInfo
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv, "text", &text, "level?", &level); err != nil {
+		return nil, err
+	}
+	r, ok := aspengo.RequestFromValue(reqv)
+	if !ok {
+		return nil, fmt.Errorf("%s: the first argument must be the request, not %s", b.Name(), reqv.Type())
+	}
+	s, err := SessionOf(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookInbound)
+	}
+	if err := s.AddMessage(text, level); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlark.None, nil
+}

@@ -1,0 +1,325 @@
+package trembling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/trembling/session"
+)
+
+// ErrNoSession is returned by [SessionOf] for a request that the hook
+// trembling.session:inbound has not loaded a session for.
+var ErrNoSession = errors.New("trembling: no session: add the hook " + HookInbound + " to hooks.conf")
+
+// sessionKey is the key of a request's *Session among its Go values.
+type sessionKey struct{}
+
+// Session is the session of one request, as Go code sees it. Its data is
+// request.session, the Starlark value pages use: Get, Set, Delete and
+// Clear read and write it, so that Go and Starlark code share one copy,
+// which the outbound hook saves. A Session belongs to its request and is
+// not safe for concurrent use.
+type Session struct {
+	site      *site
+	sess      *session.Session
+	dict      *sessionDict
+	msgs      *messageList
+	committed bool
+}
+
+// SessionOf returns the session of r, which the hook
+// trembling.session:inbound loaded, or ErrNoSession.
+func SessionOf(r *aspengo.Request) (*Session, error) {
+	s, ok := r.Value(sessionKey{}).(*Session)
+	if !ok {
+		return nil, ErrNoSession
+	}
+	return s, nil
+}
+
+// Get returns a copy of the value stored under key, as a Go value
+// (string, int64, float64, bool, nil, []any, map[string]any). A value
+// that Starlark code made unstorable (see the package documentation) is
+// reported as absent.
+func (s *Session) Get(key string) (any, bool) {
+	v, found, _ := s.dict.d.Get(starlark.String(key))
+	if !found {
+		return nil, false
+	}
+	g, err := fromStarlark(key, v)
+	if err != nil {
+		return nil, false
+	}
+	return g, true
+}
+
+// Set stores v under key; request.session[key] shows it at once. v must
+// be a value [session.CheckValue] accepts; it is copied. The reserved key
+// "_messages" is refused.
+func (s *Session) Set(key string, v any) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := session.CheckValue(key, v); err != nil {
+		return err
+	}
+	sv, err := toStarlark(v, 0)
+	if err != nil {
+		return fmt.Errorf("trembling: session key %q: %w", key, err)
+	}
+	return s.dict.d.SetKey(starlark.String(key), sv)
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) error {
+	_, _, err := s.dict.d.Delete(starlark.String(key))
+	return err
+}
+
+// Clear removes every key. Waiting messages stay.
+func (s *Session) Clear() error {
+	return s.dict.d.Clear()
+}
+
+// Keys returns the session's keys, in the order of request.session.
+func (s *Session) Keys() []string {
+	keys := make([]string, 0, s.dict.d.Len())
+	for _, k := range s.dict.d.Keys() {
+		keys = append(keys, string(k.(starlark.String)))
+	}
+	return keys
+}
+
+// Len returns the number of keys.
+func (s *Session) Len() int { return s.dict.d.Len() }
+
+// IsNew reports whether the session has no saved record: it is new, or
+// was destroyed or renewed in this request.
+func (s *Session) IsNew() bool { return s.sess.IsNew() }
+
+// Created returns when the session was first saved or last renewed, or
+// the zero time for a new session.
+func (s *Session) Created() time.Time { return s.sess.Created() }
+
+// RenewToken gives the session a new token and keeps its data, as a login
+// does against session fixation (see [session.Session.RenewToken]). The
+// old record is deleted at once; a store failure is a [*StoreError].
+func (s *Session) RenewToken(ctx context.Context) error {
+	return s.sess.RenewToken(ctx)
+}
+
+// Destroy ends the session, as a logout does (see
+// [session.Session.Destroy]): its record is deleted at once, its data is
+// cleared, here and in request.session, and the response expires the
+// cookie unless the request stores something new, which goes to a new
+// session. Waiting messages stay. A store failure is a [*StoreError].
+func (s *Session) Destroy(ctx context.Context) error {
+	// Clear request.session first: it fails while Starlark code iterates
+	// over it, and then the stored session must stay as it is.
+	if err := s.dict.d.Clear(); err != nil {
+		return err
+	}
+	return s.sess.Destroy(ctx)
+}
+
+// Starlark returns request.session, the Starlark value of the session.
+func (s *Session) Starlark() starlark.Value { return s.dict }
+
+// Messages returns the messages waiting to be displayed, oldest first.
+func (s *Session) Messages() []Message {
+	return append([]Message(nil), s.msgs.list...)
+}
+
+// AddMessage adds a message for the visitor, shown on the next page
+// displayed (this one, if it is a page that shows messages). level is one
+// of debug, info, success, warning and error; "" means info.
+func (s *Session) AddMessage(text, level string) error {
+	return s.msgs.add(text, level)
+}
+
+// inbound is the hook trembling.session:inbound: it loads the session and
+// sets request.session and request.messages.
+func (t *Trembling) inbound(r *aspengo.Request) error {
+	st := t.site(r.Website)
+	if st == nil {
+		return errors.New("trembling: sessions are not set up for this website (Website.Start has not run)")
+	}
+	sess, err := st.mgr.Load(r.Context(), r.Request)
+	if err != nil {
+		return err
+	}
+	s, err := newSession(st, sess)
+	if err != nil {
+		return err
+	}
+	r.SetValue(sessionKey{}, s)
+	r.SetAttr("session", s.dict)
+	r.SetAttr("messages", s.msgs)
+	return nil
+}
+
+// newSession makes the Go and Starlark view of a loaded session: the
+// waiting messages and the seed's "messages" key go to the message list,
+// every other key to request.session.
+func newSession(st *site, sess *session.Session) (*Session, error) {
+	data := sess.Data()
+	s := &Session{site: st, sess: sess, msgs: &messageList{}}
+	if v, ok := data[messagesKey]; ok {
+		s.msgs.list = parseStored(v)
+	}
+	if v, ok := data[seedKey]; ok {
+		s.msgs.appendSeed(v)
+	}
+	d, err := dictFromData(data)
+	if err != nil {
+		return nil, err
+	}
+	s.dict = &sessionDict{d: d}
+	return s, nil
+}
+
+// outbound is the hook trembling.session:outbound: it turns
+// request.session back into session data and commits it. It runs once
+// per request, even when listed in both outbound sections.
+func (t *Trembling) outbound(r *aspengo.Request) error {
+	s, ok := r.Value(sessionKey{}).(*Session)
+	if !ok || s.committed {
+		return nil // the inbound hook did not run or failed
+	}
+	s.committed = true
+	resp := r.Response
+	if resp.Code >= 500 {
+		return nil // no save on a server error
+	}
+	if displaysPage(r) {
+		s.msgs.dropShown()
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	return s.site.mgr.Commit(r.Context(), resp.Header, s.sess, resp.Code)
+}
+
+// sync replaces the session's data with request.session and the waiting
+// messages.
+func (s *Session) sync() error {
+	fresh := make(map[string]any, s.dict.d.Len()+1)
+	for k, v := range s.dict.d.Entries() {
+		key := string(k.(starlark.String))
+		g, err := fromStarlark(key, v)
+		if err != nil {
+			return fmt.Errorf("trembling: saving the session: %w", err)
+		}
+		fresh[key] = g
+	}
+	if len(s.msgs.list) > 0 {
+		fresh[messagesKey] = s.msgs.stored()
+	}
+	data := s.sess.Data()
+	clear(data)
+	for k, v := range fresh {
+		data[k] = v
+	}
+	return nil
+}
+
+// displaysPage reports whether the response shows a page to the visitor:
+// a 2xx HTML response to a method other than HEAD.
+func displaysPage(r *aspengo.Request) bool {
+	resp := r.Response
+	if resp.Code < 200 || resp.Code > 299 || r.Method == http.MethodHead {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+}
+
+// StoreError reports that the session store failed or did not answer in
+// time, as when the database is down. Its HTTPStatus is 503, so the
+// request is answered with 503 Service Unavailable.
+type StoreError struct {
+	// Op is the store operation: "find", "create", "update", "delete" or
+	// "delete expired".
+	Op string
+	// Err is the store's error.
+	Err error
+}
+
+func (e *StoreError) Error() string {
+	return fmt.Sprintf("trembling: session store unavailable (%s): %v", e.Op, e.Err)
+}
+
+// Unwrap returns the store's error.
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// HTTPStatus returns 503 (Service Unavailable).
+func (e *StoreError) HTTPStatus() int { return http.StatusServiceUnavailable }
+
+// boundedStore limits each call of a store to a timeout and turns its
+// failures into *StoreError.
+type boundedStore struct {
+	s       session.Store
+	timeout time.Duration
+}
+
+func (b *boundedStore) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &StoreError{Op: op, Err: err}
+}
+
+func (b *boundedStore) Find(ctx context.Context, id string) (session.Record, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	r, found, err := b.s.Find(ctx, id)
+	return r, found, b.fail("find", err)
+}
+
+func (b *boundedStore) Create(ctx context.Context, id string, r session.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.fail("create", b.s.Create(ctx, id, r))
+}
+
+func (b *boundedStore) Update(ctx context.Context, id string, r session.Record) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	ok, err := b.s.Update(ctx, id, r)
+	return ok, b.fail("update", err)
+}
+
+func (b *boundedStore) Delete(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.fail("delete", b.s.Delete(ctx, id))
+}
+
+func (b *boundedStore) DeleteExpired(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.fail("delete expired", b.s.DeleteExpired(ctx))
+}
+
+// Count returns the number of records of a store that can count them
+// (memstore, mongostore), expired ones included; it serves tests and
+// monitoring.
+func (b *boundedStore) Count(ctx context.Context) (int, error) {
+	c, ok := b.s.(interface {
+		Count(context.Context) (int, error)
+	})
+	if !ok {
+		return 0, fmt.Errorf("trembling: the session store cannot count its records")
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	n, err := c.Count(ctx)
+	return n, b.fail("count", err)
+}

@@ -1,0 +1,364 @@
+package trembling
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/database"
+	"github.com/aspengo/aspengo/trembling/session"
+	"github.com/aspengo/aspengo/trembling/session/cookiestore"
+	"github.com/aspengo/aspengo/trembling/session/memstore"
+	"github.com/aspengo/aspengo/trembling/session/mongostore"
+)
+
+// Names under which Register adds the session hooks.
+const (
+	HookInbound  = "trembling.session:inbound"
+	HookOutbound = "trembling.session:outbound"
+)
+
+// Store names, for [Config.Store] and website.session_store.
+const (
+	StoreMongo  = "mongo"
+	StoreMemory = "memory"
+	StoreCookie = "cookie"
+)
+
+// KeyFileName is the file in [Config.KeyDir] that holds the cookie store's
+// key when no [Config.CookieSecrets] are given.
+const KeyFileName = "cookie-session.key"
+
+// Defaults of a [Config].
+const (
+	DefaultStoreTimeout = 5 * time.Second
+	DefaultSweepEvery   = 10 * time.Minute
+)
+
+// Config configures the sessions of the websites a [Trembling] serves.
+type Config struct {
+	// Store is the session store, "mongo" (the default when empty),
+	// "memory" or "cookie". A startup hook that sets
+	// website.session_store overrides it.
+	Store string
+
+	// CookieSecrets are the cookie store's keys, each at least 32 random
+	// bytes: the first seals, every one opens. When empty, the cookie
+	// store uses the key file KeyFileName in KeyDir.
+	CookieSecrets [][]byte
+	// KeyDir is where the cookie store keeps its key file, created (0600)
+	// on first use. It must be set for the cookie store when
+	// CookieSecrets is empty. Keep it out of the www root's version
+	// control.
+	KeyDir string
+
+	// IdleTimeout ends a session unused this long; 0 means
+	// session.DefaultIdleTimeout (24 hours).
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after it began; 0 means
+	// session.DefaultLifetime (14 days).
+	Lifetime time.Duration
+	// SecureCookies marks the session cookie Secure on every response,
+	// as behind a TLS-terminating proxy (aspengo serve --secure-cookies).
+	// Without it the cookie is Secure when the request came over TLS.
+	SecureCookies bool
+
+	// StoreTimeout bounds each call to the store; 0 means
+	// DefaultStoreTimeout. A call that takes longer fails the request
+	// with 503.
+	StoreTimeout time.Duration
+	// SweepEvery is how often expired sessions are removed from the
+	// mongo and memory stores; 0 means DefaultSweepEvery.
+	SweepEvery time.Duration
+
+	// Logger receives what the stores report; nil means the website's
+	// logger.
+	Logger *slog.Logger
+	// Now returns the current time, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+// Trembling is trembling's sessions and messages registered in an
+// [aspengo.Registry]. It keeps one session store per started Website and
+// is safe for concurrent use.
+type Trembling struct {
+	cfg Config
+
+	mu    sync.RWMutex
+	sites map[*aspengo.Website]*site
+}
+
+// site is the session setup of one started Website.
+type site struct {
+	storeName string
+	mgr       *session.Manager
+	stop      context.CancelFunc // stops the sweeper; nil when there is none
+	done      chan struct{}      // closed when the sweeper has returned
+}
+
+// Register adds trembling's sessions and messages to reg: the hooks
+// HookInbound and HookOutbound, the request attributes session and
+// messages, the builtin add_message and the start and shutdown functions
+// that set up and stop each website's store (see the package
+// documentation). It fails if cfg names an unknown store or if reg
+// already has something of the same name.
+func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
+	switch cfg.Store {
+	case "", StoreMongo, StoreMemory, StoreCookie:
+	default:
+		return nil, fmt.Errorf("trembling: unknown session store %q (want %q, %q or %q)", cfg.Store, StoreMongo, StoreMemory, StoreCookie)
+	}
+	for i, s := range cfg.CookieSecrets {
+		if len(s) < cookiestore.MinSecretSize {
+			return nil, fmt.Errorf("trembling: cookie secret %d has %d bytes, fewer than %d", i, len(s), cookiestore.MinSecretSize)
+		}
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = DefaultSweepEvery
+	}
+	t := &Trembling{cfg: cfg, sites: map[*aspengo.Website]*site{}}
+	if err := reg.Hook(HookInbound, aspengo.Hook{Inbound: t.inbound}); err != nil {
+		return nil, err
+	}
+	if err := reg.Hook(HookOutbound, aspengo.Hook{Outbound: t.outbound}); err != nil {
+		return nil, err
+	}
+	if err := reg.Builtin("add_message", starlark.NewBuiltin("add_message", addMessageFn)); err != nil {
+		return nil, err
+	}
+	reg.RequestAttr("session", HookInbound)
+	reg.RequestAttr("messages", HookInbound)
+	reg.OnStart(t.start)
+	reg.OnShutdown(t.shutdown)
+	return t, nil
+}
+
+// Manager returns the session manager of the started website w, or nil.
+// Its Store, when it has one, is bounded by Config.StoreTimeout.
+func (t *Trembling) Manager(w *aspengo.Website) *session.Manager {
+	if s := t.site(w); s != nil {
+		return s.mgr
+	}
+	return nil
+}
+
+// StoreName returns the name of the store the started website w uses
+// ("mongo", "memory" or "cookie"), or "" when w is not started.
+func (t *Trembling) StoreName(w *aspengo.Website) string {
+	if s := t.site(w); s != nil {
+		return s.storeName
+	}
+	return ""
+}
+
+func (t *Trembling) site(w *aspengo.Website) *site {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.sites[w]
+}
+
+func (t *Trembling) logger(w *aspengo.Website) *slog.Logger {
+	if t.cfg.Logger != nil {
+		return t.cfg.Logger
+	}
+	return w.Logger()
+}
+
+// start sets up the session store of w once its startup hooks have run.
+func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
+	name, err := t.storeName(w)
+	if err != nil {
+		return err
+	}
+	log := t.logger(w)
+	s := &site{storeName: name}
+	mgr := &session.Manager{
+		IdleTimeout: t.cfg.IdleTimeout,
+		Lifetime:    t.cfg.Lifetime,
+		Cookie:      session.Cookie{Secure: t.cfg.SecureCookies},
+		Now:         t.cfg.Now,
+	}
+	var sweep session.Store
+	switch name {
+	case StoreMongo:
+		db, err := websiteDB(w)
+		if err != nil {
+			return err
+		}
+		ms := mongostore.New(db.Database())
+		ms.Now, ms.Logger = t.cfg.Now, log
+		ictx, cancel := context.WithTimeout(ctx, t.cfg.StoreTimeout)
+		err = ms.EnsureIndexes(ictx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("trembling: sessions in %s.%s: %w", db.Name(), mongostore.Collection, err)
+		}
+		mgr.Store = &boundedStore{s: ms, timeout: t.cfg.StoreTimeout}
+		sweep = mgr.Store
+	case StoreMemory:
+		ms := memstore.New()
+		ms.Now = t.cfg.Now
+		mgr.Store = &boundedStore{s: ms, timeout: t.cfg.StoreTimeout}
+		sweep = mgr.Store
+	case StoreCookie:
+		secrets := t.cfg.CookieSecrets
+		if len(secrets) == 0 {
+			if t.cfg.KeyDir == "" {
+				return errors.New("trembling: the cookie session store needs keys: set Config.CookieSecrets or Config.KeyDir")
+			}
+			key, err := loadOrCreateKey(t.cfg.KeyDir)
+			if err != nil {
+				return err
+			}
+			secrets = [][]byte{key}
+		}
+		codec, err := cookiestore.New(secrets...)
+		if err != nil {
+			return fmt.Errorf("trembling: cookie session store: %w", err)
+		}
+		codec.Now = t.cfg.Now
+		mgr.Codec = codec
+	}
+	s.mgr = mgr
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, dup := t.sites[w]; dup {
+		return errors.New("trembling: website started twice")
+	}
+	if sweep != nil {
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		s.stop, s.done = stop, make(chan struct{})
+		go func() {
+			defer close(s.done)
+			session.Sweep(sctx, sweep, t.cfg.SweepEvery, log)
+		}()
+	}
+	t.sites[w] = s
+	log.Info("sessions", "store", name)
+	return nil
+}
+
+// shutdown stops the sweeper of w's store, waiting for it (or for ctx),
+// and forgets the store.
+func (t *Trembling) shutdown(ctx context.Context, w *aspengo.Website) error {
+	t.mu.Lock()
+	s := t.sites[w]
+	delete(t.sites, w)
+	t.mu.Unlock()
+	if s == nil || s.stop == nil {
+		return nil
+	}
+	s.stop()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("trembling: waiting for the session sweeper: %w", context.Cause(ctx))
+	}
+}
+
+// storeName returns website.session_store if a startup hook set it, else
+// the configured store.
+func (t *Trembling) storeName(w *aspengo.Website) (string, error) {
+	name := t.cfg.Store
+	if v, ok := w.Attr("session_store"); ok {
+		s, ok := starlark.AsString(v)
+		if !ok {
+			return "", fmt.Errorf("trembling: website.session_store must be a str (%q, %q or %q), not %s", StoreMongo, StoreMemory, StoreCookie, v.Type())
+		}
+		name = s
+	}
+	switch name {
+	case "":
+		return StoreMongo, nil
+	case StoreMongo, StoreMemory, StoreCookie:
+		return name, nil
+	}
+	return "", fmt.Errorf("trembling: website.session_store: unknown session store %q (want %q, %q or %q)", name, StoreMongo, StoreMemory, StoreCookie)
+}
+
+// websiteDB returns website.db as a database handle.
+func websiteDB(w *aspengo.Website) (*database.Handle, error) {
+	v, ok := w.Attr("db")
+	if !ok {
+		return nil, errors.New(`trembling: the mongo session store needs website.db: set it in a startup hook (website.db = connect("mydb")), or choose another store (website.session_store = "memory")`)
+	}
+	h, ok := v.(*database.Handle)
+	if !ok {
+		return nil, fmt.Errorf("trembling: the mongo session store needs website.db to be a database handle from connect(), not a %s", v.Type())
+	}
+	return h, nil
+}
+
+// loadOrCreateKey reads the cookie store's key from dir/KeyFileName,
+// creating the file with 32 random bytes (mode 0600) if it does not exist.
+// Two processes creating it at once end up with the same key: the file
+// appears whole (a hard link of a complete temporary file) or not at all.
+func loadOrCreateKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, KeyFileName)
+	key, err := readKey(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+KeyFileName+".*") // mode 0600
+	if err != nil {
+		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	key = make([]byte, cookiestore.MinSecretSize)
+	rand.Read(key)
+	_, err = tmp.Write(key)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readKey(path) // another process made it first
+		}
+		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+	}
+	return key, nil
+}
+
+// readKey reads a key file, refusing one that others may read or that is
+// too short.
+func readKey(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("trembling: cookie session key %s: mode %v lets others read it; chmod 600 it", path, fi.Mode().Perm())
+	}
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+	}
+	if len(key) < cookiestore.MinSecretSize {
+		return nil, fmt.Errorf("trembling: cookie session key %s: %d bytes, fewer than %d", path, len(key), cookiestore.MinSecretSize)
+	}
+	return key, nil
+}
