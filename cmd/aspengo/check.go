@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/trembling"
 )
 
 // checkCmd parses hooks.conf and compiles every simplate and module,
@@ -19,12 +20,15 @@ func checkCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	if code := parseFlags(fs, args, getenv, stderr, nil); code >= 0 {
 		return code
 	}
-	err := aspengo.Check(aspengo.Config{
-		Root:      site.wwwRoot(),
-		HooksFile: site.hooks,
-		Registry:  newRegistry(),
-		Logger:    quietLogger(stderr),
-	})
+	reg, err := newRegistry(nil, trembling.Config{})
+	if err == nil {
+		err = aspengo.Check(aspengo.Config{
+			Root:      site.wwwRoot(),
+			HooksFile: site.hooks,
+			Registry:  reg,
+			Logger:    quietLogger(stderr),
+		})
+	}
 	if err != nil {
 		n := printErrors(stderr, err)
 		fmt.Fprintf(stderr, "aspengo check: %d problem(s)\n", n)

@@ -30,21 +30,39 @@ func (f *siteFlags) wwwRoot() string {
 	return "."
 }
 
-// parseFlags parses args into fs, then fills every flag not given on the
-// command line from the environment: ASPENGO_<NAME> (dashes become
-// underscores), and the names in extraEnv (MONGODB_URI for
-// --mongodb-uri). It returns the exit code to stop with, or -1 to go on.
+// parseFlags parses args into fs, allowing no positional argument, then
+// fills every flag not given on the command line from the environment
+// (see parseInterspersed). It returns the exit code to stop with, or -1
+// to go on.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer, extraEnv map[string]string) int {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
+	positional, code := parseInterspersed(fs, args, getenv, stderr, extraEnv)
+	if code < 0 && len(positional) > 0 {
+		fmt.Fprintf(stderr, "aspengo %s: unexpected argument %q\n", fs.Name(), positional[0])
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "aspengo %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return 2
+	return code
+}
+
+// parseInterspersed parses args into fs, with flags before, between or
+// after positional arguments, which it returns. Then it fills every flag
+// not given on the command line from the environment: ASPENGO_<NAME>
+// (dashes become underscores), and the names in extraEnv (MONGODB_URI for
+// --mongodb-uri). The code is the exit code to stop with, or -1 to go on.
+func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer, extraEnv map[string]string) ([]string, int) {
+	fs.SetOutput(stderr)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, 0
+			}
+			return nil, 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -67,7 +85,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 			}
 		}
 	})
-	return code
+	return positional, code
 }
 
 // listFlag is a comma-separated list; repeating the flag adds to it.

@@ -2,8 +2,14 @@
 //
 // Usage:
 //
-//	aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--hooks FILE] [--show-tracebacks]
-//	aspengo check [--root DIR] [--hooks FILE]
+//	aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--mongodb-uri URI] [--data DIR]
+//	              [--sessions mongo|memory|cookie] [--show-tracebacks] [--secure-cookies]
+//	aspengo check [--root DIR]
+//	aspengo user add|passwd|list|delete|disable|enable ...
+//
+// With no --mongodb-uri (or MONGODB_URI), serve runs an embedded
+// MongoDB-compatible engine on the data directory, <root>/.aspen/data by
+// default.
 //
 // Every flag can also be given in the environment as ASPENGO_<FLAG>, with
 // dashes as underscores (ASPENGO_SHOW_TRACEBACKS=true); a flag on the
@@ -20,8 +26,10 @@ import (
 )
 
 const usage = `usage:
-  aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--hooks FILE] [--show-tracebacks]
-  aspengo check [--root DIR] [--hooks FILE]
+  aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--mongodb-uri URI] [--data DIR]
+                [--sessions mongo|memory|cookie] [--show-tracebacks] [--secure-cookies]
+  aspengo check [--root DIR]
+  aspengo user add|passwd|list|delete|disable|enable ...
 
 Run "aspengo COMMAND --help" for a command's flags.
 `
@@ -46,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serveCmd(ctx, args[1:], env, stdout, stderr, nil)
 	case "check":
 		return checkCmd(args[1:], env, stdout, stderr)
+	case "user":
+		return userCmd(ctx, args[1:], env, os.Stdin, stdout, stderr, terminalPrompt(stderr))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,21 +69,18 @@ func TestServeDrains(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var shutdowns atomic.Int32
-	reg := aspengo.NewRegistry()
-	if err := reg.Hook("slow:inbound", aspengo.Hook{Inbound: func(r *aspengo.Request) error {
-		if r.URL.Path == "/slow.html" {
-			close(entered)
-			<-release
-		}
-		return nil
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.Hook("record:shutdown", aspengo.Hook{Shutdown: func(context.Context, *aspengo.Website) error {
-		shutdowns.Add(1)
-		return nil
-	}}); err != nil {
-		t.Fatal(err)
+	hooks := map[string]aspengo.Hook{
+		"slow:inbound": {Inbound: func(r *aspengo.Request) error {
+			if r.URL.Path == "/slow.html" {
+				close(entered)
+				<-release
+			}
+			return nil
+		}},
+		"record:shutdown": {Shutdown: func(context.Context, *aspengo.Website) error {
+			shutdowns.Add(1)
+			return nil
+		}},
 	}
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -90,9 +88,20 @@ func TestServeDrains(t *testing.T) {
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	var logs bytes.Buffer
-	f := serveFlags{site: siteFlags{root: "testdata/site"}, addr: "127.0.0.1:0"}
+	f := serveFlags{addr: "127.0.0.1:0"}
+	f.site.root = "testdata/site"
+	f.storage.data = t.TempDir()
+	f.sessions.store = "memory"
+	f.extend = func(r *aspengo.Registry) error {
+		for name, h := range hooks {
+			if err := r.Hook(name, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	go func() {
-		done <- serve(ctx, f, reg, slog.New(slog.NewTextHandler(&logs, nil)), func(a string) { addrc <- a })
+		done <- serve(ctx, f, slog.New(slog.NewTextHandler(&logs, nil)), func(a string) { addrc <- a })
 	}()
 	var addr string
 	select {
@@ -180,4 +189,22 @@ func TestRunUsage(t *testing.T) {
 	if !strings.Contains(stderr.String(), `unknown command "frobnicate"`) {
 		t.Errorf("stderr: %s", stderr.String())
 	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

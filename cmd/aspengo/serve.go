@@ -27,7 +27,7 @@ const (
 
 // serveFlags are the flags of aspengo serve.
 type serveFlags struct {
-	site           siteFlags
+	siteOptions
 	addr           string
 	showTracebacks bool
 	maxBody        int64
@@ -42,46 +42,45 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var f serveFlags
 	f.site.register(fs)
+	f.storage.register(fs)
+	f.sessions.register(fs)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "the address to listen on")
 	fs.BoolVar(&f.showTracebacks, "show-tracebacks", false, "show tracebacks of 500s in the page (they are always logged)")
 	fs.Var(&f.trustedOrigins, "trusted-origins", "comma-separated origins (https://admin.example.com) allowed to POST cross-site")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
-	if code := parseFlags(fs, args, getenv, stderr, nil); code >= 0 {
+	if code := parseFlags(fs, args, getenv, stderr, storageEnv); code >= 0 {
 		return code
 	}
+	if err := checkSessionStore(f.sessions.store); err != nil {
+		fmt.Fprintf(stderr, "aspengo serve: %v\n", err)
+		return 2
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if err := serve(ctx, f, newRegistry(), log, ready); err != nil {
+	if err := serve(ctx, f, log, ready); err != nil {
 		printErrors(stderr, err)
 		return 1
 	}
 	return 0
 }
 
-// serve runs the server of serveCmd with the hooks and builtins of reg.
-func serve(ctx context.Context, f serveFlags, reg *aspengo.Registry, log *slog.Logger, ready func(addr string)) error {
-	w, err := aspengo.New(aspengo.Config{
-		Root:           f.site.wwwRoot(),
-		HooksFile:      f.site.hooks,
-		Registry:       reg,
+// serve runs the server of serveCmd.
+func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr string)) error {
+	f.config = aspengo.Config{
 		ShowTracebacks: f.showTracebacks,
-		Logger:         log,
 		MaxBodyBytes:   f.maxBody,
 		TrustedOrigins: f.trustedOrigins,
-	})
-	if err != nil {
-		return err
 	}
-	if err := w.Start(ctx); err != nil {
-		w.Shutdown(context.Background())
+	site, err := startSite(ctx, f.siteOptions, log)
+	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
-		w.Shutdown(context.Background())
+		site.Close(context.Background())
 		return err
 	}
 	srv := &http.Server{
-		Handler:           accessLog(log, w),
+		Handler:           accessLog(log, site.w),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -91,7 +90,7 @@ func serve(ctx context.Context, f serveFlags, reg *aspengo.Registry, log *slog.L
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "root", w.Root(), "url", "http://"+ln.Addr().String()+"/")
+	log.Info("serving", append([]any{"root", site.w.Root(), "url", "http://" + ln.Addr().String() + "/"}, site.storage.describe()...)...)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -108,7 +107,7 @@ func serve(ctx context.Context, f serveFlags, reg *aspengo.Registry, log *slog.L
 	if err := srv.Shutdown(drain); err != nil {
 		errs = append(errs, fmt.Errorf("draining: %w", err))
 	}
-	if err := w.Shutdown(drain); err != nil {
+	if err := site.Close(drain); err != nil {
 		errs = append(errs, err)
 	}
 	if errors.Is(serveErr, http.ErrServerClosed) {

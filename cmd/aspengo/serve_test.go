@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"regexp"
+	"testing"
+)
+
+// runServe starts aspengo serve with args in the background and returns
+// its base URL and a function that stops it (as SIGTERM does) and waits.
+func runServe(t *testing.T, args ...string) (string, func()) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan int, 1)
+	logs := &lockedBuffer{}
+	go func() {
+		done <- serveCmd(ctx, append(args, "--addr", "127.0.0.1:0"), func(string) string { return "" }, io.Discard, logs, func(a string) { addrc <- a })
+	}()
+	select {
+	case addr := <-addrc:
+		stopped := false
+		return "http://" + addr, func() {
+			if stopped {
+				return
+			}
+			stopped = true
+			stop()
+			if code := <-done; code != 0 {
+				t.Errorf("serve exited %d; log:\n%s", code, logs.String())
+			}
+		}
+	case code := <-done:
+		stop()
+		t.Fatalf("serve exited %d before it was ready; log:\n%s", code, logs.String())
+	}
+	return "", nil
+}
+
+// TestServeEmbeddedDataSurvivesRestart runs a session counter on the
+// embedded engine, restarts aspengo serve on the same data directory and
+// checks that both the session and the page's own data are still there.
+func TestServeEmbeddedDataSurvivesRestart(t *testing.T) {
+	data := t.TempDir()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar}
+	re := regexp.MustCompile(`count=(\d+) total=(\d+)`)
+	get := func(base string) string {
+		t.Helper()
+		resp, err := client.Get(base + "/counter.html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := re.FindStringSubmatch(string(b))
+		if resp.StatusCode != 200 || m == nil {
+			t.Fatalf("GET /counter.html: %d %s", resp.StatusCode, b)
+		}
+		return m[0]
+	}
+	base, stop := runServe(t, "--root", "testdata/counter", "--data", data)
+	for _, want := range []string{"count=1 total=1", "count=2 total=2"} {
+		if got := get(base); got != want {
+			t.Errorf("first run: %q, want %q", got, want)
+		}
+	}
+	stop()
+
+	base, stop = runServe(t, "--root", "testdata/counter", "--data", data)
+	defer stop()
+	if got, want := get(base), "count=3 total=3"; got != want {
+		t.Errorf("after restart: %q, want %q", got, want)
+	}
+}
+
+func TestServeRefusesBadSessionsFlag(t *testing.T) {
+	code := serveCmd(context.Background(), []string{"--root", "testdata/counter", "--sessions", "redis"}, func(string) string { return "" }, io.Discard, io.Discard, nil)
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+}
+
+
+// noFollow is a client that does not follow redirects.
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

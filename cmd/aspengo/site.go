@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/trembling"
+)
+
+// sessionFlags configure trembling's sessions.
+type sessionFlags struct {
+	store         string
+	secureCookies bool
+}
+
+func (f *sessionFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.store, "sessions", trembling.StoreMongo, "the session store: mongo, memory or cookie")
+	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure (behind a TLS-terminating proxy)")
+}
+
+// siteOptions is everything needed to open a site with its database.
+type siteOptions struct {
+	site     siteFlags
+	storage  storageFlags
+	sessions sessionFlags
+	config   aspengo.Config // Root, Registry, HooksFile are filled in by openSite
+
+	// extend adds to the registry before the site is created (tests
+	// register their own hooks with it).
+	extend func(*aspengo.Registry) error
+}
+
+// openSite is a started site on its database: what serve serves and what
+// the user command works on.
+type openSite struct {
+	w       *aspengo.Website
+	storage *storage
+}
+
+// startSite opens the database (the embedded engine unless --mongodb-uri
+// is given), builds the registry, creates the Website, gives it the
+// default website.db and runs its startup hooks.
+func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite, error) {
+	root := o.site.wwwRoot()
+	st, err := openStorage(ctx, o.storage, root, log)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newRegistry(st.conn, trembling.Config{
+		Store:         o.sessions.store,
+		SecureCookies: o.sessions.secureCookies,
+		KeyDir:        o.storage.dataDir(root),
+		Logger:        log,
+	})
+	if err == nil && o.extend != nil {
+		err = o.extend(reg)
+	}
+	if err != nil {
+		st.Close(context.Background())
+		return nil, err
+	}
+	cfg := o.config
+	cfg.Root, cfg.HooksFile, cfg.Registry, cfg.Logger = root, o.site.hooks, reg, log
+	w, err := aspengo.New(cfg)
+	if err != nil {
+		st.Close(context.Background())
+		return nil, err
+	}
+	s := &openSite{w: w, storage: st}
+	// The default website.db, which a startup hook may replace
+	// (website.db = connect("todoy")).
+	db, err := st.conn.Handle(st.conn.DefaultDatabase())
+	if err == nil {
+		err = w.SetAttr("db", db)
+	}
+	if err == nil {
+		err = w.Start(ctx)
+	}
+	if err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close runs the shutdown hooks and closes the database.
+func (s *openSite) Close(ctx context.Context) error {
+	return errors.Join(s.w.Shutdown(ctx), s.storage.Close(ctx))
+}
+
+// checkSessionStore refuses an unknown --sessions value early.
+func checkSessionStore(name string) error {
+	switch name {
+	case trembling.StoreMongo, trembling.StoreMemory, trembling.StoreCookie:
+		return nil
+	}
+	return fmt.Errorf("--sessions %q: want mongo, memory or cookie", name)
+}

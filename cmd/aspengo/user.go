@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+
+	"github.com/aspengo/aspengo/database"
+	"github.com/aspengo/aspengo/trembling/auth"
+)
+
+const userUsage = `usage:
+  aspengo user add USERNAME [--email ADDRESS] [--password-stdin]
+  aspengo user passwd USERNAME [--password-stdin]
+  aspengo user list
+  aspengo user delete USERNAME
+  aspengo user disable USERNAME
+  aspengo user enable USERNAME
+
+Each also takes --root, --hooks, --mongodb-uri, --data and --bcrypt-cost.
+The command runs the site's startup hooks, so it works on the database the
+site uses (website.db), and while aspengo serve runs on the same embedded
+data directory it goes through that server.
+`
+
+// passwordPrompt reads a password from a terminal without echo.
+type passwordPrompt func(prompt string) ([]byte, error)
+
+// terminalPrompt returns a passwordPrompt on the process's terminal, or
+// nil when standard input is not one.
+func terminalPrompt(stderr io.Writer) passwordPrompt {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return nil
+	}
+	return func(prompt string) ([]byte, error) {
+		fmt.Fprint(stderr, prompt)
+		defer fmt.Fprintln(stderr)
+		return term.ReadPassword(fd)
+	}
+}
+
+// userFlags are the flags of aspengo user.
+type userFlags struct {
+	siteOptions
+	email         string
+	passwordStdin bool
+	bcryptCost    int
+}
+
+// userCmd manages the accounts of a site. stdin feeds --password-stdin;
+// prompt, when not nil, asks for a password on a terminal.
+func userCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, prompt passwordPrompt) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, userUsage)
+		return 2
+	}
+	verb := args[0]
+	wantName := map[string]bool{"add": true, "passwd": true, "delete": true, "disable": true, "enable": true, "list": false}
+	needsName, ok := wantName[verb]
+	if !ok {
+		fmt.Fprintf(stderr, "aspengo user: unknown command %q\n%s", verb, userUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
+	var f userFlags
+	f.site.register(fs)
+	f.storage.register(fs)
+	fs.IntVar(&f.bcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of new password hashes (at least 10)")
+	if verb == "add" {
+		fs.StringVar(&f.email, "email", "", "the user's e-mail address")
+	}
+	if verb == "add" || verb == "passwd" {
+		fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	}
+	positional, code := parseInterspersed(fs, args[1:], getenv, stderr, storageEnv)
+	if code >= 0 {
+		return code
+	}
+	var username string
+	switch {
+	case needsName && len(positional) != 1:
+		fmt.Fprintf(stderr, "aspengo user %s: want exactly one USERNAME\n", verb)
+		return 2
+	case !needsName && len(positional) != 0:
+		fmt.Fprintf(stderr, "aspengo user %s: unexpected argument %q\n", verb, positional[0])
+		return 2
+	case needsName:
+		username = positional[0]
+		if err := auth.CheckUsername(username); err != nil {
+			fmt.Fprintf(stderr, "aspengo user %s: %v\n", verb, err)
+			return 1
+		}
+	}
+
+	var password string
+	if verb == "add" || verb == "passwd" {
+		p, err := readPassword(f.passwordStdin, stdin, prompt)
+		if err == nil {
+			err = auth.CheckPassword(p)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "aspengo user %s: %v\n", verb, err)
+			return 1
+		}
+		password = p
+	}
+
+	// The site's sessions are not used here; the memory store keeps the
+	// command from touching the sessions collection.
+	f.sessions.store = "memory"
+	site, err := startSite(ctx, f.siteOptions, quietLogger(stderr))
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	defer site.Close(context.Background())
+	users, err := siteUsers(site, f.bcryptCost)
+	if err == nil {
+		err = runUserVerb(ctx, users, verb, username, password, f.email, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "aspengo user %s: %v\n", verb, err)
+		return 1
+	}
+	return 0
+}
+
+// siteUsers returns the accounts in the site's website.db.
+func siteUsers(site *openSite, cost int) (*auth.Users, error) {
+	v, ok := site.w.Attr("db")
+	h, isHandle := v.(*database.Handle)
+	if !ok || !isHandle {
+		return nil, errors.New("the site has no website.db database")
+	}
+	return auth.NewUsers(h.Database(), auth.Options{Cost: cost})
+}
+
+// runUserVerb does the work of one user command.
+func runUserVerb(ctx context.Context, users *auth.Users, verb, username, password, email string, stdout io.Writer) error {
+	switch verb {
+	case "add":
+		if _, err := users.Create(ctx, username, password, email); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "added user %s\n", username)
+	case "passwd":
+		if err := users.SetPassword(ctx, username, password); err != nil {
+			return err
+		}
+		// A new password lifts the lock of earlier failed logins.
+		if err := users.ResetFailures(ctx, username); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "changed the password of %s; their sessions elsewhere have ended\n", username)
+	case "delete":
+		if err := users.Delete(ctx, username); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted user %s\n", username)
+	case "disable", "enable":
+		if err := users.SetActive(ctx, username, verb == "enable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%sd user %s\n", verb, username)
+	case "list":
+		list, err := users.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USERNAME\tEMAIL\tACTIVE\tCREATED\tLAST LOGIN")
+		for _, u := range list {
+			last := "never"
+			if !u.LastLogin.IsZero() {
+				last = u.LastLogin.UTC().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", u.Username, u.Email, u.IsActive, u.CreatedAt.UTC().Format("2006-01-02 15:04"), last)
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// readPassword reads the new password: the first line of stdin with
+// --password-stdin, else twice from the terminal without echo.
+func readPassword(fromStdin bool, stdin io.Reader, prompt passwordPrompt) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			if errors.Is(err, io.EOF) {
+				return "", auth.ErrPasswordEmpty
+			}
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+	}
+	if prompt == nil {
+		return "", errors.New("standard input is not a terminal: give the password with --password-stdin")
+	}
+	first, err := prompt("Password: ")
+	if err != nil {
+		return "", err
+	}
+	second, err := prompt("Repeat password: ")
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Equal(first, second) {
+		return "", errors.New("the passwords do not match")
+	}
+	return string(first), nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// userRun runs aspengo user with args and returns its exit code and output.
+func userRun(t *testing.T, stdin string, prompt passwordPrompt, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := userCmd(context.Background(), append(args, "--bcrypt-cost", "10"), func(string) string { return "" }, strings.NewReader(stdin), &stdout, &stderr, prompt)
+	return code, stdout.String(), stderr.String()
+}
+
+// answers is a terminal that answers the password prompts in turn.
+func answers(a ...string) passwordPrompt {
+	return func(string) ([]byte, error) {
+		if len(a) == 0 {
+			return nil, errors.New("no more answers")
+		}
+		s := a[0]
+		a = a[1:]
+		return []byte(s), nil
+	}
+}
+
+func TestUserCommand(t *testing.T) {
+	data := t.TempDir()
+	site := []string{"--root", "testdata/counter", "--data", data}
+	steps := []struct {
+		name   string
+		stdin  string
+		prompt passwordPrompt
+		args   []string
+		code   int
+		out    string // in stdout
+		errOut string // in stderr
+	}{
+		{name: "add from stdin", stdin: "s3cret-pass\n", args: []string{"add", "alice", "--email", "alice@example.com", "--password-stdin"}, out: "added user alice"},
+		{name: "add from the terminal", prompt: answers("pw-of-bob", "pw-of-bob"), args: []string{"add", "bob"}, out: "added user bob"},
+		{name: "terminal passwords differ", prompt: answers("one-password", "another-one"), args: []string{"add", "carol"}, code: 1, errOut: "do not match"},
+		{name: "no terminal, no --password-stdin", args: []string{"add", "carol"}, code: 1, errOut: "--password-stdin"},
+		{name: "duplicate", stdin: "whatever-pw\n", args: []string{"add", "alice", "--password-stdin"}, code: 1, errOut: "exists"},
+		{name: "password too long", stdin: strings.Repeat("x", 73) + "\n", args: []string{"add", "dave", "--password-stdin"}, code: 1, errOut: "72"},
+		{name: "empty password", stdin: "\n", args: []string{"add", "dave", "--password-stdin"}, code: 1, errOut: "empty"},
+		{name: "bad username", stdin: "pw-pw-pw\n", args: []string{"add", "no spaces", "--password-stdin"}, code: 1, errOut: "username"},
+		{name: "list", args: []string{"list"}, out: "alice     alice@example.com  true"},
+		{name: "disable", args: []string{"disable", "alice"}, out: "disabled user alice"},
+		{name: "list shows disabled", args: []string{"list"}, out: "alice     alice@example.com  false"},
+		{name: "enable", args: []string{"enable", "alice"}, out: "enabled user alice"},
+		{name: "passwd", stdin: "new-secret\n", args: []string{"passwd", "alice", "--password-stdin"}, out: "changed the password of alice"},
+		{name: "passwd of a missing user", stdin: "new-secret\n", args: []string{"passwd", "zed", "--password-stdin"}, code: 1, errOut: "zed"},
+		{name: "delete", args: []string{"delete", "bob"}, out: "deleted user bob"},
+		{name: "delete again", args: []string{"delete", "bob"}, code: 1, errOut: "bob"},
+		{name: "missing username", args: []string{"add"}, code: 2, errOut: "USERNAME"},
+		{name: "unknown verb", args: []string{"frob"}, code: 2, errOut: "unknown command"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			args := st.args
+			if st.args[0] != "frob" {
+				args = append(append([]string{}, st.args...), site...)
+			}
+			code, out, errOut := userRun(t, st.stdin, st.prompt, args...)
+			if code != st.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, st.code, out, errOut)
+			}
+			if !strings.Contains(out, st.out) {
+				t.Errorf("stdout lacks %q:\n%s", st.out, out)
+			}
+			if !strings.Contains(errOut, st.errOut) {
+				t.Errorf("stderr lacks %q:\n%s", st.errOut, errOut)
+			}
+		})
+	}
+	// The counter site's startup hook sets website.db = connect("counter");
+	// a site without one uses the default database, which has no users.
+	_, out, _ := userRun(t, "", nil, "list", "--root", "testdata/plain", "--data", data)
+	if strings.Contains(out, "alice") {
+		t.Errorf("the default database lists alice, so the startup hook's website.db was not used:\n%s", out)
+	}
+}
+
+// TestUserWhileServing adds a user while aspengo serve owns the data
+// directory: the command goes through the running server.
+func TestUserWhileServing(t *testing.T) {
+	data := t.TempDir()
+	base, stop := runServe(t, "--root", "testdata/counter", "--data", data)
+	defer stop()
+	if code, out, errOut := userRun(t, "pw-of-erin\n", nil, "add", "erin", "--password-stdin", "--root", "testdata/counter", "--data", data); code != 0 {
+		t.Fatalf("add while serving: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := userRun(t, "", nil, "list", "--root", "testdata/counter", "--data", data)
+	if code != 0 || !strings.Contains(out, "erin") {
+		t.Fatalf("list while serving: exit %d\n%s%s", code, out, errOut)
+	}
+	resp, err := noFollow.Get(base + "/counter.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the server stopped working after the user command: %d", resp.StatusCode)
+	}
+}
