@@ -87,6 +87,5 @@ func TestServeRefusesBadSessionsFlag(t *testing.T) {
 	}
 }
 
-
 // noFollow is a client that does not follow redirects.
 var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
