@@ -321,16 +321,25 @@ func collFind(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	return starlark.NewList(docs), nil
 }
 
-// collFindOne is find_one(filter={}) → dict or None.
-func collFindOne(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	c := b.Receiver().(*collection)
+// filterOnlyArgs unpacks the arguments of a method whose only parameter
+// is filter={}, checking the filter.
+func filterOnlyArgs(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*collection, bson.D, error) {
 	var filter starlark.Value = starlark.None
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "filter?", &filter); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := filterArg(filter)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op(b), err)
+		return nil, nil, fmt.Errorf("%s: %w", op(b), err)
+	}
+	return b.Receiver().(*collection), f, nil
+}
+
+// collFindOne is find_one(filter={}) → dict or None.
+func collFindOne(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	c, f, err := filterOnlyArgs(b, args, kwargs)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := c.h.context(thread)
 	defer cancel()
@@ -441,14 +450,9 @@ func collDeleteOne(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 
 // collCount is count(filter={}) → int.
 func collCount(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	c := b.Receiver().(*collection)
-	var filter starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "filter?", &filter); err != nil {
-		return nil, err
-	}
-	f, err := filterArg(filter)
+	c, f, err := filterOnlyArgs(b, args, kwargs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op(b), err)
+		return nil, err
 	}
 	ctx, cancel := c.h.context(thread)
 	defer cancel()
