@@ -106,6 +106,9 @@ func checkKey(key string) error {
 	if key == messagesKey {
 		return fmt.Errorf("request.session: the key %q is reserved for messages; use add_message(request, text)", key)
 	}
+	if key == loginKey {
+		return fmt.Errorf("request.session: the key %q is reserved for the login; use login(request, username, password) and logout(request)", key)
+	}
 	if !utf8.ValidString(key) {
 		return &session.ValueError{Path: strconv.Quote(key), Reason: "key is not valid UTF-8"}
 	}
@@ -394,11 +397,11 @@ func toStarlark(v any, depth int) (starlark.Value, error) {
 }
 
 // dictFromData makes the Starlark dict of request.session from stored
-// session data, leaving out the keys that hold messages.
+// session data, leaving out the keys that hold messages and the login.
 func dictFromData(data map[string]any) (*starlark.Dict, error) {
 	keys := make([]string, 0, len(data))
 	for k := range data {
-		if k != messagesKey && k != seedKey {
+		if k != messagesKey && k != seedKey && k != loginKey {
 			keys = append(keys, k)
 		}
 	}

@@ -1,7 +1,8 @@
-// Package trembling binds trembling's sessions and messages into aspengo
-// websites. The storage layer is package [session] and its stores; this
+// Package trembling binds trembling's sessions, messages and
+// username/password authentication into aspengo websites. The storage
+// layers are package [session] and its stores, and package [auth]; this
 // package registers the hooks, the request attributes and the builtins
-// that pages use, and the Go API that other Go code (auth) uses.
+// that pages use, and the Go API that other Go code uses.
 //
 // # Setting up
 //
@@ -13,12 +14,16 @@
 //     without the inbound hook are an error naming the hook to add;
 //   - the builtin add_message(request, text, level="info");
 //   - a start function that sets the site's session store up once the
-//     startup hooks have run, and a shutdown function that stops it.
+//     startup hooks have run, and a shutdown function that stops it;
+//   - the hook trembling.auth:inbound, the request attributes user,
+//     authenticated and login_error, and the auth builtins (see
+//     Authentication below).
 //
 // hooks.conf lists the hooks as trembling's README does:
 //
 //	# Inbound Early Hooks
 //	trembling.session:inbound
+//	trembling.auth:inbound
 //	...
 //	# Outbound Late Hooks
 //	trembling.session:outbound
@@ -105,6 +110,86 @@
 // belong to the browser (a logout may say "You are logged out"). At most
 // [MaxMessages] wait; beyond that the oldest are dropped.
 //
+// # Authentication
+//
+// Accounts live in the collection "users" of website.db (see package
+// [auth] for the rules on usernames, passwords, hashing and throttling).
+// Their bcrypt cost is [Config.BcryptCost] (default 12, never below 10).
+// When a website starts, its accounts are set up on website.db; with the
+// mongo session store their indexes are made then, otherwise by the first
+// create_user or login (so that a site that does not use auth needs no
+// database). A site without website.db still starts; the auth hook and the
+// builtins then fail with an error that says to set it.
+//
+// The hook trembling.auth:inbound must come after trembling.session:inbound
+// in hooks.conf (New refuses the other order, naming the line). On every
+// request it reads the login from the session and loads the account from
+// the database. If the account is gone, inactive, or its password changed
+// since the login (the session keeps a fingerprint of the password hash,
+// [auth.Fingerprint]), the session is ended as by logout — so a password
+// change, or disabling an account, ends every other session of that user —
+// and the request goes on anonymous. It sets:
+//
+//   - request.user: None, or a read-only user with username, email (None
+//     when there is none), is_active, created_at, last_login (time.time
+//     values; last_login None before the first login) and id (an
+//     ObjectId); never the password hash. Templates see a map of the same:
+//     {{ .request.user.username }} (with {{ with .request.user }} for
+//     pages that anonymous visitors see).
+//   - request.authenticated: True or False.
+//   - request.login_error: "" until a login fails (see login).
+//
+// A database that cannot be reached is a 503, not a logout.
+//
+// The login is kept in the session under the reserved key "_auth", which
+// request.session does not show and refuses to set (by any method), so a
+// page cannot log a visitor in by writing to the session; only login
+// does. request.session.clear() does not log out; logout does.
+//
+// The builtins:
+//
+//   - login(request, username, password) → True or False. On success the
+//     session gets a new key (against session fixation) and keeps its
+//     data, unless it was logged in as another user: then it is emptied
+//     first (waiting messages stay). request.user and
+//     request.authenticated change at once. On failure the session is
+//     untouched and request.login_error is "invalid" (an unknown user, a
+//     wrong or over-long password and an inactive account alike) or
+//     "throttled" (too many recent attempts for that username, existing or
+//     not; even the right password fails until the window passes), so the
+//     page can say "too many attempts, try again later" without telling
+//     whether the account exists. None as username or password (a missing
+//     form field) fails as "invalid".
+//   - logout(request): the session is deleted in the store and its cookie
+//     expired; the request goes on with a new empty session. Waiting
+//     messages stay, so the next page may say "You are logged out".
+//   - login_required(request, login_url=None): None for a logged-in
+//     visitor; otherwise the request ends with a 302 to login_url, else
+//     website.login_url (a str set by a startup hook), else
+//     [Config.LoginURL], else /account/login.html, with
+//     ?next=<the path and query asked for> (query-escaped; &next= when the
+//     login URL already has a query).
+//   - safe_next(request, default="/") → the request's "next" parameter (on
+//     a POST the form body's, else the query string's) when [auth.SafeNext]
+//     accepts it as a local path, else default.
+//   - create_user(username, password, email=None) → the new user, as
+//     request.user shows one.
+//   - set_password(username, password): the user's other sessions end;
+//     a request logged in as that user stays logged in, under a new
+//     session key.
+//   - user_exists(username) → True or False.
+//
+// create_user and set_password refuse what the page passed with an
+// [*AccountError] naming the username or the limit: 409 for a username
+// already taken, 404 for an unknown account, 400 for an invalid username
+// or e-mail address and for an empty password or one over 72 bytes
+// (never truncated). A page avoids the common ones with user_exists.
+// These builtins, and user_exists, work while serving a request, not in
+// startup hooks (use aspengo user from the command line).
+//
+// Cross-site form posts (to the login page or any other) are refused by
+// the website itself ([aspengo.Config.TrustedOrigins]).
+//
 // # Go API
 //
 // [SessionOf] gives Go code (builtins such as auth's login(request, ...),
@@ -113,5 +198,6 @@
 // and write through it, so a change made from Go during a Starlark call is
 // seen by the page at once and saved with the page's own changes;
 // [Session.RenewToken] and [Session.Destroy] act on the stored session as
-// well.
+// well. [UserOf] gives the account the request is logged in as, and
+// [Trembling.Users] a started website's accounts.
 package trembling

@@ -31,6 +31,7 @@ type Session struct {
 	sess      *session.Session
 	dict      *sessionDict
 	msgs      *messageList
+	login     map[string]any // the login, under loginKey, out of request.session's reach (auth.go)
 	committed bool
 }
 
@@ -61,8 +62,8 @@ func (s *Session) Get(key string) (any, bool) {
 }
 
 // Set stores v under key; request.session[key] shows it at once. v must
-// be a value [session.CheckValue] accepts; it is copied. The reserved key
-// "_messages" is refused.
+// be a value [session.CheckValue] accepts; it is copied. The reserved keys
+// "_messages" and "_auth" (the login) are refused.
 func (s *Session) Set(key string, v any) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -83,7 +84,8 @@ func (s *Session) Delete(key string) error {
 	return err
 }
 
-// Clear removes every key. Waiting messages stay.
+// Clear removes every key. Waiting messages and the login stay (logout
+// ends a login).
 func (s *Session) Clear() error {
 	return s.dict.d.Clear()
 }
@@ -126,6 +128,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if err := s.dict.d.Clear(); err != nil {
 		return err
 	}
+	s.login = nil
 	return s.sess.Destroy(ctx)
 }
 
@@ -177,6 +180,7 @@ func newSession(st *site, sess *session.Session) (*Session, error) {
 	if v, ok := data[seedKey]; ok {
 		s.msgs.appendSeed(v)
 	}
+	s.login, _ = data[loginKey].(map[string]any)
 	d, err := dictFromData(data)
 	if err != nil {
 		return nil, err
@@ -221,6 +225,9 @@ func (s *Session) sync() error {
 	}
 	if len(s.msgs.list) > 0 {
 		fresh[messagesKey] = s.msgs.stored()
+	}
+	if s.login != nil {
+		fresh[loginKey] = s.login
 	}
 	data := s.sess.Data()
 	clear(data)

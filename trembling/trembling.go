@@ -81,10 +81,20 @@ type Config struct {
 	// mongo and memory stores; 0 means DefaultSweepEvery.
 	SweepEvery time.Duration
 
+	// BcryptCost is the bcrypt cost of new password hashes: 0 means
+	// auth.DefaultCost (12). Register refuses a cost below auth.MinCost
+	// (10) or above auth.MaxCost.
+	BcryptCost int
+	// LoginURL is where login_required sends anonymous visitors when the
+	// page names no login_url and no startup hook set website.login_url;
+	// "" means DefaultLoginURL.
+	LoginURL string
+
 	// Logger receives what the stores report; nil means the website's
 	// logger.
 	Logger *slog.Logger
-	// Now returns the current time, for tests; nil means time.Now.
+	// Now returns the current time, for tests (session expiry, login
+	// throttling); nil means time.Now.
 	Now func() time.Time
 }
 
@@ -104,14 +114,17 @@ type site struct {
 	mgr       *session.Manager
 	stop      context.CancelFunc // stops the sweeper; nil when there is none
 	done      chan struct{}      // closed when the sweeper has returned
+	auth      *authSite          // set by startAuth; see auth.go
 }
 
-// Register adds trembling's sessions and messages to reg: the hooks
-// HookInbound and HookOutbound, the request attributes session and
-// messages, the builtin add_message and the start and shutdown functions
-// that set up and stop each website's store (see the package
-// documentation). It fails if cfg names an unknown store or if reg
-// already has something of the same name.
+// Register adds trembling's sessions, messages and auth to reg: the hooks
+// HookInbound, HookOutbound and HookAuth, the request attributes session,
+// messages, user, authenticated and login_error, the builtins add_message,
+// login, logout, login_required, create_user, set_password, user_exists
+// and safe_next, and the start and shutdown functions that set up and
+// stop each website's store and accounts (see the package
+// documentation). It fails if cfg names an unknown store or a bcrypt cost
+// out of range, or if reg already has something of the same name.
 func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
 	switch cfg.Store {
 	case "", StoreMongo, StoreMemory, StoreCookie:
@@ -143,6 +156,9 @@ func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
 	reg.RequestAttr("messages", HookInbound)
 	reg.OnStart(t.start)
 	reg.OnShutdown(t.shutdown)
+	if err := t.registerAuth(reg); err != nil { // auth.go
+		return nil, err
+	}
 	return t, nil
 }
 

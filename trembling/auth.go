@@ -1,0 +1,799 @@
+package trembling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+	starlarktime "go.starlark.net/lib/time"
+	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/database"
+	"github.com/aspengo/aspengo/simplate"
+	"github.com/aspengo/aspengo/trembling/auth"
+)
+
+// HookAuth is the name under which Register adds the auth hook. It serves
+// the inbound phases only and must be listed after [HookInbound].
+const HookAuth = "trembling.auth:inbound"
+
+// DefaultLoginURL is where login_required sends anonymous visitors when
+// neither the page, website.login_url nor [Config.LoginURL] says otherwise.
+const DefaultLoginURL = "/account/login.html"
+
+// Values of request.login_error after a failed login(request, ...).
+const (
+	// LoginErrorInvalid: unknown username, wrong password or inactive
+	// account, which are not told apart.
+	LoginErrorInvalid = "invalid"
+	// LoginErrorThrottled: too many recent attempts for that username
+	// (existing or not); the right password fails too until the window
+	// passes.
+	LoginErrorThrottled = "throttled"
+)
+
+// loginKey is the reserved session key that holds the login:
+// {"username": ..., "fingerprint": auth.Fingerprint(user)}. request.session
+// neither shows it nor lets a page set it, so no page can log a visitor in
+// by writing to the session; only login() writes it.
+const loginKey = "_auth"
+
+// Fields of the login stored under loginKey.
+const (
+	loginUser        = "username"
+	loginFingerprint = "fingerprint"
+)
+
+// authSite is the auth setup of one started Website.
+type authSite struct {
+	users    *auth.Users // nil when err is set
+	err      error       // why the site has no accounts (no website.db)
+	loginURL string
+	timeout  time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+
+	sweepEvery time.Duration
+	mu         sync.Mutex
+	lastSweep  time.Time // of the stale login-failure counters
+	indexed    bool      // EnsureIndexes succeeded
+}
+
+// registerAuth adds the auth hook, request attributes, builtins and start
+// function to reg.
+func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
+	if c := t.cfg.BcryptCost; c != 0 && (c < auth.MinCost || c > auth.MaxCost) {
+		return fmt.Errorf("trembling: bcrypt cost %d is outside %d..%d", c, auth.MinCost, auth.MaxCost)
+	}
+	if err := reg.Hook(HookAuth, aspengo.Hook{Inbound: t.authInbound, After: []string{HookInbound}}); err != nil {
+		return err
+	}
+	builtins := []struct {
+		name string
+		fn   func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
+	}{
+		{"login", t.loginFn},
+		{"logout", logoutFn},
+		{"login_required", t.loginRequiredFn},
+		{"create_user", t.createUserFn},
+		{"set_password", t.setPasswordFn},
+		{"user_exists", t.userExistsFn},
+		{"safe_next", safeNextFn},
+	}
+	for _, bi := range builtins {
+		if err := reg.Builtin(bi.name, starlark.NewBuiltin(bi.name, bi.fn)); err != nil {
+			return err
+		}
+	}
+	reg.RequestAttr("user", HookAuth)
+	reg.RequestAttr("authenticated", HookAuth)
+	reg.RequestAttr("login_error", HookAuth)
+	reg.OnStart(t.startAuth)
+	return nil
+}
+
+// startAuth sets up the accounts of w once the session store is set up.
+// A site without website.db starts (it may not use auth); the auth hook
+// and the account builtins then fail with an error that says to set it.
+func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
+	st := t.site(w)
+	if st == nil {
+		return errors.New("trembling: auth: sessions are not set up for this website")
+	}
+	a := &authSite{
+		loginURL:   t.cfg.LoginURL,
+		timeout:    t.cfg.StoreTimeout,
+		log:        t.logger(w),
+		now:        t.cfg.Now,
+		sweepEvery: t.cfg.SweepEvery,
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if v, ok := w.Attr("login_url"); ok {
+		s, ok := starlark.AsString(v)
+		if !ok || s == "" {
+			return fmt.Errorf("trembling: website.login_url must be a non-empty str, not %s", v)
+		}
+		a.loginURL = s
+	}
+	if a.loginURL == "" {
+		a.loginURL = DefaultLoginURL
+	}
+	v, set := w.Attr("db")
+	h, isHandle := v.(*database.Handle)
+	switch {
+	case !set:
+		a.err = errors.New(`trembling: user accounts need website.db: set it in a startup hook (website.db = connect("mydb"))`)
+	case !isHandle:
+		a.err = fmt.Errorf("trembling: user accounts need website.db to be a database handle from connect(), not a %s", v.Type())
+	default:
+		users, err := auth.NewUsers(h.Database(), auth.Options{Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log})
+		if err != nil {
+			return fmt.Errorf("trembling: %w", err)
+		}
+		a.users = users
+		// With the mongo session store the database has just answered
+		// (or startup has failed); make the indexes now. Otherwise the
+		// database may not be needed at all (a site without the auth
+		// hook): the first create_user or login makes them.
+		if st.storeName == StoreMongo {
+			ictx, cancel := context.WithTimeout(ctx, a.timeout)
+			err := a.ensureIndexes(ictx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("trembling: accounts in %s: %w", h.Name(), err)
+			}
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st.auth = a
+	return nil
+}
+
+// ensureIndexes makes the accounts' indexes unless that was done.
+func (a *authSite) ensureIndexes(ctx context.Context) error {
+	a.mu.Lock()
+	done := a.indexed
+	a.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := a.users.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.indexed = true
+	a.mu.Unlock()
+	return nil
+}
+
+// sweepFailures removes stale login-failure counters (the embedded engine
+// has no TTL index to do it) at most once per Config.SweepEvery. Login
+// calls it; failures are only logged.
+func (a *authSite) sweepFailures(ctx context.Context) {
+	now := a.now()
+	a.mu.Lock()
+	due := a.lastSweep.IsZero() || now.Sub(a.lastSweep) >= a.sweepEvery
+	if due {
+		a.lastSweep = now
+	}
+	a.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	err := a.ensureIndexes(ctx)
+	if err == nil {
+		_, err = a.users.DeleteStaleFailures(ctx)
+	}
+	if err != nil {
+		a.log.Warn("trembling: removing stale login failure counters", "err", err)
+	}
+}
+
+// authOf returns the auth setup of the started website w, or the error
+// that explains why there is none.
+func (t *Trembling) authOf(w *aspengo.Website) (*authSite, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	st := t.sites[w]
+	if st == nil || st.auth == nil {
+		return nil, errors.New("trembling: auth is not set up for this website (Website.Start has not run)")
+	}
+	if st.auth.err != nil {
+		return nil, st.auth.err
+	}
+	return st.auth, nil
+}
+
+// Users returns the accounts of the started website w, in website.db, or
+// nil when w is not started or has no website.db.
+func (t *Trembling) Users(w *aspengo.Website) *auth.Users {
+	a, err := t.authOf(w)
+	if err != nil {
+		return nil
+	}
+	return a.users
+}
+
+// LoginURL returns where login_required sends the anonymous visitors of
+// the started website w when the page names no login_url, or "".
+func (t *Trembling) LoginURL(w *aspengo.Website) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if st := t.sites[w]; st != nil && st.auth != nil {
+		return st.auth.loginURL
+	}
+	return ""
+}
+
+// context returns the context of a call to the accounts for r.
+func (a *authSite) context(r *aspengo.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), a.timeout)
+}
+
+// ---------------------------------------------------------------------------
+// the request's user
+
+// authValueKey is the key of a request's *requestAuth among its Go values.
+type authValueKey struct{}
+
+// requestAuth is who the request is authenticated as.
+type requestAuth struct {
+	user *auth.User // nil when anonymous
+}
+
+// UserOf returns the account the request r is logged in as, which the
+// hook trembling.auth:inbound (or a login during the request) found, and
+// false when r is anonymous or the hook did not run.
+func UserOf(r *aspengo.Request) (auth.User, bool) {
+	ra, ok := r.Value(authValueKey{}).(*requestAuth)
+	if !ok || ra.user == nil {
+		return auth.User{}, false
+	}
+	return *ra.user, true
+}
+
+// setUser makes r authenticated as u, or anonymous when u is nil:
+// request.user and request.authenticated.
+func setUser(r *aspengo.Request, u *auth.User) {
+	r.SetValue(authValueKey{}, &requestAuth{user: u})
+	if u == nil {
+		r.SetAttr("user", starlark.None)
+		r.SetAttr("authenticated", starlark.False)
+		return
+	}
+	r.SetAttr("user", userValue{u: *u})
+	r.SetAttr("authenticated", starlark.True)
+}
+
+// setLoginError sets request.login_error.
+func setLoginError(r *aspengo.Request, reason string) {
+	r.SetAttr("login_error", starlark.String(reason))
+}
+
+// loggedIn returns the login stored in the session.
+func (s *Session) loggedIn() (username, fingerprint string, ok bool) {
+	username, _ = s.login[loginUser].(string)
+	fingerprint, _ = s.login[loginFingerprint].(string)
+	return username, fingerprint, username != ""
+}
+
+// setLogin stores the login of u in the session.
+func (s *Session) setLogin(u auth.User) {
+	s.login = map[string]any{loginUser: u.Username, loginFingerprint: auth.Fingerprint(u)}
+}
+
+// authInbound is the hook trembling.auth:inbound. It reads the login from
+// the session and loads its account: an account that is gone, inactive
+// or whose password changed since the login (its fingerprint differs)
+// ends the session (Session.Destroy), and the request goes on anonymous.
+func (t *Trembling) authInbound(r *aspengo.Request) error {
+	a, err := t.authOf(r.Website)
+	if err != nil {
+		return err
+	}
+	s, err := SessionOf(r)
+	if err != nil {
+		return err
+	}
+	setUser(r, nil)
+	setLoginError(r, "")
+	name, fp, ok := s.loggedIn()
+	if !ok {
+		return nil
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	u, err := a.users.Get(ctx, name)
+	var why string
+	switch {
+	case errors.Is(err, auth.ErrNoUser):
+		why = "account deleted"
+	case err != nil:
+		// Not a reason to end the session: the database may be back soon.
+		return dbError("reading the logged-in account", err)
+	case !u.IsActive:
+		why = "account disabled"
+	case fp == "" || auth.Fingerprint(u) != fp:
+		why = "password changed"
+	default:
+		setUser(r, &u)
+		return nil
+	}
+	a.log.Info("trembling: session ended", "user", name, "reason", why)
+	return s.Destroy(r.Context())
+}
+
+// ---------------------------------------------------------------------------
+// builtins
+
+// requestArg returns the request passed as a builtin's first argument.
+func requestArg(b *starlark.Builtin, v starlark.Value) (*aspengo.Request, error) {
+	r, ok := aspengo.RequestFromValue(v)
+	if !ok {
+		return nil, fmt.Errorf("%s: the first argument must be the request, not %s", b.Name(), v.Type())
+	}
+	return r, nil
+}
+
+// sessionFor returns the session of r for builtin b.
+func sessionFor(b *starlark.Builtin, r *aspengo.Request) (*Session, error) {
+	s, err := SessionOf(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookInbound)
+	}
+	return s, nil
+}
+
+// threadAuth returns the request the thread serves and its website's
+// accounts, for the builtins that take no request argument.
+func (t *Trembling) threadAuth(thread *starlark.Thread, b *starlark.Builtin) (*aspengo.Request, *authSite, error) {
+	r, ok := aspengo.RequestFromThread(thread)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: not called while serving a request (a startup hook runs before the accounts are set up; use aspengo user to manage accounts from the command line)", b.Name())
+	}
+	a, err := t.authOf(r.Website)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return r, a, nil
+}
+
+// loginFn is login(request, username, password) → bool.
+//
+// On success the session gets a new key (against session fixation) and
+// keeps its data, unless it was logged in as another user: then its data
+// is cleared first (waiting messages stay). request.user and
+// request.authenticated change at once, and request.login_error is "".
+// On failure the session is untouched, the result is False and
+// request.login_error says why: LoginErrorInvalid or LoginErrorThrottled.
+// username and password may be None (a missing form field), which fails.
+func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var reqv, userv, passv starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv, "username", &userv, "password", &passv); err != nil {
+		return nil, err
+	}
+	r, err := requestArg(b, reqv)
+	if err != nil {
+		return nil, err
+	}
+	username, err := strOrNone(b, "username", userv)
+	if err != nil {
+		return nil, err
+	}
+	password, err := strOrNone(b, "password", passv)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sessionFor(b, r)
+	if err != nil {
+		return nil, err
+	}
+	a, err := t.authOf(r.Website)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	u, err := a.users.Authenticate(ctx, username, password)
+	if err == nil || errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
+		a.sweepFailures(r.Context())
+	}
+	switch {
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		setLoginError(r, LoginErrorInvalid)
+		return starlark.False, nil
+	case errors.Is(err, auth.ErrThrottled):
+		setLoginError(r, LoginErrorThrottled)
+		return starlark.False, nil
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("checking the password", err))
+	}
+	if current, _, ok := s.loggedIn(); ok && current != u.Username {
+		if err := s.Clear(); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+	}
+	if err := s.RenewToken(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	s.setLogin(u)
+	setUser(r, &u)
+	setLoginError(r, "")
+	return starlark.True, nil
+}
+
+// strOrNone unpacks a str argument, None giving "".
+func strOrNone(b *starlark.Builtin, name string, v starlark.Value) (string, error) {
+	if v == starlark.None {
+		return "", nil
+	}
+	s, ok := starlark.AsString(v)
+	if !ok {
+		return "", fmt.Errorf("%s: %s must be a str, not %s", b.Name(), name, v.Type())
+	}
+	return s, nil
+}
+
+// logoutFn is logout(request): the session is deleted from the store, its
+// cookie expired, and the request goes on with a new empty session
+// (waiting messages stay, so a page may say "You are logged out").
+func logoutFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var reqv starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv); err != nil {
+		return nil, err
+	}
+	r, err := requestArg(b, reqv)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sessionFor(b, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Destroy(r.Context()); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	setUser(r, nil)
+	setLoginError(r, "")
+	return starlark.None, nil
+}
+
+// loginRequiredFn is login_required(request, login_url=None): None for a
+// logged-in visitor; otherwise the request ends with a 302 to login_url
+// (else website.login_url, else Config.LoginURL, else DefaultLoginURL)
+// with ?next=<the path and query asked for> (&next= when login_url
+// already has a query).
+func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var reqv, urlv starlark.Value = nil, starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv, "login_url?", &urlv); err != nil {
+		return nil, err
+	}
+	r, err := requestArg(b, reqv)
+	if err != nil {
+		return nil, err
+	}
+	loginURL, err := strOrNone(b, "login_url", urlv)
+	if err != nil {
+		return nil, err
+	}
+	ra, ok := r.Value(authValueKey{}).(*requestAuth)
+	if !ok {
+		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookAuth)
+	}
+	if ra.user != nil {
+		return starlark.None, nil
+	}
+	if loginURL == "" {
+		loginURL = t.LoginURL(r.Website)
+	}
+	if loginURL == "" {
+		loginURL = DefaultLoginURL
+	}
+	sep := "?"
+	if strings.Contains(loginURL, "?") {
+		sep = "&"
+	}
+	loc := loginURL + sep + "next=" + url.QueryEscape(r.URL.RequestURI())
+	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(loc, http.StatusFound))
+}
+
+// createUserFn is create_user(username, password, email=None) → the new
+// account, as request.user shows one.
+func (t *Trembling) createUserFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var username, password string
+	var emailv starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username, "password", &password, "email?", &emailv); err != nil {
+		return nil, err
+	}
+	email, err := strOrNone(b, "email", emailv)
+	if err != nil {
+		return nil, err
+	}
+	r, a, err := t.threadAuth(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	u, err := a.users.Create(ctx, username, password, email)
+	if err != nil {
+		return nil, accountError(b, "creating the account", err)
+	}
+	return userValue{u: u}, nil
+}
+
+// setPasswordFn is set_password(username, password). The account's other
+// sessions end (their fingerprint no longer matches). When the request is
+// logged in as username, its own session stays logged in: it gets a new
+// key and the new fingerprint.
+func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var username, password string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username, "password", &password); err != nil {
+		return nil, err
+	}
+	r, a, err := t.threadAuth(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	if err := a.users.SetPassword(ctx, username, password); err != nil {
+		return nil, accountError(b, "setting the password", err)
+	}
+	s, err := SessionOf(r)
+	if err != nil {
+		return starlark.None, nil // no session to keep logged in
+	}
+	if current, _, ok := s.loggedIn(); !ok || current != username {
+		return starlark.None, nil
+	}
+	u, err := a.users.Get(ctx, username)
+	if err != nil {
+		return nil, accountError(b, "reading the account", err)
+	}
+	if err := s.RenewToken(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	s.setLogin(u)
+	setUser(r, &u)
+	return starlark.None, nil
+}
+
+// userExistsFn is user_exists(username) → bool. A username that no
+// account may have is False without a database lookup.
+func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var username string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username); err != nil {
+		return nil, err
+	}
+	r, a, err := t.threadAuth(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	if auth.CheckUsername(username) != nil {
+		return starlark.False, nil
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	ok, err := a.users.Exists(ctx, username)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("looking up the account", err))
+	}
+	return starlark.Bool(ok), nil
+}
+
+// safeNextFn is safe_next(request, default="/"): the "next" parameter of
+// the request — on a POST the form body's, else the query string's — if
+// auth.SafeNext accepts it as a local path, else default (itself "/" if
+// not a safe local path).
+func safeNextFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var reqv starlark.Value
+	dflt := "/"
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv, "default?", &dflt); err != nil {
+		return nil, err
+	}
+	r, err := requestArg(b, reqv)
+	if err != nil {
+		return nil, err
+	}
+	var next string
+	if r.Method == http.MethodPost {
+		// Through request.body, which parses the body once for the page
+		// too (url-encoded or multipart) and reports a bad one.
+		if next, err = formValue(thread, reqv, "next"); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+	}
+	if next == "" {
+		next = r.URL.Query().Get("next")
+	}
+	return starlark.String(auth.SafeNext(next, dflt)), nil
+}
+
+// formValue returns request.body.one(name) as a str, "" when absent.
+func formValue(thread *starlark.Thread, reqv starlark.Value, name string) (string, error) {
+	rv, ok := reqv.(starlark.HasAttrs)
+	if !ok {
+		return "", fmt.Errorf("request has no body")
+	}
+	body, err := rv.Attr("body")
+	if err != nil {
+		return "", err
+	}
+	bv, ok := body.(starlark.HasAttrs)
+	if !ok {
+		return "", fmt.Errorf("request.body has no method one")
+	}
+	one, err := bv.Attr("one")
+	if err != nil {
+		return "", err
+	}
+	if one == nil {
+		return "", fmt.Errorf("request.body has no method one")
+	}
+	v, err := starlark.Call(thread, one, starlark.Tuple{starlark.String(name)}, nil)
+	if err != nil {
+		return "", err
+	}
+	s, _ := starlark.AsString(v)
+	return s, nil
+}
+
+// ---------------------------------------------------------------------------
+// errors
+
+// AccountError is what an account builtin (create_user, set_password)
+// reports for what the page passed it: an invalid username, e-mail address
+// or password, a username already taken, an unknown account. It is an
+// error of the request rather than of the server, so the pipeline answers
+// with its HTTPStatus instead of a 500; the page can avoid the common
+// ones with user_exists.
+type AccountError struct {
+	// Builtin is the builtin that refused, such as "create_user".
+	Builtin string
+	// Err is the auth package's error: it matches auth.ErrUserExists,
+	// auth.ErrNoUser, auth.ErrInvalidUsername, auth.ErrInvalidEmail,
+	// auth.ErrPasswordEmpty or auth.ErrPasswordTooLong, and names the
+	// username or the limit.
+	Err error
+}
+
+func (e *AccountError) Error() string { return e.Builtin + ": " + e.Err.Error() }
+
+// Unwrap returns the auth package's error.
+func (e *AccountError) Unwrap() error { return e.Err }
+
+// HTTPStatus returns 409 (Conflict) for a username already taken, 404
+// (Not Found) for an unknown account and 400 (Bad Request) otherwise.
+func (e *AccountError) HTTPStatus() int {
+	switch {
+	case errors.Is(e.Err, auth.ErrUserExists):
+		return http.StatusConflict
+	case errors.Is(e.Err, auth.ErrNoUser):
+		return http.StatusNotFound
+	}
+	return http.StatusBadRequest
+}
+
+// accountError classifies an error of the accounts for builtin b.
+func accountError(b *starlark.Builtin, op string, err error) error {
+	for _, target := range []error{
+		auth.ErrUserExists, auth.ErrNoUser, auth.ErrInvalidUsername,
+		auth.ErrInvalidEmail, auth.ErrPasswordEmpty, auth.ErrPasswordTooLong,
+	} {
+		if errors.Is(err, target) {
+			return &AccountError{Builtin: b.Name(), Err: err}
+		}
+	}
+	return fmt.Errorf("%s: %w", b.Name(), dbError(op, err))
+}
+
+// dbError gives an error of the accounts' database its class: an
+// *database.UnavailableError (503) when the database could not be reached
+// or did not answer in time, else an error with context (500).
+func dbError(op string, err error) error {
+	if unavailable(err) {
+		return &database.UnavailableError{Op: "accounts: " + op, Err: err}
+	}
+	return fmt.Errorf("trembling: %s: %w", op, err)
+}
+
+// unavailable reports whether a driver error means that the database
+// could not be reached or did not answer in time. A cancelled context is
+// the visitor leaving, not unavailability.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var sse topology.ServerSelectionError
+	var ce topology.ConnectionError
+	return errors.Is(err, context.DeadlineExceeded) ||
+		mongo.IsTimeout(err) ||
+		mongo.IsNetworkError(err) ||
+		errors.As(err, &sse) ||
+		errors.As(err, &ce) ||
+		errors.Is(err, mongo.ErrClientDisconnected)
+}
+
+// ---------------------------------------------------------------------------
+// request.user
+
+// userValue is request.user (and what create_user returns): a read-only
+// view of an account, without its password hash.
+type userValue struct{ u auth.User }
+
+var (
+	_ starlark.HasAttrs       = userValue{}
+	_ simplate.TemplateValuer = userValue{}
+)
+
+var userAttrNames = []string{"created_at", "email", "id", "is_active", "last_login", "username"}
+
+func (v userValue) String() string        { return fmt.Sprintf("<user %q>", v.u.Username) }
+func (v userValue) Type() string          { return "user" }
+func (v userValue) Freeze()               {} // immutable
+func (v userValue) Truth() starlark.Bool  { return starlark.True }
+func (v userValue) Hash() (uint32, error) { return starlark.String(v.u.Username).Hash() }
+func (v userValue) AttrNames() []string   { return userAttrNames }
+
+// Attr returns username, email (None when there is none), is_active,
+// created_at, last_login (time.time values in UTC; last_login is None
+// before the first login) and id (the account's ObjectId).
+func (v userValue) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "username":
+		return starlark.String(v.u.Username), nil
+	case "email":
+		if v.u.Email == "" {
+			return starlark.None, nil
+		}
+		return starlark.String(v.u.Email), nil
+	case "is_active":
+		return starlark.Bool(v.u.IsActive), nil
+	case "created_at":
+		return starlarktime.Time(v.u.CreatedAt.UTC()), nil
+	case "last_login":
+		if v.u.LastLogin.IsZero() {
+			return starlark.None, nil
+		}
+		return starlarktime.Time(v.u.LastLogin.UTC()), nil
+	case "id":
+		return database.FromBSON(v.u.ID)
+	}
+	return nil, nil
+}
+
+// TemplateValue gives templates a map of the same attributes:
+// {{ .request.user.username }}; times are time.Time (nil for no last
+// login), the id its hex.
+func (v userValue) TemplateValue() any {
+	m := map[string]any{
+		"username":   v.u.Username,
+		"email":      nil,
+		"is_active":  v.u.IsActive,
+		"created_at": v.u.CreatedAt.UTC(),
+		"last_login": nil,
+		"id":         v.u.ID.Hex(),
+	}
+	if v.u.Email != "" {
+		m["email"] = v.u.Email
+	}
+	if !v.u.LastLogin.IsZero() {
+		m["last_login"] = v.u.LastLogin.UTC()
+	}
+	return m
+}
