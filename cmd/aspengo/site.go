@@ -9,17 +9,20 @@ import (
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling"
+	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 // sessionFlags configure trembling's sessions.
 type sessionFlags struct {
 	store         string
 	secureCookies bool
+	bcryptCost    int
 }
 
 func (f *sessionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "sessions", trembling.StoreMongo, "the session store: mongo, memory or cookie")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure (behind a TLS-terminating proxy)")
+	fs.IntVar(&f.bcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of new password hashes (at least 10); lower-cost hashes are upgraded at login")
 }
 
 // siteOptions is everything needed to open a site with its database.
@@ -53,6 +56,7 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	reg, err := newRegistry(st.conn, trembling.Config{
 		Store:         o.sessions.store,
 		SecureCookies: o.sessions.secureCookies,
+		BcryptCost:    o.sessions.bcryptCost,
 		KeyDir:        o.storage.dataDir(root),
 		Logger:        log,
 	})

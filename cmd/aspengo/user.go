@@ -54,7 +54,6 @@ type userFlags struct {
 	siteOptions
 	email         string
 	passwordStdin bool
-	bcryptCost    int
 }
 
 // userCmd manages the accounts of a site. stdin feeds --password-stdin;
@@ -75,7 +74,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	var f userFlags
 	f.site.register(fs)
 	f.storage.register(fs)
-	fs.IntVar(&f.bcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of new password hashes (at least 10)")
+	fs.IntVar(&f.sessions.bcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of new password hashes (at least 10)")
 	if verb == "add" {
 		fs.StringVar(&f.email, "email", "", "the user's e-mail address")
 	}
@@ -124,7 +123,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return 1
 	}
 	defer site.Close(context.Background())
-	users, err := siteUsers(site, f.bcryptCost)
+	users, err := siteUsers(site, f.sessions.bcryptCost)
 	if err == nil {
 		err = runUserVerb(ctx, users, verb, username, password, f.email, stdout)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -98,12 +100,14 @@ func TestUserWhileServing(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "erin") {
 		t.Fatalf("list while serving: exit %d\n%s%s", code, out, errOut)
 	}
-	resp, err := noFollow.Get(base + "/counter.html")
+	// The running site sees the new account at once.
+	resp, err := noFollow.PostForm(base+"/login.html", url.Values{"username": {"erin"}, "password": {"pw-of-erin"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("the server stopped working after the user command: %d", resp.StatusCode)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "ok=true user=erin") {
+		t.Errorf("login right after user add: %d %s", resp.StatusCode, body)
 	}
 }
