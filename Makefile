@@ -4,7 +4,7 @@ ROOT      ?= example/www
 ADDR      ?= 127.0.0.1:8080
 FUZZTIME  ?= 30s
 
-.PHONY: all build test vet check run e2e bench fuzz clean
+.PHONY: all build test vet check run e2e screenshot bench fuzz clean
 
 all: build
 
@@ -32,6 +32,10 @@ run:
 e2e:
 	$(GO) test -count=1 -run E2E -v ./example/...
 
+# Refresh example/screenshot-todo.png, shown in the README.
+screenshot:
+	ASPENGO_E2E_SCREENSHOT=1 $(GO) test -count=1 -run E2E ./example/...
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
@@ -39,6 +43,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseHooksConf -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzDispatch -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./simplate
+	$(GO) test -run '^$$' -fuzz FuzzCookieOpen -fuzztime $(FUZZTIME) ./trembling/session/cookiestore
+	$(GO) test -run '^$$' -fuzz FuzzSafeNext -fuzztime $(FUZZTIME) ./trembling/auth
 
 clean:
 	rm -rf bin
