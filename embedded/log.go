@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // minLevelHandler passes on only the records at or above min, so that
@@ -18,9 +19,26 @@ func (m minLevelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= m.min.Level() && m.h.Enabled(ctx, l)
 }
 
-// Handle implements slog.Handler.
+// Handle implements slog.Handler. FerretDB dumps the wire messages of
+// every command that fails at warn level ("Response header: …",
+// "Response message: …"); the client gets that error anyway (a TTL index
+// refused, the driver's endSessions at disconnect), so those dumps count
+// as debug records.
 func (m minLevelHandler) Handle(ctx context.Context, r slog.Record) error {
+	if isWireDump(r.Message) && m.min.Level() > slog.LevelDebug {
+		return nil
+	}
 	return m.h.Handle(ctx, r)
+}
+
+// isWireDump reports whether msg is one of FerretDB's wire message dumps.
+func isWireDump(msg string) bool {
+	for _, p := range []string{"Request header", "Request message", "Response header", "Response message"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // WithAttrs implements slog.Handler.
