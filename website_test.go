@@ -1,7 +1,6 @@
 package aspengo_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/internal/logbuf"
 )
 
 // orderKey is where the test hooks record which phases ran.
@@ -82,29 +82,11 @@ func (rec *recorder) registry(t testing.TB) *aspengo.Registry {
 	return reg
 }
 
-// syncBuffer is a log destination safe for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type site struct {
 	*httptest.Server
 	w   *aspengo.Website
 	rec *recorder
-	log *syncBuffer
+	log *logbuf.Buffer
 }
 
 // startSite serves the site at root (testdata/site unless given) and
@@ -112,7 +94,7 @@ type site struct {
 func startSite(t *testing.T, root string, tweak func(*aspengo.Config)) *site {
 	t.Helper()
 	rec := &recorder{}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	cfg := aspengo.Config{
 		Root:     root,
 		Registry: rec.registry(t),

@@ -1,7 +1,6 @@
 package example_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,30 +18,13 @@ import (
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/embedded/enginetest"
+	"github.com/aspengo/aspengo/internal/logbuf"
 	"github.com/aspengo/aspengo/trembling"
 	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 // root is the example site, relative to this package's directory.
 const root = "www"
-
-// logBuffer collects a website's log, safe for the server's goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // newRegistry wires what the example needs, as aspengo serve does:
 // connect and ObjectId from conn, and trembling's hooks and builtins.
@@ -68,7 +49,7 @@ func newRegistry(t testing.TB, conn *database.Connector) *aspengo.Registry {
 type site struct {
 	URL  string
 	conn *database.Connector
-	log  *logBuffer
+	log  *logbuf.Buffer
 }
 
 // startSite starts the example site and stops it when the test ends; the
@@ -87,7 +68,7 @@ func startSite(t testing.TB) *site {
 		defer cancel()
 		conn.Close(ctx)
 	})
-	s := &site{conn: conn, log: &logBuffer{}}
+	s := &site{conn: conn, log: &logbuf.Buffer{}}
 	w, err := aspengo.New(aspengo.Config{
 		Root:     root,
 		Registry: newRegistry(t, conn),

@@ -1,7 +1,6 @@
 package trembling_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/embedded/enginetest"
+	"github.com/aspengo/aspengo/internal/logbuf"
 	"github.com/aspengo/aspengo/trembling"
 )
 
@@ -29,25 +29,6 @@ func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // quiet discards a website's log.
 var quiet = slog.New(slog.DiscardHandler)
-
-// logBuffer collects a website's log for assertions; safe for the
-// server's goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // siteOptions configure startSite.
 type siteOptions struct {
@@ -66,7 +47,7 @@ type testSite struct {
 	w    *aspengo.Website
 	tr   *trembling.Trembling
 	srv  *httptest.Server
-	log  *logBuffer
+	log  *logbuf.Buffer
 	conn *database.Connector
 	once sync.Once
 }
@@ -81,7 +62,7 @@ func startSite(t testing.TB, o siteOptions) *testSite {
 	if o.cfg.Store == "" {
 		o.cfg.Store = trembling.StoreMemory
 	}
-	s := &testSite{t: t, log: &logBuffer{}}
+	s := &testSite{t: t, log: &logbuf.Buffer{}}
 	reg := aspengo.NewRegistry()
 	if o.uri == "" {
 		// connect() contacts no server: website.db is a handle that the

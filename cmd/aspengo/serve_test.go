@@ -7,6 +7,8 @@ import (
 	"net/http/cookiejar"
 	"regexp"
 	"testing"
+
+	"github.com/aspengo/aspengo/internal/logbuf"
 )
 
 // runServe starts aspengo serve with args in the background and returns
@@ -16,7 +18,7 @@ func runServe(t *testing.T, args ...string) (string, func()) {
 	ctx, stop := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	go func() {
 		done <- serveCmd(ctx, append(args, "--addr", "127.0.0.1:0"), func(string) string { return "" }, io.Discard, logs, func(a string) { addrc <- a })
 	}()
