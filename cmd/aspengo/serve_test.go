@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aspengo/aspengo/internal/logbuf"
@@ -15,12 +16,18 @@ import (
 // its base URL and a function that stops it (as SIGTERM does) and waits.
 func runServe(t *testing.T, args ...string) (string, func()) {
 	t.Helper()
+	return runServeEnv(t, nil, args...)
+}
+
+// runServeEnv is runServe with env as the environment.
+func runServeEnv(t *testing.T, env map[string]string, args ...string) (string, func()) {
+	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	logs := &logbuf.Buffer{}
 	go func() {
-		done <- serveCmd(ctx, append(args, "--addr", "127.0.0.1:0"), func(string) string { return "" }, io.Discard, logs, func(a string) { addrc <- a })
+		done <- serveCmd(ctx, append(args, "--addr", "127.0.0.1:0"), func(k string) string { return env[k] }, io.Discard, logs, func(a string) { addrc <- a })
 	}()
 	select {
 	case addr := <-addrc:
@@ -91,3 +98,39 @@ func TestServeRefusesBadSessionsFlag(t *testing.T) {
 
 // noFollow is a client that does not follow redirects.
 var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// TestServeFlagsReachTheSite checks that --secure-cookies, --sessions and
+// --trusted-origins (here from the environment) take effect.
+func TestServeFlagsReachTheSite(t *testing.T) {
+	env := map[string]string{"ASPENGO_TRUSTED_ORIGINS": "https://admin.example"}
+	base, stop := runServeEnv(t, env, "--root", "testdata/counter", "--data", t.TempDir(), "--sessions", "memory", "--secure-cookies")
+	defer stop()
+	resp, err := noFollow.Get(base + "/counter.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "session_key" || !cookies[0].Secure || !cookies[0].HttpOnly {
+		t.Errorf("session cookie %v: want one Secure, HttpOnly session_key", cookies)
+	}
+	for _, tt := range []struct {
+		origin string
+		code   int
+	}{
+		{"https://admin.example", 200},
+		{"https://evil.example", 403},
+	} {
+		req, _ := http.NewRequest("POST", base+"/login.html", strings.NewReader("username=x&password=y"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", tt.origin)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("POST with Origin %s: %d, want %d", tt.origin, resp.StatusCode, tt.code)
+		}
+	}
+}
