@@ -6,12 +6,11 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-
-	"net/http"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling"
