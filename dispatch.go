@@ -56,7 +56,7 @@ var indexNames = [...]string{"index.html", "index.html.spt", "index.spt"}
 //     files are never served and nothing can climb out of the root;
 //   - a segment starting with "%": virtual names are never requested
 //     directly;
-//   - a last segment ending in ".spt": simplate file names are not exposed
+//   - a last segment ending in ".spt", in any case: simplate file names are not exposed
 //     (foo.html.spt answers /foo.html, never /foo.html.spt).
 //
 // The root itself is the only barrier against symbolic links: in
@@ -360,7 +360,7 @@ func validURLPath(p string) bool {
 	for {
 		seg, tail, more := strings.Cut(rest, "/")
 		if !more {
-			return seg == "" || (seg[0] != '.' && seg[0] != '%' && !strings.HasSuffix(seg, ".spt"))
+			return seg == "" || (seg[0] != '.' && seg[0] != '%' && !hasSptSuffix(seg))
 		}
 		if seg == "" || seg[0] == '.' || seg[0] == '%' {
 			return false
@@ -456,4 +456,11 @@ func parseInt(s string) (int, bool) {
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil
+}
+
+// hasSptSuffix reports whether seg ends in ".spt" in any case: on a
+// case-insensitive file system /index.html.SPT would open the simplate's
+// source, which must never be served.
+func hasSptSuffix(seg string) bool {
+	return len(seg) >= 4 && strings.EqualFold(seg[len(seg)-4:], ".spt")
 }

@@ -402,6 +402,9 @@ func (rv *requestValue) decodeJSON() (starlark.Value, error) {
 		rv.jsonTooBig = true
 		return nil, fmt.Errorf("body over %d bytes", maxJSONBody)
 	}
+	if err := simplate.CheckJSONDepth(string(data)); err != nil {
+		return nil, err
+	}
 	// A throwaway thread: json.decode uses it only to report errors.
 	v, err := starlark.Call(&starlark.Thread{Name: "request.json"}, json.Module.Members["decode"],
 		starlark.Tuple{starlark.String(data)}, nil)

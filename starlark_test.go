@@ -421,6 +421,15 @@ func TestStarlarkStop(t *testing.T) {
 			wantErr:  "request.json",
 		},
 		{
+			// Deep nesting would overflow the stack of json.decode and
+			// kill the process; it is refused before decoding.
+			name:     "json nested too deeply",
+			req:      slCase{method: "POST", header: form("application/json"), body: strings.Repeat("[", 2<<20)},
+			src:      `request.json`,
+			wantCode: 400,
+			wantErr:  "nested more than 512 levels",
+		},
+		{
 			name:     "json too large",
 			req:      slCase{method: "POST", header: form("application/json"), body: `["` + strings.Repeat("x", 500) + `"]`, setup: limit(100)},
 			src:      `request.json`,

@@ -336,8 +336,17 @@ func (w *Website) inbound(req *Request) error {
 	return w.runResource(req)
 }
 
-// runResource serves a static file or runs a simplate.
-func (w *Website) runResource(req *Request) error {
+// runResource serves a static file or runs a simplate. A Go panic in a
+// builtin the page called is a 500, as in a hook.
+func (w *Website) runResource(req *Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err = fmt.Errorf("%s: %w", req.Resource.Path, panicError(v))
+		}
+	}()
 	resp := req.Response
 	sp, err := w.loader.Load(req.Resource.Path)
 	if errors.Is(err, simplate.ErrNotSimplate) {
@@ -513,6 +522,9 @@ func (w *Website) serveStatic(rw http.ResponseWriter, req *Request) {
 		http.Error(rw, "Not Found", http.StatusNotFound)
 		return
 	}
+	// Never let a browser guess a type other than the extension's (an
+	// uploaded file with an unknown extension sniffed as HTML).
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	if rw.Header().Get("Etag") == "" {
 		rw.Header().Set("Etag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/internal/logbuf"
@@ -70,6 +71,9 @@ func (rec *recorder) registry(t testing.TB) *aspengo.Registry {
 		rec.stops++
 		return nil
 	}}))
+	must(reg.Builtin("boom", starlark.NewBuiltin("boom", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		panic("a builtin panicked on purpose")
+	})))
 	must(reg.Hook("test:inbound_early", aspengo.Hook{Inbound: mark("inbound_early")}))
 	must(reg.Hook("test:inbound_late", aspengo.Hook{Inbound: mark("inbound_late")}))
 	must(reg.Hook("test:outbound_early", aspengo.Hook{Outbound: mark("outbound_early")}))
@@ -192,6 +196,7 @@ func TestPipeline(t *testing.T) {
 		{name: "syntax error is a 500", path: "/broken.html", code: 500, absent: []string{"broken.html.spt"}},
 		{name: "runtime error is a 500", path: "/crash.html", code: 500, absent: []string{"division"}},
 		{name: "runaway loop is a 500", path: "/loop", code: 500},
+		{name: "panic in a builtin is a 500", path: "/panic", code: 500, order: all},
 		{name: "form post", method: "POST", path: "/form.html", body: "greeting=%3Cb%3Ehi", contentType: "application/x-www-form-urlencoded",
 			code: 200, contains: []string{"<p>&lt;b&gt;hi</p>"}},
 		{name: "allow refuses GET", path: "/form.html", code: 405, header: map[string]string{"Allow": "POST"}},
@@ -285,6 +290,9 @@ func TestStaticFiles(t *testing.T) {
 	etag, lastMod := resp.Header.Get("Etag"), resp.Header.Get("Last-Modified")
 	if etag == "" || lastMod == "" {
 		t.Fatalf("ETag %q, Last-Modified %q: want both", etag, lastMod)
+	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
 	}
 	tests := []struct {
 		name   string

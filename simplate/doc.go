@@ -62,7 +62,9 @@
 // their own). [Loader.RenderTemplate] renders a shared template itself,
 // for error pages.
 //
-// Simplates of any other type (text/plain, text/css, ...) use
+// HTML and XML simplates (text/html, application/xhtml+xml, text/xml,
+// application/xml, image/svg+xml and every other +xml type) use
+// html/template. Simplates of any other type (text/plain, text/css, ...) use
 // text/template: no escaping, the shared HTML templates are not
 // available, and None or a missing name prints as "<no value>" (in HTML
 // simplates it prints nothing).

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	starlarkjson "go.starlark.net/lib/json"
 	starlarkmath "go.starlark.net/lib/math"
 	starlarktime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
@@ -92,7 +91,7 @@ type Loader struct {
 func NewLoader(opts Options) *Loader {
 	l := &Loader{
 		fsys:     opts.FS,
-		base:     starlark.StringDict{"json": starlarkjson.Module, "time": starlarktime.Module, "math": starlarkmath.Module},
+		base:     starlark.StringDict{"json": jsonModule, "time": starlarktime.Module, "math": starlarkmath.Module},
 		globals:  map[string]bool{},
 		maxSteps: opts.MaxSteps,
 		log:      opts.Logger,

@@ -154,7 +154,9 @@ func kindOf(name string) kind {
 	}
 	k.json = mt == "application/json" || strings.HasSuffix(mt, "+json")
 	k.text = strings.HasPrefix(mt, "text/") || k.json
-	k.html = mt == "text/html" || mt == "application/xhtml+xml"
+	// Markup gets html/template's escaping: HTML, and XML of every kind,
+	// since an SVG (image/svg+xml) or XML page can run script as well.
+	k.html = mt == "text/html" || mt == "text/xml" || mt == "application/xml" || strings.HasSuffix(mt, "+xml")
 	if strings.HasPrefix(mt, "text/") {
 		if params == nil {
 			params = map[string]string{}

@@ -80,6 +80,8 @@ func TestRender(t *testing.T) {
 		"style.css":        "color = 'red'\n^L\np { color: {{ .color }}; }",
 		"shadow.html.spt":  "request = 'page wins'\n^L\n{{ .request }}",
 		"types.html.spt":   "d = {'b': 2, 'a': 1}\nt = (1, 'x')\nf = 1.5\nn = None\nok = True\ndef helper(): pass\n^L\n{{ range $k, $v := .d }}{{ $k }}={{ $v }},{{ end }}{{ index .t 1 }} {{ .f }} [{{ .n }}] {{ .ok }} {{ if .helper }}callable{{ else }}no callable{{ end }}",
+		"badge.svg.spt":    "s = '<script>alert(1)</script>'\n^L\n<svg xmlns=\"http://www.w3.org/2000/svg\"><text>{{ .s }}</text></svg>",
+		"feed.xml.spt":     "s = '<b>&'\n^L\n<title>{{ .s }}</title>",
 		"functions.spt":    "def greet(name):\n    return 'hi ' + name\nmsg = greet(request.user.username)\n^L\n{{ .msg }}",
 	}
 	l := NewLoader(Options{FS: mapFS(files), Globals: []string{"request"}})
@@ -95,6 +97,9 @@ func TestRender(t *testing.T) {
 		{"shadow.html.spt", "page wins"},
 		{"types.html.spt", "a=1,b=2,x 1.5 [] true no callable"},
 		{"functions.spt", "hi alice"},
+		// SVG and XML can run script too: they are escaped like HTML.
+		{"badge.svg.spt", `<svg xmlns="http://www.w3.org/2000/svg"><text>&lt;script&gt;alert(1)&lt;/script&gt;</text></svg>`},
+		{"feed.xml.spt", `<title>&lt;b&gt;&amp;</title>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

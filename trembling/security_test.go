@@ -424,6 +424,20 @@ func TestDisabledAccount(t *testing.T) {
 	}
 	mustLogin(t, a, s, "alice", "secret")
 
+	// A session that makes no request while its account is disabled
+	// does not come back when the account is enabled again either.
+	idle := newClient(t, s.testSite)
+	mustLogin(t, idle, s, "alice", "secret")
+	if err := s.users.SetActive(ctx, "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.users.SetActive(ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := whoami(t, idle, s); got != anonymous {
+		t.Errorf("a session idle while its account was disabled came back: %q", got)
+	}
+
 	if err := s.users.Delete(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}

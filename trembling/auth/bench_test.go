@@ -12,8 +12,13 @@ import (
 // tell apart by timing, at the default cost: their ns/op should be close.
 func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
-	u := newUsers(b, enginetest.DB(b), auth.Options{Cost: auth.DefaultCost, MaxFailures: 1 << 30})
+	db := enginetest.DB(b)
+	u := newUsers(b, db, auth.Options{Cost: auth.DefaultCost, MaxFailures: 1 << 30})
 	mustCreate(b, u, "victor", "the right one")
+	// walter's hash was made at the lowest cost, before the cost was
+	// raised to the default; his wrong passwords should not be faster.
+	low := newUsers(b, db, auth.Options{Cost: auth.MinCost, MaxFailures: 1 << 30})
+	mustCreate(b, low, "walter", "the right one")
 	if err := u.SetActive(ctx, "victor", true); err != nil {
 		b.Fatal(err)
 	}
@@ -24,6 +29,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	for _, bc := range []struct{ name, username string }{
 		{"unknown_user", "nobody"},
 		{"wrong_password", "victor"},
+		{"wrong_password_lower_cost_hash", "walter"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -11,7 +11,8 @@
 //
 //	{_id: ObjectId, username: string (unique index), password_hash: string,
 //	 email: string, is_active: bool, created_at: date,
-//	 last_login: date or null, password_changed_at: date}
+//	 last_login: date or null, password_changed_at: date,
+//	 session_epoch: int, counting the times the account was disabled}
 //
 // Usernames are 1 to 64 ASCII characters from A–Z, a–z, 0–9 and ". _ - @ +",
 // starting with a letter or a digit (so that an e-mail address works as a

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -96,10 +97,11 @@ func quote(s string) string {
 const fingerprintDomain = "aspengo trembling/auth fingerprint v1\x00"
 
 // Fingerprint returns a digest of u's password hash, 22 characters of
-// base64url (the first 128 bits of a SHA-256 over a fixed label and the
-// bcrypt hash). It changes whenever the stored hash changes — a new
-// password, or a cost upgrade at login — and is the same for every copy
-// of u read while the hash stays put.
+// base64url (the first 128 bits of a SHA-256 over a fixed label, the
+// bcrypt hash and how many times the account was disabled). It changes
+// whenever the stored hash changes — a new password, or a cost upgrade at
+// login — and when the account is disabled, and is the same for every
+// copy of u read while neither happens.
 //
 // It is not a secret and reveals nothing useful: SHA-256 cannot be
 // inverted to the bcrypt hash, and without that hash's 128-bit random
@@ -113,6 +115,10 @@ func Fingerprint(u User) string {
 	if u.hash == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(fingerprintDomain + u.hash))
+	fp := fingerprintDomain + u.hash
+	if u.epoch != 0 {
+		fp += "\x00" + strconv.FormatInt(u.epoch, 10)
+	}
+	sum := sha256.Sum256([]byte(fp))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }

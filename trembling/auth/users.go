@@ -69,7 +69,8 @@ type User struct {
 	// SetPassword; a cost upgrade does not count).
 	PasswordChangedAt time.Time
 
-	hash string
+	hash  string
+	epoch int64 // see Users.SetActive
 }
 
 // userDoc is the stored form of a User.
@@ -82,6 +83,9 @@ type userDoc struct {
 	CreatedAt         time.Time     `bson:"created_at"`
 	LastLogin         *time.Time    `bson:"last_login"`
 	PasswordChangedAt time.Time     `bson:"password_changed_at"`
+	// SessionEpoch counts the times the account was disabled: sessions
+	// from an earlier epoch end (it is part of the Fingerprint).
+	SessionEpoch int64 `bson:"session_epoch,omitempty"`
 }
 
 func (d userDoc) user() User {
@@ -93,6 +97,7 @@ func (d userDoc) user() User {
 		CreatedAt:         d.CreatedAt,
 		PasswordChangedAt: d.PasswordChangedAt,
 		hash:              d.PasswordHash,
+		epoch:             d.SessionEpoch,
 	}
 	if d.LastLogin != nil {
 		u.LastLogin = *d.LastLogin
@@ -318,7 +323,12 @@ func (s *Users) Delete(ctx context.Context, username string) error {
 
 // update applies set to the account of username.
 func (s *Users) update(ctx context.Context, username, what string, set bson.D) error {
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "username", Value: username}}, bson.D{{Key: "$set", Value: set}})
+	return s.updateDoc(ctx, username, what, bson.D{{Key: "$set", Value: set}})
+}
+
+// updateDoc applies the update document change to username's record.
+func (s *Users) updateDoc(ctx context.Context, username, what string, change bson.D) error {
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "username", Value: username}}, change)
 	if err != nil {
 		return fmt.Errorf("auth: %s of user %s: %w", what, quote(username), err)
 	}
@@ -331,7 +341,14 @@ func (s *Users) update(ctx context.Context, username, what string, set bson.D) e
 // SetActive enables or disables the account of username. A disabled
 // account cannot log in (Authenticate answers [ErrInvalidCredentials]).
 func (s *Users) SetActive(ctx context.Context, username string, active bool) error {
-	return s.update(ctx, username, "setting is_active", bson.D{{Key: "is_active", Value: active}})
+	change := bson.D{{Key: "$set", Value: bson.D{{Key: "is_active", Value: active}}}}
+	if !active {
+		// Disabling changes the Fingerprint, so a session that sleeps
+		// through the disabled time does not come back when the account
+		// is enabled again.
+		change = append(change, bson.E{Key: "$inc", Value: bson.D{{Key: "session_epoch", Value: int64(1)}}})
+	}
+	return s.updateDoc(ctx, username, "setting is_active", change)
 }
 
 // SetPassword replaces the password of username, under the same rules as
@@ -394,6 +411,18 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
 	if err != nil && !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) && found {
 		s.logger.Warn("auth: stored password hash is unusable", "user", d.Username, "err", err)
+	}
+	if found {
+		// A hash of a lower cost than configured (made before the cost
+		// was raised, not yet upgraded) compares much faster than the
+		// dummy an unknown username gets: pay the configured cost as
+		// well, so that the difference shrinks from a factor of 2^k to
+		// at most 1 + 2^-k.
+		if c, cerr := bcrypt.Cost(hash); cerr == nil && c < s.cost {
+			if dh, derr := s.dummy(); derr == nil {
+				bcrypt.CompareHashAndPassword(dh, []byte(password))
+			}
+		}
 	}
 	if err != nil || !found || !d.IsActive || CheckPassword(password) != nil {
 		return User{}, ErrInvalidCredentials

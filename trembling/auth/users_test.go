@@ -467,4 +467,16 @@ func TestFingerprint(t *testing.T) {
 	if auth.Fingerprint(get("leo")) == auth.Fingerprint(after) {
 		t.Error("setting the same password again kept the fingerprint")
 	}
+	// Disabling the account changes it too; enabling does not change it
+	// back.
+	beforeDisable := auth.Fingerprint(get("mia"))
+	if err := u.SetActive(ctx, "mia", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.SetActive(ctx, "mia", true); err != nil {
+		t.Fatal(err)
+	}
+	if auth.Fingerprint(get("mia")) == beforeDisable {
+		t.Error("disabling and enabling mia left her fingerprint as it was")
+	}
 }
