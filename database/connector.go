@@ -100,8 +100,9 @@ func New(ctx context.Context, uri string, opts ...Option) (*Connector, error) {
 	return &Connector{uri: uri, client: client, defaultDB: cfg.defaultDB, timeout: cfg.timeout}, nil
 }
 
-// newClient makes a driver client for uri whose server selection and
-// connection attempts end within timeout unless the URI says otherwise.
+// newClient makes a driver client for uri whose server selection,
+// connection attempts and operations end within timeout unless the URI
+// says otherwise.
 func newClient(uri string, timeout time.Duration) (*mongo.Client, error) {
 	o := options.Client().ApplyURI(uri)
 	if o.ServerSelectionTimeout == nil {
@@ -109,6 +110,12 @@ func newClient(uri string, timeout time.Duration) (*mongo.Client, error) {
 	}
 	if o.ConnectTimeout == nil {
 		o.SetConnectTimeout(timeout)
+	}
+	if o.Timeout == nil {
+		// Bounds each operation whose context has no deadline, such as
+		// the database calls of a login, which must not share one
+		// deadline with bcrypt's CPU time.
+		o.SetTimeout(timeout)
 	}
 	if o.AppName == nil {
 		o.SetAppName("aspengo")

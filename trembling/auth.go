@@ -239,9 +239,21 @@ func (t *Trembling) LoginURL(w *aspengo.Website) string {
 	return ""
 }
 
-// context returns the context of a call to the accounts for r.
+// context returns the context of a call to the accounts for r that only
+// reads the database.
 func (a *authSite) context(r *aspengo.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), a.timeout)
+}
+
+// bcryptContext returns the context of a call to the accounts that also
+// hashes or compares a password (login, create_user, set_password). It
+// has no deadline of its own: bcrypt's CPU time must not count against
+// the database's timeout, or a busy machine would answer 503 to correct
+// logins. Each database operation is still bounded by the client's own
+// operation and server selection timeouts (package database sets both),
+// so a database that is down still fails quickly.
+func (a *authSite) bcryptContext(r *aspengo.Request) (context.Context, context.CancelFunc) {
+	return context.WithCancel(r.Context())
 }
 
 // ---------------------------------------------------------------------------
@@ -406,7 +418,7 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ctx, cancel := a.context(r)
+	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
 	u, err := a.users.Authenticate(ctx, username, password)
 	if err == nil || errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
@@ -527,7 +539,7 @@ func (t *Trembling) createUserFn(thread *starlark.Thread, b *starlark.Builtin, a
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := a.context(r)
+	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
 	u, err := a.users.Create(ctx, username, password, email)
 	if err != nil {
@@ -549,7 +561,7 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := a.context(r)
+	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
 	if err := a.users.SetPassword(ctx, username, password); err != nil {
 		return nil, accountError(b, "setting the password", err)

@@ -91,7 +91,7 @@ func TestUserCommand(t *testing.T) {
 // directory: the command goes through the running server.
 func TestUserWhileServing(t *testing.T) {
 	data := t.TempDir()
-	base, stop := runServe(t, "--root", "testdata/counter", "--data", data)
+	base, stop := runServe(t, "--root", "testdata/counter", "--data", data, "--bcrypt-cost", "10")
 	defer stop()
 	if code, out, errOut := userRun(t, "pw-of-erin\n", nil, "add", "erin", "--password-stdin", "--root", "testdata/counter", "--data", data); code != 0 {
 		t.Fatalf("add while serving: exit %d\n%s%s", code, out, errOut)
