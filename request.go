@@ -69,10 +69,26 @@ func (r *Request) Thread() *starlark.Thread {
 	return r.thread
 }
 
+// freshSteps gives the outbound hooks a step budget of their own and
+// lifts a cancellation: a page that ran out of steps, or a client that
+// went away, must not keep the outbound hooks from running.
+func (r *Request) freshSteps() {
+	if t := r.thread; t != nil {
+		t.Uncancel()
+		t.SetMaxExecutionSteps(t.ExecutionSteps() + r.Website.loader.MaxSteps())
+	}
+}
+
 // release frees what the request held once it has been answered.
 func (r *Request) release() {
 	if r.stop != nil {
 		r.stop()
+	}
+	// net/http removes the temporary files of a multipart form only for
+	// the *http.Request it made itself, not for a copy that a middleware
+	// such as http.StripPrefix passed on.
+	if r.MultipartForm != nil {
+		r.MultipartForm.RemoveAll()
 	}
 }
 

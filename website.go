@@ -300,6 +300,7 @@ func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
 	} else {
 		w.finish(req, w.inbound(req))
 	}
+	req.freshSteps()
 	if err := w.runRequestHooks(req, OutboundEarly); err != nil {
 		w.finish(req, err)
 	}
@@ -454,6 +455,9 @@ func (w *Website) finish(req *Request, err error) {
 		var status StatusError
 		switch {
 		case errors.As(err, &resp):
+			if resp.Header == nil { // a hook's own &Response{Code: 403}
+				resp.Header = http.Header{}
+			}
 			req.Response = resp
 		case errors.As(err, &status) && status.HTTPStatus() >= 400:
 			// A known failure such as an unreachable database: log it,

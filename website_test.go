@@ -1,10 +1,12 @@
 package aspengo_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,6 +51,9 @@ func (rec *recorder) registry(t testing.TB) *aspengo.Registry {
 			}
 			if r.URL.Query().Get("deny") == phase {
 				return r.Abort(http.StatusForbidden, "")
+			}
+			if r.URL.Query().Get("own") == phase {
+				return &aspengo.Response{Code: http.StatusTeapot} // no Header
 			}
 			return nil
 		}
@@ -168,7 +173,7 @@ func TestPipeline(t *testing.T) {
 		absent   []string
 		header   map[string]string
 	}{
-		{name: "static", path: "/hello.html", code: 200, order: all, ctype: "text/html; charset=utf-8", contains: []string{"static hello"}},
+		{name: "static", path: "/hello.html", code: 200, order: all, ctype: "text/html; charset=utf-8", contains: []string{"static hello"}, header: map[string]string{"X-Late": "ran"}},
 		{name: "css", path: "/style.css", code: 200, order: all, ctype: "text/css; charset=utf-8", contains: []string{"color: red"}},
 		{name: "3-page simplate with base template", path: "/", code: 200, order: all, ctype: "text/html; charset=utf-8",
 			contains: []string{"<title>Test Site</title>", "<h1>index</h1><i>0</i><i>2</i><i>4</i>"}},
@@ -195,7 +200,8 @@ func TestPipeline(t *testing.T) {
 		{name: "panic in a hook is a 500", path: "/hello.html?panic=inbound_early", code: 500, order: stopped},
 		{name: "syntax error is a 500", path: "/broken.html", code: 500, absent: []string{"broken.html.spt"}},
 		{name: "runtime error is a 500", path: "/crash.html", code: 500, absent: []string{"division"}},
-		{name: "runaway loop is a 500", path: "/loop", code: 500},
+		{name: "runaway loop is a 500, outbound Starlark hooks still run", path: "/loop", code: 500, order: all, header: map[string]string{"X-Late": "ran"}},
+		{name: "a hook's own Response", path: "/hello.html?own=inbound_early", code: 418, order: stopped, contains: []string{"418 I&#39;m a teapot"}},
 		{name: "panic in a builtin is a 500", path: "/panic", code: 500, order: all},
 		{name: "form post", method: "POST", path: "/form.html", body: "greeting=%3Cb%3Ehi", contentType: "application/x-www-form-urlencoded",
 			code: 200, contains: []string{"<p>&lt;b&gt;hi</p>"}},
@@ -499,5 +505,45 @@ func TestCrossOriginPostRefused(t *testing.T) {
 				t.Error("outbound hooks did not run")
 			}
 		})
+	}
+}
+
+// TestMultipartTempFilesRemoved uploads a file too large to keep in memory
+// through http.StripPrefix, which hands the Website a copy of the request:
+// the temporary file must still be removed.
+func TestMultipartTempFilesRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	w, err := aspengo.New(aspengo.Config{Root: "testdata/site", Registry: (&recorder{}).registry(t), Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 20 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown(context.Background())
+	srv := httptest.NewServer(http.StripPrefix("/site", w))
+	defer srv.Close()
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("greeting", "hi")
+	fw, _ := mw.CreateFormFile("upload", "big.bin")
+	fw.Write(bytes.Repeat([]byte("x"), 9<<20))
+	mw.Close()
+	resp, err := http.Post(srv.URL+"/site/form.html", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("upload: status %d", resp.StatusCode)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind after the request: %s", e.Name())
 	}
 }

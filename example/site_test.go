@@ -233,6 +233,10 @@ func TestLoginLogout(t *testing.T) {
 	// The right one sends the visitor where login_required found them.
 	a = v.post("/account/login.html?next=%2Fhome%2F%3Fq%3D1", form("username", "alice", "password", alicePassword, "next", "/home/?q=1"))
 	expectRedirect(t, "login", a, http.StatusFound, "/home/?q=1")
+	// An error page keeps the waiting message for the next page.
+	if a := v.get("/no-such-page"); a.code != http.StatusNotFound || len(messagesOf(a.body)) != 0 {
+		t.Errorf("404 page: code %d, messages %v: want 404 and none", a.code, messagesOf(a.body))
+	}
 	_, msgs := v.list(t)
 	if diff := cmp.Diff([]string{"success: Welcome back, alice."}, msgs); diff != "" {
 		t.Errorf("messages after login (-want +got):\n%s", diff)

@@ -20,6 +20,15 @@ type TemplateValuer interface {
 // itself does not recurse forever.
 const maxDepth = 64
 
+// maxValues bounds how many values one ToGo call converts. A few Starlark
+// steps build a structure that shares itself (a = []; a.append(a);
+// a.append(a)) which would take 2^64 steps to convert in full, beyond the
+// reach of the step limit; past the budget values are cut off (nil).
+const maxValues = 1 << 20
+
+// converter carries the budget of one conversion.
+type converter struct{ left int }
+
 // ToGo converts a Starlark value into the Go value templates see:
 //
 //	None → nil, bool → bool, str and bytes → string, int → int64 (a
@@ -30,14 +39,19 @@ const maxDepth = 64
 //	attributes → map[string]any of its attributes that are not callable,
 //	a callable → nil, anything else → its Starlark string form.
 //
-// Structures nested deeper than 64 levels are cut off (nil). The result
+// Structures nested deeper than 64 levels, and values past the first
+// million of one conversion, are cut off (nil). The result
 // is also suitable for encoding/json (maps, slices and basic values).
-func ToGo(v starlark.Value) any { return toGo(v, 0) }
+func ToGo(v starlark.Value) any {
+	c := converter{left: maxValues}
+	return c.toGo(v, 0)
+}
 
-func toGo(v starlark.Value, depth int) any {
-	if depth > maxDepth {
+func (c *converter) toGo(v starlark.Value, depth int) any {
+	if depth > maxDepth || c.left <= 0 {
 		return nil
 	}
+	c.left--
 	switch v := v.(type) {
 	case nil, starlark.NoneType:
 		return nil
@@ -47,7 +61,7 @@ func toGo(v starlark.Value, depth int) any {
 			if _, again := sv.(TemplateValuer); again {
 				return nil // no chains of TemplateValue, no loops
 			}
-			return toGo(sv, depth+1)
+			return c.toGo(sv, depth+1)
 		}
 		return x
 	case starlark.Bool:
@@ -70,25 +84,25 @@ func toGo(v starlark.Value, depth int) any {
 	case *starlark.Dict:
 		m := make(map[string]any, v.Len())
 		for k, val := range v.Entries() {
-			m[keyString(k)] = toGo(val, depth+1)
+			m[keyString(k)] = c.toGo(val, depth+1)
 		}
 		return m
 	case *starlark.List:
 		s := make([]any, v.Len())
 		for i := range s {
-			s[i] = toGo(v.Index(i), depth+1)
+			s[i] = c.toGo(v.Index(i), depth+1)
 		}
 		return s
 	case starlark.Tuple:
 		s := make([]any, len(v))
 		for i, x := range v {
-			s[i] = toGo(x, depth+1)
+			s[i] = c.toGo(x, depth+1)
 		}
 		return s
 	case *starlark.Set:
 		s := make([]any, 0, v.Len())
 		for x := range v.Elements() {
-			s = append(s, toGo(x, depth+1))
+			s = append(s, c.toGo(x, depth+1))
 		}
 		return s
 	case starlark.Callable:
@@ -96,7 +110,7 @@ func toGo(v starlark.Value, depth int) any {
 	case starlark.Indexable: // range, and other sequences
 		s := make([]any, v.Len())
 		for i := range s {
-			s[i] = toGo(v.Index(i), depth+1)
+			s[i] = c.toGo(v.Index(i), depth+1)
 		}
 		return s
 	case starlark.HasAttrs:
@@ -110,13 +124,13 @@ func toGo(v starlark.Value, depth int) any {
 			if _, ok := x.(starlark.Callable); ok {
 				continue
 			}
-			m[name] = toGo(x, depth+1)
+			m[name] = c.toGo(x, depth+1)
 		}
 		return m
 	case starlark.Iterable: // other collections
 		s := []any{}
 		for x := range starlark.Elements(v) {
-			s = append(s, toGo(x, depth+1))
+			s = append(s, c.toGo(x, depth+1))
 		}
 		return s
 	}
@@ -134,10 +148,11 @@ func keyString(k starlark.Value) string {
 // addTemplateData adds the values of d, converted, to the template data
 // m, leaving out callables.
 func addTemplateData(m map[string]any, d starlark.StringDict) {
+	c := converter{left: maxValues}
 	for name, v := range d {
 		if _, ok := v.(starlark.Callable); ok {
 			continue
 		}
-		m[name] = toGo(v, 0)
+		m[name] = c.toGo(v, 0)
 	}
 }

@@ -41,3 +41,27 @@ func TestJSONModuleDecodeDepth(t *testing.T) {
 		t.Errorf("decode = %v, %v", v, err)
 	}
 }
+
+// A structure that shares itself takes a few steps to build and would
+// take 2^64 to convert in full; ToGo stops at its budget instead.
+func TestToGoSelfSharing(t *testing.T) {
+	a := starlark.NewList(nil)
+	a.Append(a)
+	a.Append(a)
+	count := 0
+	var walk func(x any)
+	walk = func(x any) {
+		count++
+		if l, ok := x.([]any); ok {
+			for _, e := range l {
+				walk(e)
+			}
+		}
+	}
+	walk(ToGo(a))
+	// Each converted list keeps a slot per element; past the budget the
+	// slots hold nil, so at most two slots per converted value here.
+	if count > 2*maxValues+1 {
+		t.Errorf("ToGo produced %d values for a budget of %d", count, maxValues)
+	}
+}

@@ -155,6 +155,9 @@ func (l *Loader) NewThread(name string) *starlark.Thread {
 	return t
 }
 
+// MaxSteps returns the step limit of one execution.
+func (l *Loader) MaxSteps() uint64 { return l.maxSteps }
+
 // print is the Starlark print function of every thread of l.
 func (l *Loader) print(thread *starlark.Thread, msg string) {
 	attrs := []any{"thread", thread.Name}

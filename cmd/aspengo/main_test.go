@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,5 +191,68 @@ func TestRunUsage(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `unknown command "frobnicate"`) {
 		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+// TestServeCutsOffSlowClients stops the server while a client is still
+// sending its body: after the drain time the connection is cut off and
+// the shutdown hooks still run, with time of their own.
+func TestServeCutsOffSlowClients(t *testing.T) {
+	var shutdowns atomic.Int32
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	f := serveFlags{addr: "127.0.0.1:0", drain: 200 * time.Millisecond}
+	f.site.root = "testdata/site"
+	f.storage.data = t.TempDir()
+	f.sessions.store = "memory"
+	f.extend = func(r *aspengo.Registry) error {
+		if err := r.Hook("slow:inbound", aspengo.Hook{Inbound: func(*aspengo.Request) error { return nil }}); err != nil {
+			return err
+		}
+		return r.Hook("record:shutdown", aspengo.Hook{Shutdown: func(ctx context.Context, _ *aspengo.Website) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			shutdowns.Add(1)
+			return nil
+		}})
+	}
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, f, slog.New(slog.DiscardHandler), func(a string) { addrc <- a }) }()
+	addr := <-addrc
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers, then 10 of the 100 bytes the body promises.
+	fmt.Fprintf(conn, "POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\na=12345678")
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not return after the drain time")
+	}
+	if n := shutdowns.Load(); n != 1 {
+		t.Errorf("shutdown hooks ran %d times, want 1", n)
+	}
+}
+
+func TestServeRefusesMissingRoot(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "typo")
+	var stderr bytes.Buffer
+	code := serveCmd(context.Background(), []string{"--root", root, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	if code != 1 || !strings.Contains(stderr.String(), "not a directory") {
+		t.Errorf("exit %d, stderr %q: want 1 and \"not a directory\"", code, stderr.String())
+	}
+	if _, err := os.Stat(root); err == nil {
+		t.Errorf("serve created the mistyped root %s", root)
 	}
 }

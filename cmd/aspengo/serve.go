@@ -23,6 +23,7 @@ const (
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
 	drainTimeout      = 30 * time.Second
+	shutdownTimeout   = 30 * time.Second
 )
 
 // serveFlags are the flags of aspengo serve.
@@ -32,6 +33,7 @@ type serveFlags struct {
 	showTracebacks bool
 	maxBody        int64
 	trustedOrigins listFlag
+	drain          time.Duration // 0 means drainTimeout; shorter in tests
 }
 
 // serveCmd runs the site until ctx is done (SIGINT/SIGTERM), then stops
@@ -101,13 +103,22 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 		log.Info("stopping: draining in-flight requests")
 	case serveErr = <-served:
 	}
-	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	if f.drain == 0 {
+		f.drain = drainTimeout
+	}
+	drain, cancel := context.WithTimeout(context.Background(), f.drain)
 	defer cancel()
 	errs := []error{serveErr}
 	if err := srv.Shutdown(drain); err != nil {
-		errs = append(errs, fmt.Errorf("draining: %w", err))
+		// A client still sending or a page still running after
+		// drainTimeout is cut off, so that the shutdown hooks run.
+		log.Warn("stopping: requests still in flight were cut off", "after", f.drain, "err", err.Error())
+		srv.Close()
 	}
-	if err := site.Close(drain); err != nil {
+	// The shutdown hooks get a time of their own, not what the drain left.
+	stopping, cancelStop := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancelStop()
+	if err := site.Close(stopping); err != nil {
 		errs = append(errs, err)
 	}
 	if errors.Is(serveErr, http.ErrServerClosed) {

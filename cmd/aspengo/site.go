@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling"
@@ -49,6 +50,11 @@ type openSite struct {
 // default website.db and runs its startup hooks.
 func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite, error) {
 	root := o.site.wwwRoot()
+	// Before the database: a mistyped --root must not get a data
+	// directory created under it.
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("www root %s: not a directory", root)
+	}
 	st, err := openStorage(ctx, o.storage, root, log)
 	if err != nil {
 		return nil, err
