@@ -478,7 +478,13 @@ func (w *Website) finish(req *Request, err error) {
 // Starlark traceback.
 func (w *Website) internalError(req *Request, err error) {
 	tb := traceback(err)
-	w.log.Error("internal server error", "method", req.Method, "path", req.URL.Path, "err", err.Error(), "traceback", tb)
+	if req.Context().Err() != nil {
+		// The client went away and the page was cancelled: not a fault
+		// of the site, and nobody reads the answer.
+		w.log.Info("request cancelled", "method", req.Method, "path", req.URL.Path, "err", err.Error())
+	} else {
+		w.log.Error("internal server error", "method", req.Method, "path", req.URL.Path, "err", err.Error(), "traceback", tb)
+	}
 	resp := &Response{Code: http.StatusInternalServerError, Header: http.Header{}}
 	req.Response = resp
 	if w.showTB {

@@ -72,6 +72,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 		MaxBodyBytes:   f.maxBody,
 		TrustedOrigins: f.trustedOrigins,
 	}
+	f.storage.mustOwn = true
 	site, err := startSite(ctx, f.siteOptions, log)
 	if err != nil {
 		return err

@@ -134,3 +134,16 @@ func TestServeFlagsReachTheSite(t *testing.T) {
 		}
 	}
 }
+
+// TestServeOwnsItsDataDirectory: a second aspengo serve on the data
+// directory of a running one is refused, rather than depending on it.
+func TestServeOwnsItsDataDirectory(t *testing.T) {
+	data := t.TempDir()
+	_, stop := runServe(t, "--root", "testdata/counter", "--data", data)
+	defer stop()
+	var stderr strings.Builder
+	code := serveCmd(context.Background(), []string{"--root", "testdata/counter", "--data", data, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	if code != 1 || !strings.Contains(stderr.String(), "in use by another aspengo serve") {
+		t.Errorf("second serve: exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -17,6 +17,7 @@ import (
 type storageFlags struct {
 	mongodbURI string
 	data       string
+	mustOwn    bool // serve: the embedded engine must be this process's own
 }
 
 func (f *storageFlags) register(fs *flag.FlagSet) {
@@ -55,6 +56,10 @@ func openStorage(ctx context.Context, f storageFlags, root string, log *slog.Log
 		}
 		s.engine = eng
 		uri = eng.URI()
+		if f.mustOwn && !eng.Owner() {
+			eng.Close(context.Background())
+			return nil, fmt.Errorf("embedded database: %s is in use by another aspengo serve; one process owns a data directory (several processes share a MongoDB server: --mongodb-uri)", eng.Dir())
+		}
 	}
 	conn, err := database.New(ctx, uri)
 	if err != nil {
