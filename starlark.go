@@ -483,7 +483,8 @@ func requestAllow(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 // booleans (GET, POST ...), path (virtual values and raw), qs, body and
 // cookie (maps of the first value of each name), url, host, scheme, and
 // every attribute set by hooks, converted with simplate.ToGo. A body that
-// cannot be parsed is left empty here; Starlark code sees the error.
+// cannot be parsed is left empty here; Starlark code sees the error. A
+// multipart body appears only when the page's code has read request.body.
 func (rv *requestValue) TemplateValue() any {
 	r := rv.r
 	m := make(map[string]any, 16+len(r.attrs))
@@ -503,10 +504,13 @@ func (rv *requestValue) TemplateValue() any {
 	} else {
 		m["qs"] = firstValues(r.URL.Query())
 	}
-	if rv.parseBody() == nil {
-		m["body"] = firstValues(rv.body.values)
-	} else {
-		m["body"] = map[string]string{}
+	// A multipart body that the page's code never read is not parsed
+	// just for the template: it may be megabytes of uploads.
+	m["body"] = map[string]string{}
+	if rv.bodyParsed || !isMultipart(r.Request) {
+		if rv.parseBody() == nil {
+			m["body"] = firstValues(rv.body.values)
+		}
 	}
 	cookies := map[string]string{}
 	for _, c := range r.Cookies() {
@@ -522,6 +526,11 @@ func (rv *requestValue) TemplateValue() any {
 		m[name] = simplate.ToGo(v)
 	}
 	return m
+}
+
+// isMultipart reports whether r's body is a multipart form.
+func isMultipart(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/")
 }
 
 // firstValues maps each name to its first value.
