@@ -65,7 +65,6 @@ type authSite struct {
 	sweepEvery time.Duration
 	mu         sync.Mutex
 	lastSweep  time.Time // of the stale login-failure counters
-	indexed    bool      // EnsureIndexes succeeded
 }
 
 // registerAuth adds the auth hook, request attributes, builtins and start
@@ -148,7 +147,7 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 		// hook): the first create_user or login makes them.
 		if st.storeName == StoreMongo {
 			ictx, cancel := context.WithTimeout(ctx, a.timeout)
-			err := a.ensureIndexes(ictx)
+			err := a.users.EnsureIndexes(ictx)
 			cancel()
 			if err != nil {
 				return fmt.Errorf("trembling: accounts in %s: %w", h.Name(), err)
@@ -158,23 +157,6 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st.auth = a
-	return nil
-}
-
-// ensureIndexes makes the accounts' indexes unless that was done.
-func (a *authSite) ensureIndexes(ctx context.Context) error {
-	a.mu.Lock()
-	done := a.indexed
-	a.mu.Unlock()
-	if done {
-		return nil
-	}
-	if err := a.users.EnsureIndexes(ctx); err != nil {
-		return err
-	}
-	a.mu.Lock()
-	a.indexed = true
-	a.mu.Unlock()
 	return nil
 }
 
@@ -194,7 +176,7 @@ func (a *authSite) sweepFailures(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	err := a.ensureIndexes(ctx)
+	err := a.users.EnsureIndexes(ctx)
 	if err == nil {
 		_, err = a.users.DeleteStaleFailures(ctx)
 	}

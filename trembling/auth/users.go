@@ -172,9 +172,17 @@ func (s *Users) now() time.Time {
 
 // EnsureIndexes creates the unique index on users.username and an index
 // on login_failures.window_start (for DeleteStaleFailures). It is
-// idempotent. It fails when the users collection already holds two
-// accounts with one username.
+// idempotent, and once it has succeeded later calls return at once (Create
+// calls it, so that the unique index exists before the first account). It
+// fails when the users collection already holds two accounts with one
+// username.
 func (s *Users) EnsureIndexes(ctx context.Context) error {
+	s.indexMu.Lock()
+	done := s.indexed
+	s.indexMu.Unlock()
+	if done {
+		return nil
+	}
 	_, err := s.users.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "username", Value: 1}},
 		Options: options.Index().SetName("username_unique").SetUnique(true),
@@ -193,18 +201,6 @@ func (s *Users) EnsureIndexes(ctx context.Context) error {
 	s.indexed = true
 	s.indexMu.Unlock()
 	return nil
-}
-
-// ensureIndexed runs EnsureIndexes unless it already succeeded, so that
-// the unique index exists before the first Create.
-func (s *Users) ensureIndexed(ctx context.Context) error {
-	s.indexMu.Lock()
-	done := s.indexed
-	s.indexMu.Unlock()
-	if done {
-		return nil
-	}
-	return s.EnsureIndexes(ctx)
 }
 
 // hash returns the bcrypt hash of password at the configured cost.
@@ -235,7 +231,7 @@ func (s *Users) Create(ctx context.Context, username, password, email string) (U
 	if err != nil {
 		return User{}, err
 	}
-	if err := s.ensureIndexed(ctx); err != nil {
+	if err := s.EnsureIndexes(ctx); err != nil {
 		return User{}, err
 	}
 	now := s.now()
