@@ -80,7 +80,9 @@
 // session (an anonymous page sets no cookie and writes nothing), never on
 // a 5xx response. The cookie is session_key, Path=/, HttpOnly,
 // SameSite=Lax, Secure over TLS or with [Config.SecureCookies], and
-// responses that set it carry Vary: Cookie and Cache-Control: private.
+// responses that set it carry Vary: Cookie and Cache-Control: private, and
+// so does every response to a request that came with a session, since the
+// page may show what the session holds.
 //
 // # Messages
 //

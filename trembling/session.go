@@ -208,6 +208,12 @@ func (t *Trembling) outbound(r *aspengo.Request) error {
 	if err := s.sync(); err != nil {
 		return err
 	}
+	if !s.sess.IsNew() {
+		// The visitor came with a session, so the page may show what is
+		// in it (their name, their list): keep it out of shared caches
+		// even when no cookie is set.
+		session.MarkPrivate(resp.Header)
+	}
 	return s.site.mgr.Commit(r.Context(), resp.Header, s.sess, resp.Code)
 }
 

@@ -276,6 +276,13 @@ func TestAnonymousPageWritesNothing(t *testing.T) {
 			if n := s.count(); n != 1 {
 				t.Errorf("store holds %d records after one counter, want 1", n)
 			}
+			// With a session, even a page that neither reads nor changes
+			// it is private: it may show what the session holds.
+			r := get(t, c, s, "/anon.html")
+			if len(r.header.Values("Set-Cookie")) != 0 || r.header.Get("Vary") != "Cookie" || r.header.Get("Cache-Control") != "private" {
+				t.Errorf("anon page with a session: Set-Cookie %q, Vary %q, Cache-Control %q; want none, Cookie, private",
+					r.header.Values("Set-Cookie"), r.header.Get("Vary"), r.header.Get("Cache-Control"))
+			}
 		})
 	}
 }

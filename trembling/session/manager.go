@@ -337,11 +337,18 @@ func (m *Manager) writeCookie(h http.Header, c *http.Cookie) error {
 		return strings.HasPrefix(v, prefix)
 	})
 	h.Add("Set-Cookie", line)
+	MarkPrivate(h)
+	return nil
+}
+
+// MarkPrivate marks a response that depends on the visitor's session:
+// "Vary: Cookie" and "Cache-Control: private" (without "public"), so that
+// no shared cache gives it to another visitor.
+func MarkPrivate(h http.Header) {
 	if !hasToken(h.Values("Vary"), "cookie") && !hasToken(h.Values("Vary"), "*") {
 		h.Add("Vary", "Cookie")
 	}
 	h.Set("Cache-Control", private(h.Values("Cache-Control")))
-	return nil
 }
 
 // hasToken reports whether the comma-separated header values contain tok,
