@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
+	"testing/fstest"
 
 	"github.com/aspengo/aspengo"
 )
@@ -20,16 +20,13 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(root)
-	files := map[string]string{
-		".aspen/hooks.conf": "# startup\n^L\n# inbound_early\n^L\n# inbound_late\n^L\n# outbound_early\nexample:powered_by\n",
-		"index.html.spt":    "name = request.qs.one(\"name\", \"world\")\n[---]\n<p>Hello, {{ .name }}!</p>\n",
+	// The www root: a hooks.conf and one simplate.
+	site := fstest.MapFS{
+		".aspen/hooks.conf": {Data: []byte("# startup\n^L\n# inbound_early\n^L\n# inbound_late\n^L\n# outbound_early\nexample:powered_by\n")},
+		"index.html.spt":    {Data: []byte("name = request.qs.one(\"name\", \"world\")\n[---]\n<p>Hello, {{ .name }}!</p>\n")},
 	}
-	for name, text := range files {
-		path := filepath.Join(root, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			log.Fatal(err)
-		}
+	if err := os.CopyFS(root, site); err != nil {
+		log.Fatal(err)
 	}
 
 	reg := aspengo.NewRegistry()

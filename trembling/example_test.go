@@ -10,7 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
+	"testing/fstest"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling"
@@ -24,16 +24,13 @@ func ExampleRegister() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(root)
-	files := map[string]string{
-		".aspen/hooks.conf": "^L\ntrembling.session:inbound\n^L\n^L\n^L\ntrembling.session:outbound\n",
-		"count.txt.spt":     "request.session[\"n\"] = request.session.get(\"n\", 0) + 1\n[---]\nvisit {{ .request.session.n }}\n",
+	// The www root: a hooks.conf and one simplate.
+	site := fstest.MapFS{
+		".aspen/hooks.conf": {Data: []byte("^L\ntrembling.session:inbound\n^L\n^L\n^L\ntrembling.session:outbound\n")},
+		"count.txt.spt":     {Data: []byte("request.session[\"n\"] = request.session.get(\"n\", 0) + 1\n[---]\nvisit {{ .request.session.n }}\n")},
 	}
-	for name, text := range files {
-		path := filepath.Join(root, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			log.Fatal(err)
-		}
+	if err := os.CopyFS(root, site); err != nil {
+		log.Fatal(err)
 	}
 
 	reg := aspengo.NewRegistry()
