@@ -3,7 +3,6 @@ package trembling_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -204,27 +203,7 @@ func post(t testing.TB, c *http.Client, s *testSite, path string, form url.Value
 
 func do(t testing.TB, c *http.Client, s *testSite, method, path string, form url.Values) result {
 	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, s.srv.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return result{code: resp.StatusCode, body: strings.TrimSpace(string(b)), header: resp.Header}
+	return doHeader(t, c, s, method, path, form, nil)
 }
 
 // sessionCookie returns the session_key cookie a response sets, or nil.

@@ -5,10 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/aspengo/aspengo/embedded/enginetest"
 	"github.com/aspengo/aspengo/internal/logbuf"
 )
 
@@ -145,5 +148,25 @@ func TestServeOwnsItsDataDirectory(t *testing.T) {
 	code := serveCmd(context.Background(), []string{"--root", "testdata/counter", "--data", data, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
 	if code != 1 || !strings.Contains(stderr.String(), "in use by another aspengo serve") {
 		t.Errorf("second serve: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestServeMongoDBURIFromEnvironment: MONGODB_URI mirrors --mongodb-uri;
+// with it the site uses that server and no embedded engine is started.
+func TestServeMongoDBURIFromEnvironment(t *testing.T) {
+	server := enginetest.Engine(t, t.TempDir()) // stands in for a MongoDB server
+	data := filepath.Join(t.TempDir(), "data")
+	base, stop := runServeEnv(t, map[string]string{"MONGODB_URI": server.URI()}, "--root", "testdata/counter", "--data", data)
+	defer stop()
+	resp, err := noFollow.Get(base + "/counter.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /counter.html: %d", resp.StatusCode)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Errorf("the embedded engine was started on %s although MONGODB_URI was set", data)
 	}
 }
