@@ -21,8 +21,10 @@ type Request struct {
 	// and when dispatch failed.
 	Resource *Resource
 
-	attrs  map[string]starlark.Value // request.<name> set by hooks (session, user, ...)
-	values map[any]any               // Go-side values shared between hooks
+	attrs   map[string]starlark.Value                // request.<name> set by hooks (session, user, ...)
+	lazy    map[string]func() (starlark.Value, error) // request.<name> computed on first use
+	lazyErr error                                     // the first failed lazy load of a template's data
+	values  map[any]any                               // Go-side values shared between hooks
 
 	thread *starlark.Thread // created on first use, one per request
 	stop   func() bool      // stops the thread's cancellation on context end
@@ -36,12 +38,56 @@ func (r *Request) SetAttr(name string, v starlark.Value) {
 		r.attrs = map[string]starlark.Value{}
 	}
 	r.attrs[name] = v
+	delete(r.lazy, name)
 }
 
-// Attr returns the attribute a hook set with SetAttr.
-func (r *Request) Attr(name string) (starlark.Value, bool) {
-	v, ok := r.attrs[name]
-	return v, ok
+// SetLazyAttr makes request.<name> the value load returns, computed the
+// first time anything reads it (Starlark code, a template, or Go code
+// through Attr) and kept for the rest of the request. Hooks use it for
+// what costs a database call, such as a session or a user, so that a
+// request that never looks pays nothing. An error from load fails what
+// read it: the page's code, or the rendering of its template. The error is
+// kept too, so that an error page does not wait for a failing database a
+// second time.
+func (r *Request) SetLazyAttr(name string, load func() (starlark.Value, error)) {
+	if r.lazy == nil {
+		r.lazy = map[string]func() (starlark.Value, error){}
+	}
+	r.lazy[name] = load
+	delete(r.attrs, name)
+}
+
+// Attr returns the attribute set with SetAttr or SetLazyAttr, computing
+// a lazy one if it has not been read yet. ok is false when no hook set
+// name.
+func (r *Request) Attr(name string) (v starlark.Value, ok bool, err error) {
+	if v, ok := r.attrs[name]; ok {
+		return v, true, nil
+	}
+	load, ok := r.lazy[name]
+	if !ok {
+		return nil, false, nil
+	}
+	v, err = load()
+	if err != nil {
+		r.lazy[name] = func() (starlark.Value, error) { return nil, err }
+		return nil, true, err
+	}
+	r.SetAttr(name, v)
+	return v, true, nil
+}
+
+// attrNames returns the names of every attribute set by hooks, loaded or
+// not, in no particular order.
+func (r *Request) attrNames() []string {
+	names := make([]string, 0, len(r.attrs)+len(r.lazy))
+	for name := range r.attrs {
+		names = append(names, name)
+	}
+	for name := range r.lazy {
+		names = append(names, name)
+	}
+	return names
 }
 
 // Value returns the Go value stored under key by SetValue, or nil.

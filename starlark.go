@@ -243,8 +243,8 @@ func (rv *requestValue) Attr(name string) (starlark.Value, error) {
 	if m, ok := requestMethods[name]; ok {
 		return m.BindReceiver(rv), nil
 	}
-	if v, ok := r.attrs[name]; ok {
-		return v, nil
+	if v, ok, err := r.Attr(name); ok {
+		return v, err
 	}
 	if r.Website != nil && r.Website.registry != nil {
 		if hook, ok := r.Website.registry.attrHints[name]; ok {
@@ -258,12 +258,10 @@ func (rv *requestValue) Attr(name string) (starlark.Value, error) {
 // Attributes a hook would provide but that are not set are left out, so
 // that hasattr(request, "session") tells whether the session hook ran.
 func (rv *requestValue) AttrNames() []string {
-	names := make([]string, 0, len(requestAttrNames)+len(methodAttrs)+len(rv.r.attrs))
+	names := make([]string, 0, len(requestAttrNames)+len(methodAttrs)+len(rv.r.attrs)+len(rv.r.lazy))
 	names = append(names, requestAttrNames...)
 	names = append(names, methodAttrs...)
-	for name := range rv.r.attrs {
-		names = append(names, name)
-	}
+	names = append(names, rv.r.attrNames()...)
 	sort.Strings(names)
 	return compactStrings(names)
 }
@@ -487,7 +485,7 @@ func requestAllow(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 // multipart body appears only when the page's code has read request.body.
 func (rv *requestValue) TemplateValue() any {
 	r := rv.r
-	m := make(map[string]any, 16+len(r.attrs))
+	m := make(map[string]any, 16+len(r.attrs)+len(r.lazy))
 	m["method"] = r.Method
 	for _, name := range methodAttrs {
 		m[name] = r.Method == name
@@ -522,7 +520,16 @@ func (rv *requestValue) TemplateValue() any {
 	m["url"] = requestURL(r.Request)
 	m["host"] = requestHost(r.Request)
 	m["scheme"] = requestScheme(r.Request)
-	for name, v := range r.attrs {
+	for _, name := range r.attrNames() {
+		v, _, err := r.Attr(name)
+		if err != nil {
+			// The template cannot render without it; runResource
+			// answers with this error once the page has run.
+			if r.lazyErr == nil {
+				r.lazyErr = err
+			}
+			continue
+		}
 		m[name] = simplate.ToGo(v)
 	}
 	return m

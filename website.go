@@ -367,6 +367,9 @@ func (w *Website) runResource(req *Request) (err error) {
 		"website":  w.Starlark(),
 	}
 	body, err := sp.Run(req.Thread(), vars)
+	if err == nil {
+		err = req.lazyErr
+	}
 	if err != nil {
 		return err
 	}
