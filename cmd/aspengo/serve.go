@@ -50,6 +50,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&f.showTracebacks, "show-tracebacks", false, "show tracebacks of 500s in the page (they are always logged)")
 	fs.Var(&f.trustedOrigins, "trusted-origins", "comma-separated origins (https://admin.example.com) allowed to POST cross-site")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
+	setUsage(fs, serveSynopsis, stdout)
 	if code := parseFlags(fs, args, getenv, stderr, storageEnv); code >= 0 {
 		return code
 	}
