@@ -241,21 +241,28 @@ func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err er
 }
 
 // Check reports every problem in the site at cfg.Root without serving it:
-// hooks.conf and every simplate and .star module, each as file:line.
+// hooks.conf and every simplate and .star module, each as file:line. It
+// also reports what New accepts but what would fail silently: a comment
+// naming a phase over another phase's section (a page break missing or
+// extra), and a page that calls a builtin whose hooks (see
+// [Registry.BuiltinNeeds]) hooks.conf does not list.
 func Check(cfg Config) error {
+	hooksFile, _ := hooksConfPath(cfg)
+	var errs []error
 	w, err := New(cfg)
 	if err != nil {
 		// New stops at hooks.conf; still compile the simplates so that one
 		// run lists everything.
-		errs := []error{err}
-		if w2, err2 := New(Config{Root: cfg.Root, HooksFile: os.DevNull, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger}); err2 == nil {
-			errs = append(errs, w2.loader.CheckAll()...)
-			w2.osRoot.Close()
+		errs = append(errs, err)
+		w, err = New(Config{Root: cfg.Root, HooksFile: os.DevNull, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger})
+		if err != nil {
+			return errors.Join(errs...)
 		}
-		return errors.Join(errs...)
 	}
 	defer w.osRoot.Close()
-	return errors.Join(w.loader.CheckAll()...)
+	errs = append(errs, w.loader.CheckAll()...)
+	errs = append(errs, w.lint(hooksFile, filepath.ToSlash(filepath.Clean(cfg.Root)))...)
+	return errors.Join(errs...)
 }
 
 // Attr returns the website attribute name (website.db, website.title ...).
