@@ -636,9 +636,10 @@ func hooksConfPath(cfg Config) (string, bool) {
 
 // lintHooksConf reports what parses but is likely a mistake: a comment
 // that names a phase ("# Outbound Late Hooks") heading a different
-// section, which is what a missing or extra page break looks like. The
-// hooks below such a comment run in a phase other than the one the author
-// meant, silently.
+// section, which is what a missing or extra page break looks like, and a
+// page break inside a comment, which ends the section all the same. The
+// hooks below either run in a phase other than the one the author meant,
+// silently.
 func lintHooksConf(filename string, src []byte) []*confError {
 	var errs []*confError
 	section := Startup
@@ -647,6 +648,10 @@ func lintHooksConf(filename string, src []byte) []*confError {
 	for line := range strings.SplitSeq(text, "\n") {
 		lineno++
 		line = strings.ReplaceAll(line, pageBreakCaret, "\f")
+		if c := strings.IndexByte(line, '#'); c >= 0 && strings.IndexByte(line[c:], '\f') > 0 && section < numPhases {
+			errs = append(errs, &confError{file: filename, line: lineno,
+				msg: "a page break inside a comment still ends the section; put it on a line of its own"})
+		}
 		for i, piece := range strings.Split(line, "\f") {
 			if i > 0 && section < numPhases {
 				section++

@@ -95,6 +95,11 @@ func TestLintHooksConf(t *testing.T) {
 			},
 		},
 		{
+			name: "page break inside a comment",
+			src:  "# Startup Hooks (end with ^L)\n# Inbound Early Hooks\n",
+			want: []string{`hooks.conf:1: a page break inside a comment still ends the section; put it on a line of its own`},
+		},
+		{
 			name: "extra page break",
 			src:  "# Startup Hooks\n^L\n^L\n# Inbound Early Hooks\n",
 			want: []string{`hooks.conf:4: comment "# Inbound Early Hooks" heads section 3 (inbound_late), not inbound_early: a page break is missing or extra above it`},

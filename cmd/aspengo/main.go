@@ -6,6 +6,7 @@
 //	              [--sessions mongo|memory|cookie] [--show-tracebacks] [--secure-cookies]
 //	aspengo check [--root DIR]
 //	aspengo user add|passwd|list|delete|disable|enable ...
+//	aspengo new DIR
 //	aspengo version
 //
 // Every command takes -h or --help, which lists its flags.
@@ -34,6 +35,7 @@ const usage = `usage:
                 [--sessions mongo|memory|cookie] [--show-tracebacks] [--secure-cookies] ...
   aspengo check [--root DIR] [--hooks FILE]
   aspengo user add|passwd|list|delete|disable|enable ...
+  aspengo new DIR
   aspengo version
 
 Run "aspengo COMMAND --help" for a command's flags.
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkCmd(args[1:], env, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args[1:], env, os.Stdin, stdout, stderr, terminalPrompt(stderr))
+	case "new":
+		return newCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "aspengo %s\n", version())
 		return 0
