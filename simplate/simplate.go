@@ -144,9 +144,10 @@ func paddedTemplate(p *page) string {
 func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 	var once starlark.StringDict
 	if lay.once != nil {
-		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, padded(lay.once), l.base.Has)
+		src := padded(lay.once)
+		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, src, l.base.Has)
 		if err != nil {
-			return starlarkError(s.file, err)
+			return fixSyntaxLine(starlarkError(s.file, err), src)
 		}
 		s.addUses(f, func(string) bool { return true })
 		thread := &starlark.Thread{Name: s.file, Print: l.print, Load: l.threadLoad}
@@ -164,9 +165,10 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 		isPredeclared := func(name string) bool {
 			return l.globals[name] || once.Has(name) || l.base.Has(name)
 		}
-		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, padded(lay.request), isPredeclared)
+		src := padded(lay.request)
+		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, src, isPredeclared)
 		if err != nil {
-			return starlarkError(s.file, err)
+			return fixSyntaxLine(starlarkError(s.file, err), src)
 		}
 		s.prog = prog
 		s.addUses(f, func(name string) bool { return !once.Has(name) })

@@ -30,7 +30,7 @@ func TestCheck(t *testing.T) {
 		{name: "root from the environment", env: map[string]string{"ASPENGO_ROOT": "../../example/www"}, code: 0},
 		{name: "every problem with file:line", args: []string{"--root", "testdata/bad"}, code: 1, lines: []string{
 			"testdata/bad/.aspen/hooks.conf:1: ",
-			"testdata/bad/broken.html.spt:2: ",
+			"testdata/bad/broken.html.spt:1: ",
 			"testdata/bad/badtemplate.html.spt:3: ",
 			"aspengo check: 3 problem(s)",
 		}},
