@@ -73,6 +73,9 @@ func (p *errorPages) render(req *Request, tb string) {
 	if !rendered {
 		builtinErrorPage.Execute(&buf, data)
 	}
+	if tb != "" {
+		showTraceback(&buf, tb)
+	}
 	resp.Body = buf.Bytes()
 	resp.Header.Set("Content-Type", "text/html; charset=utf-8")
 }
@@ -92,4 +95,24 @@ func wantsJSON(req *Request) bool {
 		name = req.Resource.Path
 	}
 	return strings.HasSuffix(strings.TrimSuffix(name, ".spt"), ".json")
+}
+
+// showTraceback adds tb to the error page in buf when the page does not
+// show it already (a site's error.html without .traceback): tracebacks
+// are asked for, so they must not depend on the site's template. It goes
+// before </body>, or at the end when there is none.
+func showTraceback(buf *bytes.Buffer, tb string) {
+	escaped := template.HTMLEscapeString(tb)
+	if bytes.Contains(buf.Bytes(), []byte(escaped)) {
+		return
+	}
+	block := `<pre class="aspengo-traceback" style="white-space:pre-wrap;background:#f5f5f5;color:#222;padding:1rem;margin:1rem;overflow:auto">` + escaped + "</pre>\n"
+	out := buf.Bytes()
+	if i := bytes.LastIndex(bytes.ToLower(out), []byte("</body>")); i >= 0 {
+		rest := append([]byte(block), out[i:]...)
+		buf.Truncate(i)
+		buf.Write(rest)
+		return
+	}
+	buf.WriteString(block)
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	"go.starlark.net/starlark"
@@ -484,7 +485,7 @@ func (w *Website) finish(req *Request, err error) {
 // internalError replaces the response with a 500 and logs err with its
 // Starlark traceback.
 func (w *Website) internalError(req *Request, err error) {
-	tb := traceback(err)
+	tb := w.traceback(err)
 	if req.Context().Err() != nil {
 		// The client went away and the page was cancelled: not a fault
 		// of the site, and nobody reads the answer.
@@ -558,15 +559,65 @@ type tracedError struct{ msg, trace string }
 
 func (e *tracedError) Error() string { return e.msg }
 
-// traceback returns the Starlark backtrace or Go stack of err.
-func traceback(err error) string {
+// traceback returns the Starlark backtrace of err, with the source lines
+// around each frame in the site, or the Go stack of a panic, or, for an
+// error located in a file of the site (a template error), the error and
+// the lines around it. The text has several lines.
+func (w *Website) traceback(err error) string {
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
-		return ee.Backtrace()
+		var b strings.Builder
+		b.WriteString("Traceback (most recent call last):\n")
+		for _, fr := range ee.CallStack {
+			fmt.Fprintf(&b, "  %s: in %s\n", fr.Pos, fr.Name)
+			w.writeSource(&b, fr.Pos.Filename(), int(fr.Pos.Line))
+		}
+		fmt.Fprintf(&b, "Error: %s", ee.Msg)
+		return b.String()
 	}
 	var te *tracedError
 	if errors.As(err, &te) {
 		return te.msg + "\n" + te.trace
 	}
+	var se *simplate.Error
+	if errors.As(err, &se) && se.Line > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s\n", err)
+		w.writeSource(&b, se.File, se.Line)
+		return strings.TrimSuffix(b.String(), "\n")
+	}
 	return err.Error()
+}
+
+// sourceContext is how many lines before and after a frame's line a
+// traceback shows.
+const sourceContext = 2
+
+// writeSource writes the lines around line of file, marking line, when
+// file is a file of the site (as messages name it, "www/page.html.spt");
+// otherwise nothing.
+func (w *Website) writeSource(b *strings.Builder, file string, line int) {
+	if line <= 0 || file == "" || strings.HasPrefix(file, "<") {
+		return
+	}
+	abs, err := filepath.Abs(filepath.FromSlash(file))
+	if err != nil {
+		return
+	}
+	rel, err := filepath.Rel(w.root, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return
+	}
+	src, err := fs.ReadFile(w.fsys, filepath.ToSlash(rel))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimSuffix(string(src), "\n"), "\n")
+	for n := max(1, line-sourceContext); n <= min(len(lines), line+sourceContext); n++ {
+		mark := " "
+		if n == line {
+			mark = ">"
+		}
+		fmt.Fprintf(b, "    %s %4d | %s\n", mark, n, strings.TrimRight(lines[n-1], "\r"))
+	}
 }

@@ -3,7 +3,7 @@
 // Usage:
 //
 //	aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--mongodb-uri URI] [--data DIR]
-//	              [--sessions mongo|memory|cookie] [--show-tracebacks] [--secure-cookies]
+//	              [--sessions mongo|memory|cookie] [--dev] [--show-tracebacks] [--secure-cookies]
 //	aspengo check [--root DIR]
 //	aspengo user add|passwd|list|delete|disable|enable ...
 //	aspengo new DIR
@@ -32,7 +32,7 @@ import (
 
 const usage = `usage:
   aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--mongodb-uri URI] [--data DIR]
-                [--sessions mongo|memory|cookie] [--show-tracebacks] [--secure-cookies] ...
+                [--sessions mongo|memory|cookie] [--dev] [--show-tracebacks] [--secure-cookies] ...
   aspengo check [--root DIR] [--hooks FILE]
   aspengo user add|passwd|list|delete|disable|enable ...
   aspengo new DIR
