@@ -178,7 +178,8 @@ func (r *Request) Starlark() starlark.Value {
 // methodAttrs are the boolean attributes request.GET, request.POST ...
 var methodAttrs = []string{
 	http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch,
-	http.MethodDelete, http.MethodHead, http.MethodOptions,
+	http.MethodDelete, http.MethodHead, http.MethodOptions, http.MethodTrace,
+	http.MethodConnect,
 }
 
 var requestMethods = map[string]*starlark.Builtin{
@@ -207,7 +208,7 @@ func (rv *requestValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "method":
 		return starlark.String(r.Method), nil
-	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS":
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT":
 		return starlark.Bool(r.Method == name), nil
 	case "path":
 		if rv.path == nil {
@@ -529,6 +530,8 @@ func (rv *requestValue) TemplateValue() any {
 	m["url"] = requestURL(r.Request)
 	m["host"] = requestHost(r.Request)
 	m["scheme"] = requestScheme(r.Request)
+	m["version"] = r.Proto
+	m["is_xhr"] = strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
 	for name, v := range r.attrs {
 		m[name] = simplate.ToGo(v)
 	}

@@ -398,6 +398,9 @@ func jsonBody(resp *Response) ([]byte, error) {
 	if resp.value == nil {
 		return resp.Body, nil
 	}
+	if err := checkJSONBody(resp.value); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(simplate.ToGo(resp.value))
 	if err != nil {
 		return nil, fmt.Errorf("response.body: %w", err)
