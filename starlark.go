@@ -4,7 +4,7 @@ package aspengo
 // and Starlark hooks see as request, response and website, and the abort
 // builtin.
 //
-// Choices made where DESIGN.md is silent:
+// Choices made here (docs/starlark.md is the reference for page authors):
 //
 //   - request.qs[name] and request.body[name] (and request.headers[name])
 //     give the first value, as url.Values.Get does; a missing name ends the

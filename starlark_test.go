@@ -788,7 +788,7 @@ func TestStarlarkTemplateValue(t *testing.T) {
 		t.Errorf("request TemplateValue (-want +got):\n%s", diff)
 	}
 
-	// The data works in html/template as DESIGN.md shows.
+	// The data works in html/template as docs/starlark.md shows.
 	tmpl := template.Must(template.New("t").Parse(
 		`{{ .request.user.username }}|{{ range .request.messages }}{{ .text }}/{{ .level }}{{ end }}|{{ .request.path.year }}|{{ .request.body.title }}|{{ if .request.POST }}post{{ end }}|{{ .response.code }}`))
 	var buf bytes.Buffer
