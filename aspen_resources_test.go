@@ -52,6 +52,8 @@ func TestAspenResources(t *testing.T) {
 			skip: "the run-once page runs when the file is compiled, which aspengo check does without running startup hooks, and its globals are shared by every request; website is what startup hooks set, so only the per-request page and the template see it"},
 		{aspen: "test_website_is_in_namespace (aspengo, per-request page)", fixture: "resources/website2", code: 200, body: "It worked."},
 		{aspen: "test_unknown_mimetype_yields_default_mimetype", fixture: "resources/mimetype", path: "/foo.flugbaggity", code: 200, ctype: "text/plain"},
+		{aspen: "test_unknown_mimetype_yields_default_mimetype (HTML inside)", fixture: "resources/mimetypehtml", path: "/upload.flugbaggity", code: 200, ctype: "text/plain"},
+		{aspen: "test_unknown_mimetype_yields_default_mimetype (no extension)", fixture: "resources/mimetypehtml", path: "/README", code: 200, ctype: "text/plain"},
 		{aspen: "test_templating_skipped_without_script", fixture: "resources/noscript", code: 200, body: "{{ foo }}"},
 
 		// test_json_resources.py

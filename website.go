@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"path"
@@ -546,6 +547,12 @@ func (w *Website) serveStatic(rw http.ResponseWriter, req *Request) {
 	// Never let a browser guess a type other than the extension's (an
 	// uploaded file with an unknown extension sniffed as HTML).
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	// Nor let the server guess: http.ServeContent would sniff a file whose
+	// extension has no type, and label HTML in it text/html. As Aspen did,
+	// such a file is text/plain.
+	if rw.Header().Get("Content-Type") == "" && mime.TypeByExtension(path.Ext(req.Resource.Path)) == "" {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
 	if rw.Header().Get("Etag") == "" {
 		rw.Header().Set("Etag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
 	}
