@@ -14,7 +14,11 @@ import (
 	"strings"
 	"unicode"
 
+	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/aspengo/aspengo/simplate"
 )
 
 // Phase is one of the six positional sections of hooks.conf.
@@ -723,6 +727,34 @@ func (w *Website) checkBuiltinNeeds(listed map[string]bool, rootName string) []e
 		return nil
 	}
 	var errs []error
+	report := func(file string, u simplate.Use) {
+		var missing []string
+		for _, h := range w.registry.needs[u.Name] {
+			if !listed[h] {
+				missing = append(missing, h)
+			}
+		}
+		if len(missing) > 0 {
+			errs = append(errs, fmt.Errorf("%s:%d: %s needs %s in hooks.conf, which does not list %s",
+				path.Join(rootName, file), u.Line, u.Name, strings.Join(w.registry.needs[u.Name], ", "), strings.Join(missing, ", ")))
+		}
+	}
+	// The .star modules of .aspen, which pages and hooks load.
+	if ents, err := fs.ReadDir(w.fsys, ".aspen"); err == nil {
+		for _, d := range ents {
+			if d.IsDir() || !strings.HasSuffix(d.Name(), ".star") {
+				continue
+			}
+			name := ".aspen/" + d.Name()
+			src, err := fs.ReadFile(w.fsys, name)
+			if err != nil {
+				continue
+			}
+			for _, u := range w.moduleUses(name, src) {
+				report(name, u)
+			}
+		}
+	}
 	fs.WalkDir(w.fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -741,18 +773,36 @@ func (w *Website) checkBuiltinNeeds(listed map[string]bool, rootName string) []e
 			return nil // CheckAll reports it
 		}
 		for _, u := range s.Uses() {
-			var missing []string
-			for _, h := range w.registry.needs[u.Name] {
-				if !listed[h] {
-					missing = append(missing, h)
-				}
-			}
-			if len(missing) > 0 {
-				errs = append(errs, fmt.Errorf("%s:%d: %s needs %s in hooks.conf, which does not list %s",
-					path.Join(rootName, p), u.Line, u.Name, strings.Join(w.registry.needs[u.Name], ", "), strings.Join(missing, ", ")))
-			}
+			report(p, u)
 		}
 		return nil
 	})
 	return errs
+}
+
+// moduleUses returns the builtins with declared needs that the Starlark
+// module src refers to, each with the line of its first use; nil when the
+// module does not compile (CheckAll reports that).
+func (w *Website) moduleUses(name string, src []byte) []simplate.Use {
+	opts := &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true}
+	f, err := opts.Parse(name, src, 0)
+	if err != nil {
+		return nil
+	}
+	isPredeclared := func(n string) bool { _, ok := w.registry.builtins[n]; return ok || n == "abort" }
+	if err := resolve.File(f, isPredeclared, starlark.Universe.Has); err != nil {
+		return nil
+	}
+	var uses []simplate.Use
+	seen := map[string]bool{}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if id, ok := n.(*syntax.Ident); ok && !seen[id.Name] && len(w.registry.needs[id.Name]) > 0 {
+			if b, ok := id.Binding.(*resolve.Binding); ok && b.Scope == resolve.Predeclared {
+				seen[id.Name] = true
+				uses = append(uses, simplate.Use{Name: id.Name, Line: int(id.NamePos.Line)})
+			}
+		}
+		return true
+	})
+	return uses
 }

@@ -134,18 +134,30 @@ func TestCheckBuiltinNeeds(t *testing.T) {
 		},
 		{
 			name: "no hooks.conf",
-			want: []string{"/www/login.html.spt:3: login needs trembling.session:inbound, trembling.auth:inbound in hooks.conf, which does not list trembling.session:inbound, trembling.auth:inbound"},
+			want: []string{
+				"/www/.aspen/helpers.star:5: login needs trembling.session:inbound, trembling.auth:inbound in hooks.conf, which does not list trembling.session:inbound, trembling.auth:inbound",
+				"/www/login.html.spt:3: login needs trembling.session:inbound, trembling.auth:inbound in hooks.conf, which does not list trembling.session:inbound, trembling.auth:inbound",
+			},
 		},
 		{
 			name:  "auth missing",
 			hooks: "^L\ntrembling.session:inbound\n^L^L^L\ntrembling.session:outbound\n",
-			want:  []string{"/www/login.html.spt:3: login needs trembling.session:inbound, trembling.auth:inbound in hooks.conf, which does not list trembling.auth:inbound"},
+			want: []string{
+				"/www/.aspen/helpers.star:5: login needs trembling.session:inbound, trembling.auth:inbound in hooks.conf, which does not list trembling.auth:inbound",
+				"/www/login.html.spt:3: login needs trembling.session:inbound, trembling.auth:inbound in hooks.conf, which does not list trembling.auth:inbound",
+			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "www")
-			files := map[string]string{"login.html.spt": page, "other.html.spt": "y = 2\n[---]\n{{ .y }}\n"}
+			files := map[string]string{
+				"login.html.spt": page,
+				"other.html.spt": "y = 2\n[---]\n{{ .y }}\n",
+				// A module: its own login parameter is no use of the
+				// builtin; the call on line 5 is.
+				".aspen/helpers.star": "def shadow(login):\n    return login\n\ndef sign_in(request):\n    return login(request, 'a', 'b')\n",
+			}
 			if tt.hooks != "" {
 				files[".aspen/hooks.conf"] = tt.hooks
 			}
