@@ -464,7 +464,7 @@ func TestResolveHooks(t *testing.T) {
 		{
 			name:    "auth without session",
 			src:     "^L\ntrembling.auth:inbound\n^L^L^L\ntrembling.session:outbound",
-			wantErr: []string{`2: trembling.auth:inbound must come after trembling.session:inbound`},
+			wantErr: []string{`2: trembling.auth:inbound must come after trembling.session:inbound, which hooks.conf does not list: add it in inbound_early or inbound_late, before this line`},
 		},
 		{
 			// The misplaced session hook is reported; the auth hook after

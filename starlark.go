@@ -4,7 +4,7 @@ package aspengo
 // and Starlark hooks see as request, response and website, and the abort
 // builtin.
 //
-// Choices made where DESIGN.md is silent:
+// Choices made here (docs/starlark.md is the reference for page authors):
 //
 //   - request.qs[name] and request.body[name] (and request.headers[name])
 //     give the first value, as url.Values.Get does; a missing name ends the
@@ -36,10 +36,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -175,7 +178,8 @@ func (r *Request) Starlark() starlark.Value {
 // methodAttrs are the boolean attributes request.GET, request.POST ...
 var methodAttrs = []string{
 	http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch,
-	http.MethodDelete, http.MethodHead, http.MethodOptions,
+	http.MethodDelete, http.MethodHead, http.MethodOptions, http.MethodTrace,
+	http.MethodConnect,
 }
 
 var requestMethods = map[string]*starlark.Builtin{
@@ -184,8 +188,8 @@ var requestMethods = map[string]*starlark.Builtin{
 }
 
 var requestAttrNames = []string{
-	"allow", "body", "cookie", "headers", "host", "json", "method", "path",
-	"qs", "redirect", "scheme", "url",
+	"allow", "body", "cookie", "headers", "host", "is_xhr", "json", "method",
+	"path", "qs", "redirect", "scheme", "url", "version",
 }
 
 func (rv *requestValue) String() string {
@@ -204,7 +208,7 @@ func (rv *requestValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "method":
 		return starlark.String(r.Method), nil
-	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS":
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT":
 		return starlark.Bool(r.Method == name), nil
 	case "path":
 		if rv.path == nil {
@@ -239,6 +243,10 @@ func (rv *requestValue) Attr(name string) (starlark.Value, error) {
 		return starlark.String(requestHost(r.Request)), nil
 	case "scheme":
 		return starlark.String(requestScheme(r.Request)), nil
+	case "version":
+		return starlark.String(r.Proto), nil
+	case "is_xhr":
+		return starlark.Bool(strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")), nil
 	}
 	if m, ok := requestMethods[name]; ok {
 		return m.BindReceiver(rv), nil
@@ -520,6 +528,8 @@ func (rv *requestValue) TemplateValue() any {
 	m["url"] = requestURL(r.Request)
 	m["host"] = requestHost(r.Request)
 	m["scheme"] = requestScheme(r.Request)
+	m["version"] = r.Proto
+	m["is_xhr"] = strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
 	for _, name := range r.attrNames() {
 		v, _, err := r.Attr(name)
 		if err != nil {
@@ -694,11 +704,15 @@ var (
 )
 
 var multiDictMethods = map[string]*starlark.Builtin{
-	"one":  starlark.NewBuiltin("one", multiDictOne),
-	"get":  starlark.NewBuiltin("get", multiDictOne),
-	"all":  starlark.NewBuiltin("all", multiDictAll),
-	"keys": starlark.NewBuiltin("keys", multiDictKeys),
-	"file": starlark.NewBuiltin("file", multiDictFile),
+	"one":    starlark.NewBuiltin("one", multiDictOne),
+	"get":    starlark.NewBuiltin("get", multiDictOne),
+	"all":    starlark.NewBuiltin("all", multiDictAll),
+	"keys":   starlark.NewBuiltin("keys", multiDictKeys),
+	"file":   starlark.NewBuiltin("file", multiDictFile),
+	"int":    starlark.NewBuiltin("int", multiDictInt),
+	"float":  starlark.NewBuiltin("float", multiDictFloat),
+	"bool":   starlark.NewBuiltin("bool", multiDictBool),
+	"choice": starlark.NewBuiltin("choice", multiDictChoice),
 }
 
 func (d *multiDict) String() string        { return "<" + d.typ + ">" }
@@ -719,9 +733,9 @@ func (d *multiDict) Attr(name string) (starlark.Value, error) {
 
 func (d *multiDict) AttrNames() []string {
 	if d.typ == "request.body" {
-		return []string{"all", "file", "get", "keys", "one"}
+		return []string{"all", "bool", "choice", "file", "float", "get", "int", "keys", "one"}
 	}
-	return []string{"all", "get", "keys", "one"}
+	return []string{"all", "bool", "choice", "float", "get", "int", "keys", "one"}
 }
 
 // all returns every value of name.
@@ -787,6 +801,174 @@ func multiDictKeys(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, err
 	}
 	return sortedKeys(b.Receiver().(*multiDict).values), nil
+}
+
+// Typed getters: request.qs.int(name, default=None, min=None, max=None),
+// .float (the same), .bool(name, default=False) and .choice(name, choices,
+// default=None), likewise on request.body and request.headers. A value
+// that is missing or empty gives the default; with no default (None) it
+// is a 400, and so is a value that is not of the type, out of range or
+// not one of the choices. The 400 carries a message that names the
+// parameter and says what was wanted; error pages show it as .detail.
+
+// errorDetailKey is the Request value under which a getter leaves the
+// reason for its 400, for the error page.
+type errorDetailKey struct{}
+
+// badInput ends the request with a 400 whose error page says why.
+func (d *multiDict) badInput(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	d.r.SetValue(errorDetailKey{}, msg)
+	return stop(d.typ+": "+msg, d.r.Abort(http.StatusBadRequest, ""))
+}
+
+// typedValue returns the first value of name, or ok false when it is
+// missing or empty, in which case a nil dflt is a 400.
+func (d *multiDict) typedValue(name string, dflt starlark.Value) (v string, ok bool, err error) {
+	vs := d.all(name)
+	if len(vs) > 0 && strings.TrimSpace(vs[0]) != "" {
+		return strings.TrimSpace(vs[0]), true, nil
+	}
+	if dflt == starlark.None {
+		return "", false, d.badInput("%s is required", name)
+	}
+	return "", false, nil
+}
+
+func multiDictInt(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	var dflt starlark.Value = starlark.None
+	var lo, hi starlark.Value = starlark.None, starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &dflt, "min?", &lo, "max?", &hi); err != nil {
+		return nil, err
+	}
+	for _, bound := range []starlark.Value{dflt, lo, hi} {
+		if _, ok := bound.(starlark.Int); !ok && bound != starlark.None {
+			return nil, fmt.Errorf("%s: default, min and max must be int or None, not %s", b.Name(), bound.Type())
+		}
+	}
+	d := b.Receiver().(*multiDict)
+	raw, ok, err := d.typedValue(name, dflt)
+	if !ok {
+		return dflt, err
+	}
+	n, perr := strconv.ParseInt(raw, 10, 64)
+	if perr != nil {
+		if errors.Is(perr, strconv.ErrRange) {
+			return nil, d.badInput("%s is out of range: %q", name, raw)
+		}
+		return nil, d.badInput("%s must be a whole number, not %q", name, raw)
+	}
+	v := starlark.MakeInt64(n)
+	if lo != starlark.None && starlark.Int.Sign(v.Sub(lo.(starlark.Int))) < 0 {
+		return nil, d.badInput("%s must be at least %s, not %d", name, lo, n)
+	}
+	if hi != starlark.None && starlark.Int.Sign(v.Sub(hi.(starlark.Int))) > 0 {
+		return nil, d.badInput("%s must be at most %s, not %d", name, hi, n)
+	}
+	return v, nil
+}
+
+func multiDictFloat(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	var dflt starlark.Value = starlark.None
+	var lo, hi starlark.Value = starlark.None, starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &dflt, "min?", &lo, "max?", &hi); err != nil {
+		return nil, err
+	}
+	bound := func(v starlark.Value) (float64, bool, error) {
+		if v == starlark.None {
+			return 0, false, nil
+		}
+		f, ok := starlark.AsFloat(v)
+		if !ok {
+			return 0, false, fmt.Errorf("%s: default, min and max must be numbers or None, not %s", b.Name(), v.Type())
+		}
+		return f, true, nil
+	}
+	if _, _, err := bound(dflt); err != nil {
+		return nil, err
+	}
+	lof, hasLo, err := bound(lo)
+	if err != nil {
+		return nil, err
+	}
+	hif, hasHi, err := bound(hi)
+	if err != nil {
+		return nil, err
+	}
+	d := b.Receiver().(*multiDict)
+	raw, ok, err := d.typedValue(name, dflt)
+	if !ok {
+		return dflt, err
+	}
+	f, perr := strconv.ParseFloat(raw, 64)
+	// Only plain decimal numbers: no "NaN", "Inf" or hexadecimal floats.
+	if perr != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(raw, "xXnNiI") {
+		return nil, d.badInput("%s must be a number, not %q", name, raw)
+	}
+	if hasLo && f < lof {
+		return nil, d.badInput("%s must be at least %s, not %s", name, lo, raw)
+	}
+	if hasHi && f > hif {
+		return nil, d.badInput("%s must be at most %s, not %s", name, hi, raw)
+	}
+	return starlark.Float(f), nil
+}
+
+func multiDictBool(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	var dflt starlark.Value = starlark.False
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &dflt); err != nil {
+		return nil, err
+	}
+	if _, ok := dflt.(starlark.Bool); !ok && dflt != starlark.None {
+		return nil, fmt.Errorf("%s: default must be bool or None, not %s", b.Name(), dflt.Type())
+	}
+	d := b.Receiver().(*multiDict)
+	raw, ok, err := d.typedValue(name, dflt)
+	if !ok {
+		return dflt, err
+	}
+	switch strings.ToLower(raw) {
+	case "1", "true", "yes", "on":
+		return starlark.True, nil
+	case "0", "false", "no", "off":
+		return starlark.False, nil
+	}
+	return nil, d.badInput("%s must be true or false (1/0, yes/no, on/off), not %q", name, raw)
+}
+
+func multiDictChoice(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	var choices starlark.Iterable
+	var dflt starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "choices", &choices, "default?", &dflt); err != nil {
+		return nil, err
+	}
+	var allowed []string
+	it := choices.Iterate()
+	defer it.Done()
+	var x starlark.Value
+	for it.Next(&x) {
+		c, ok := starlark.AsString(x)
+		if !ok {
+			return nil, fmt.Errorf("%s: choices must be strings, not %s", b.Name(), x.Type())
+		}
+		allowed = append(allowed, c)
+	}
+	if len(allowed) == 0 {
+		return nil, fmt.Errorf("%s: no choices", b.Name())
+	}
+	d := b.Receiver().(*multiDict)
+	raw, ok, err := d.typedValue(name, dflt)
+	if !ok {
+		return dflt, err
+	}
+	if slices.Contains(allowed, raw) {
+		return starlark.String(raw), nil
+	}
+	return nil, d.badInput("%s must be one of %s, not %q", name, strings.Join(allowed, ", "), raw)
 }
 
 // multiDictFile is request.body.file(name): the first file uploaded as
@@ -1024,6 +1206,8 @@ type headersValue struct{ r *Request }
 var (
 	_ starlark.Container = (*headersValue)(nil)
 	_ starlark.HasAttrs  = (*headersValue)(nil)
+	_ starlark.Mapping   = (*headersValue)(nil)
+	_ starlark.HasSetKey = (*headersValue)(nil)
 )
 
 var headersMethods = map[string]*starlark.Builtin{
@@ -1062,18 +1246,57 @@ func (h *headersValue) Has(k starlark.Value) (bool, error) {
 	return len(h.r.Response.Header.Values(name)) > 0, nil
 }
 
+// Get is response.headers[name]: the first value; a header that is not
+// set is an error, as a missing key of a dict is.
+func (h *headersValue) Get(k starlark.Value) (starlark.Value, bool, error) {
+	name, ok := starlark.AsString(k)
+	if !ok {
+		return nil, false, fmt.Errorf("response.headers: key must be str, not %s", k.Type())
+	}
+	if vs := h.r.Response.Header.Values(name); len(vs) > 0 {
+		return starlark.String(vs[0]), true, nil
+	}
+	return nil, false, fmt.Errorf("response.headers: no header %q (use response.headers.get(name, default))", name)
+}
+
+// SetKey is response.headers[name] = value, as response.headers.set.
+func (h *headersValue) SetKey(k, v starlark.Value) error {
+	name, ok := starlark.AsString(k)
+	if !ok {
+		return fmt.Errorf("response.headers: key must be str, not %s", k.Type())
+	}
+	value, ok := starlark.AsString(v)
+	if !ok {
+		return fmt.Errorf("response.headers[%q]: value must be str, not %s", name, v.Type())
+	}
+	if err := checkHeader("response.headers", name, value); err != nil {
+		return err
+	}
+	h.r.Response.Header.Set(name, value)
+	return nil
+}
+
 // unpackHeader unpacks (name, value) and checks both.
 func unpackHeader(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (name, value string, err error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "value", &value); err != nil {
 		return "", "", err
 	}
-	if !validHeaderName(name) {
-		return "", "", fmt.Errorf("%s: invalid header name %q", b.Name(), name)
-	}
-	if strings.ContainsFunc(value, func(r rune) bool { return r != '\t' && isControl(r) }) {
-		return "", "", fmt.Errorf("%s: invalid value for header %s: %q", b.Name(), name, value)
+	if err := checkHeader(b.Name(), name, value); err != nil {
+		return "", "", err
 	}
 	return name, value, nil
+}
+
+// checkHeader refuses a header name that is not a token and a value with
+// control characters (which could split the response).
+func checkHeader(what, name, value string) error {
+	if !validHeaderName(name) {
+		return fmt.Errorf("%s: invalid header name %q", what, name)
+	}
+	if strings.ContainsFunc(value, func(r rune) bool { return r != '\t' && isControl(r) }) {
+		return fmt.Errorf("%s: invalid value for header %s: %q", what, name, value)
+	}
+	return nil
 }
 
 func headersSet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

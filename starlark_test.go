@@ -770,6 +770,9 @@ func TestStarlarkTemplateValue(t *testing.T) {
 	want := map[string]any{
 		"method": "POST",
 		"GET":    false, "POST": true, "PUT": false, "PATCH": false, "DELETE": false, "HEAD": false, "OPTIONS": false,
+		"TRACE": false, "CONNECT": false,
+		"version":       "HTTP/1.1",
+		"is_xhr":        false,
 		"path":          map[string]any{"raw": "/2024/notes/", "year": int64(2024)},
 		"qs":            map[string]string{"page": "2"},
 		"body":          map[string]string{"title": "Hi", "tag": "a"},
@@ -785,7 +788,7 @@ func TestStarlarkTemplateValue(t *testing.T) {
 		t.Errorf("request TemplateValue (-want +got):\n%s", diff)
 	}
 
-	// The data works in html/template as DESIGN.md shows.
+	// The data works in html/template as docs/starlark.md shows.
 	tmpl := template.Must(template.New("t").Parse(
 		`{{ .request.user.username }}|{{ range .request.messages }}{{ .text }}/{{ .level }}{{ end }}|{{ .request.path.year }}|{{ .request.body.title }}|{{ if .request.POST }}post{{ end }}|{{ .response.code }}`))
 	var buf bytes.Buffer

@@ -8,12 +8,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	"go.starlark.net/starlark"
@@ -241,21 +243,28 @@ func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err er
 }
 
 // Check reports every problem in the site at cfg.Root without serving it:
-// hooks.conf and every simplate and .star module, each as file:line.
+// hooks.conf and every simplate and .star module, each as file:line. It
+// also reports what New accepts but what would fail silently: a comment
+// naming a phase over another phase's section (a page break missing or
+// extra), and a page that calls a builtin whose hooks (see
+// [Registry.BuiltinNeeds]) hooks.conf does not list.
 func Check(cfg Config) error {
+	hooksFile, _ := hooksConfPath(cfg)
+	var errs []error
 	w, err := New(cfg)
 	if err != nil {
 		// New stops at hooks.conf; still compile the simplates so that one
 		// run lists everything.
-		errs := []error{err}
-		if w2, err2 := New(Config{Root: cfg.Root, HooksFile: os.DevNull, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger}); err2 == nil {
-			errs = append(errs, w2.loader.CheckAll()...)
-			w2.osRoot.Close()
+		errs = append(errs, err)
+		w, err = New(Config{Root: cfg.Root, HooksFile: os.DevNull, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger})
+		if err != nil {
+			return errors.Join(errs...)
 		}
-		return errors.Join(errs...)
 	}
 	defer w.osRoot.Close()
-	return errors.Join(w.loader.CheckAll()...)
+	errs = append(errs, w.loader.CheckAll()...)
+	errs = append(errs, w.lint(hooksFile, filepath.ToSlash(filepath.Clean(cfg.Root)))...)
+	return errors.Join(errs...)
 }
 
 // Attr returns the website attribute name (website.db, website.title ...).
@@ -393,6 +402,9 @@ func jsonBody(resp *Response) ([]byte, error) {
 	if resp.value == nil {
 		return resp.Body, nil
 	}
+	if err := checkJSONBody(resp.value); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(simplate.ToGo(resp.value))
 	if err != nil {
 		return nil, fmt.Errorf("response.body: %w", err)
@@ -480,7 +492,7 @@ func (w *Website) finish(req *Request, err error) {
 // internalError replaces the response with a 500 and logs err with its
 // Starlark traceback.
 func (w *Website) internalError(req *Request, err error) {
-	tb := traceback(err)
+	tb := w.traceback(err)
 	if req.Context().Err() != nil {
 		// The client went away and the page was cancelled: not a fault
 		// of the site, and nobody reads the answer.
@@ -538,6 +550,12 @@ func (w *Website) serveStatic(rw http.ResponseWriter, req *Request) {
 	// Never let a browser guess a type other than the extension's (an
 	// uploaded file with an unknown extension sniffed as HTML).
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	// Nor let the server guess: http.ServeContent would sniff a file whose
+	// extension has no type, and label HTML in it text/html. As Aspen did,
+	// such a file is text/plain.
+	if rw.Header().Get("Content-Type") == "" && mime.TypeByExtension(path.Ext(req.Resource.Path)) == "" {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
 	if rw.Header().Get("Etag") == "" {
 		rw.Header().Set("Etag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
 	}
@@ -554,15 +572,65 @@ type tracedError struct{ msg, trace string }
 
 func (e *tracedError) Error() string { return e.msg }
 
-// traceback returns the Starlark backtrace or Go stack of err.
-func traceback(err error) string {
+// traceback returns the Starlark backtrace of err, with the source lines
+// around each frame in the site, or the Go stack of a panic, or, for an
+// error located in a file of the site (a template error), the error and
+// the lines around it. The text has several lines.
+func (w *Website) traceback(err error) string {
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
-		return ee.Backtrace()
+		var b strings.Builder
+		b.WriteString("Traceback (most recent call last):\n")
+		for _, fr := range ee.CallStack {
+			fmt.Fprintf(&b, "  %s: in %s\n", fr.Pos, fr.Name)
+			w.writeSource(&b, fr.Pos.Filename(), int(fr.Pos.Line))
+		}
+		fmt.Fprintf(&b, "Error: %s", ee.Msg)
+		return b.String()
 	}
 	var te *tracedError
 	if errors.As(err, &te) {
 		return te.msg + "\n" + te.trace
 	}
+	var se *simplate.Error
+	if errors.As(err, &se) && se.Line > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s\n", err)
+		w.writeSource(&b, se.File, se.Line)
+		return strings.TrimSuffix(b.String(), "\n")
+	}
 	return err.Error()
+}
+
+// sourceContext is how many lines before and after a frame's line a
+// traceback shows.
+const sourceContext = 2
+
+// writeSource writes the lines around line of file, marking line, when
+// file is a file of the site (as messages name it, "www/page.html.spt");
+// otherwise nothing.
+func (w *Website) writeSource(b *strings.Builder, file string, line int) {
+	if line <= 0 || file == "" || strings.HasPrefix(file, "<") {
+		return
+	}
+	abs, err := filepath.Abs(filepath.FromSlash(file))
+	if err != nil {
+		return
+	}
+	rel, err := filepath.Rel(w.root, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return
+	}
+	src, err := fs.ReadFile(w.fsys, filepath.ToSlash(rel))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimSuffix(string(src), "\n"), "\n")
+	for n := max(1, line-sourceContext); n <= min(len(lines), line+sourceContext); n++ {
+		mark := " "
+		if n == line {
+			mark = ">"
+		}
+		fmt.Fprintf(b, "    %s %4d | %s\n", mark, n, strings.TrimRight(lines[n-1], "\r"))
+	}
 }

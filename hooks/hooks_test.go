@@ -76,7 +76,7 @@ func TestFunc(t *testing.T) {
 		{"database", "needs_two", "needs_two in .aspen/database.star (www/.aspen/database.star:21:1) needs parameter b besides the first; a hook is called with one argument"},
 		{"database", "no_args", "no_args in .aspen/database.star (www/.aspen/database.star:24:1) takes no arguments; a hook is called with one"},
 		{"database", "kwonly", "kwonly in .aspen/database.star (www/.aspen/database.star:27:1) needs keyword parameter b; a hook is called with one argument"},
-		{"broken", "x", "www/.aspen/broken.star:3: got end of file, want primary expression"},
+		{"broken", "x", "www/.aspen/broken.star:2: got end of file, want primary expression"},
 		{"../database", "startup", `module name "../database": must not start with a dot or contain ".."`},
 		{"sub/database", "startup", `module name "sub/database": only letters, digits, '_', '-' and '.' are allowed (a file directly in .aspen)`},
 		{".hidden", "startup", `module name ".hidden": must not start with a dot or contain ".."`},

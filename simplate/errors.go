@@ -76,6 +76,31 @@ func starlarkError(file string, err error) error {
 	return &Error{File: file, Msg: err.Error(), Err: err}
 }
 
+// fixSyntaxLine moves a syntax error that Starlark reports at the start
+// of a line for the token that ended the line before ("got newline, want
+// ':'" after "if x", "got end of file, want ']'") back to the last line
+// with code before it, where the mistake is. src is the source the error
+// is about, with the file's line numbers.
+func fixSyntaxLine(err error, src string) error {
+	var e *Error
+	var se syntax.Error
+	if sp := (*syntax.Error)(nil); errors.As(err, &sp) {
+		se = *sp
+	}
+	if !errors.As(err, &e) || !(errors.As(e.Err, &se) || se.Msg != "") || se.Pos.Col != 1 ||
+		!(strings.HasPrefix(se.Msg, "got newline") || strings.HasPrefix(se.Msg, "got end of file")) {
+		return err
+	}
+	lines := strings.Split(src, "\n")
+	for l := e.Line - 1; l >= 1 && l <= len(lines); l-- {
+		if t := strings.TrimSpace(lines[l-1]); t != "" && !strings.HasPrefix(t, "#") {
+			e.Line = l
+			break
+		}
+	}
+	return err
+}
+
 // templateError converts an error from text/template or html/template
 // into an *Error. names maps the template names that may appear at the
 // start of the message ("base.html") to their file as shown in messages

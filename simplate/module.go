@@ -176,7 +176,7 @@ func (l *Loader) execModule(name string, stack []string) *module {
 	thread.SetLocal(loadKey, &loadCtx{stack: append(slices.Clone(stack), name), locked: true, deps: &m.deps})
 	globals, err := starlark.ExecFileOptions(fileOptions, thread, shown, src, l.base)
 	if err != nil {
-		m.err = starlarkError(shown, err)
+		m.err = fixSyntaxLine(starlarkError(shown, err), string(src))
 		return m
 	}
 	m.globals = globals

@@ -88,7 +88,7 @@ func TestHotReload(t *testing.T) {
 
 	// A broken page reports its error until it is fixed.
 	s.write("page.html.spt", "w = (\n^L\n")
-	if _, err := l.Load("page.html.spt"); err == nil || err.Error() != "www/page.html.spt:2: got end of file, want primary expression" {
+	if _, err := l.Load("page.html.spt"); err == nil || err.Error() != "www/page.html.spt:1: got end of file, want primary expression" {
 		t.Errorf("broken page: error %v", err)
 	}
 	s.write("page.html.spt", "x = 'fixed'\n^L\n{{ template \"extra.html\" . }}")

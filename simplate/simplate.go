@@ -43,7 +43,20 @@ type Simplate struct {
 	text     *texttemplate.Template
 	tnames   map[string]string // template name → file, for errors
 	sizeHint atomic.Int64      // size of the last body, to size the buffer
+	uses     []Use             // predeclared names the Starlark pages use
 }
+
+// Use is a predeclared name (a builtin, request, response ...) that a
+// simplate's Starlark refers to, with the line of its first use.
+type Use struct {
+	Name string
+	Line int
+}
+
+// Uses returns the predeclared names the simplate's Starlark pages refer
+// to, each once, with the line of its first use, in line order. aspengo
+// check uses it to tell which builtins a page calls.
+func (s *Simplate) Uses() []Use { return s.uses }
 
 // binding is a predeclared name and its value.
 type binding struct {
@@ -131,10 +144,12 @@ func paddedTemplate(p *page) string {
 func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 	var once starlark.StringDict
 	if lay.once != nil {
-		_, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, padded(lay.once), l.base.Has)
+		src := padded(lay.once)
+		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, src, l.base.Has)
 		if err != nil {
-			return starlarkError(s.file, err)
+			return fixSyntaxLine(starlarkError(s.file, err), src)
 		}
+		s.addUses(f, func(string) bool { return true })
 		thread := &starlark.Thread{Name: s.file, Print: l.print, Load: l.threadLoad}
 		thread.SetMaxExecutionSteps(l.maxSteps)
 		thread.SetLocal(loadKey, &loadCtx{deps: &v.deps})
@@ -150,11 +165,13 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 		isPredeclared := func(name string) bool {
 			return l.globals[name] || once.Has(name) || l.base.Has(name)
 		}
-		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, padded(lay.request), isPredeclared)
+		src := padded(lay.request)
+		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, src, isPredeclared)
 		if err != nil {
-			return starlarkError(s.file, err)
+			return fixSyntaxLine(starlarkError(s.file, err), src)
 		}
 		s.prog = prog
+		s.addUses(f, func(name string) bool { return !once.Has(name) })
 		for _, name := range predeclaredUses(f) {
 			switch {
 			case l.globals[name]:
@@ -219,6 +236,25 @@ func predeclaredUses(f *syntax.File) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// addUses adds the predeclared names of the resolved file f for which
+// keep is true to s.uses.
+func (s *Simplate) addUses(f *syntax.File, keep func(string) bool) {
+	seen := map[string]bool{}
+	for _, u := range s.uses {
+		seen[u.Name] = true
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if id, ok := n.(*syntax.Ident); ok && !seen[id.Name] {
+			if b, ok := id.Binding.(*resolve.Binding); ok && b.Scope == resolve.Predeclared && keep(id.Name) {
+				seen[id.Name] = true
+				s.uses = append(s.uses, Use{Name: id.Name, Line: int(id.NamePos.Line)})
+			}
+		}
+		return true
+	})
+	sort.SliceStable(s.uses, func(i, j int) bool { return s.uses[i].Line < s.uses[j].Line })
 }
 
 // Run executes the simplate for one request on thread: the per-request

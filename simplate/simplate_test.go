@@ -316,7 +316,7 @@ func TestErrorLines(t *testing.T) {
 	})
 	l := NewLoader(Options{FS: mapFS(files), Builtins: starlark.StringDict{"abort": abort}, RootName: "www"})
 	tests := []struct{ name, want string }{
-		{"syntax.html.spt", "www/syntax.html.spt:6: got end of file, want primary expression"},
+		{"syntax.html.spt", "www/syntax.html.spt:5: got end of file, want primary expression"},
 		{"undefined.spt", "www/undefined.spt:4: undefined: z"},
 		{"runtime.spt", `www/runtime.spt:5: key "missing" not in dict`},
 		{"nested.spt", "www/nested.spt:2: floored division by zero"},
@@ -459,7 +459,7 @@ func TestCheckAll(t *testing.T) {
 	}
 	want := []string{
 		"www/.aspen/bad.star:1: got newline, want primary expression",
-		"www/a/b/syntax.spt:4: got end of file, want primary expression",
+		"www/a/b/syntax.spt:3: got end of file, want primary expression",
 		`www/c.html.spt:5: unexpected "}" in operand`,
 		"www/d.spt:1: cannot load bad.star: www/.aspen/bad.star:1: got newline, want primary expression",
 		"www/e.spt:6: page 4: too many pages: a simplate has at most 3 pages (Starlark run once, Starlark run per request, template)",

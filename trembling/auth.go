@@ -73,7 +73,7 @@ func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
 	if c := t.cfg.BcryptCost; c != 0 && (c < auth.MinCost || c > auth.MaxCost) {
 		return fmt.Errorf("trembling: bcrypt cost %d is outside %d..%d", c, auth.MinCost, auth.MaxCost)
 	}
-	if err := reg.Hook(HookAuth, aspengo.Hook{Inbound: t.authInbound, After: []string{HookInbound}}); err != nil {
+	if err := reg.Hook(HookAuth, aspengo.Hook{Inbound: t.authInbound, After: []string{HookInbound}, Requires: []string{HookOutbound}}); err != nil {
 		return err
 	}
 	builtins := []struct {
@@ -93,6 +93,10 @@ func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
 			return err
 		}
 	}
+	// What aspengo check looks for in hooks.conf when a page calls these.
+	reg.BuiltinNeeds("login", HookInbound, HookAuth, HookOutbound)
+	reg.BuiltinNeeds("logout", HookInbound, HookOutbound)
+	reg.BuiltinNeeds("login_required", HookInbound, HookAuth, HookOutbound)
 	reg.RequestAttr("user", HookAuth)
 	reg.RequestAttr("authenticated", HookAuth)
 	reg.RequestAttr("login_error", HookAuth)

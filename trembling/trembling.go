@@ -143,15 +143,16 @@ func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
 		cfg.SweepEvery = DefaultSweepEvery
 	}
 	t := &Trembling{cfg: cfg, sites: map[*aspengo.Website]*site{}}
-	if err := reg.Hook(HookInbound, aspengo.Hook{Inbound: t.inbound}); err != nil {
+	if err := reg.Hook(HookInbound, aspengo.Hook{Inbound: t.inbound, Requires: []string{HookOutbound}}); err != nil {
 		return nil, err
 	}
-	if err := reg.Hook(HookOutbound, aspengo.Hook{Outbound: t.outbound}); err != nil {
+	if err := reg.Hook(HookOutbound, aspengo.Hook{Outbound: t.outbound, Requires: []string{HookInbound}}); err != nil {
 		return nil, err
 	}
 	if err := reg.Builtin("add_message", starlark.NewBuiltin("add_message", addMessageFn)); err != nil {
 		return nil, err
 	}
+	reg.BuiltinNeeds("add_message", HookInbound, HookOutbound)
 	reg.RequestAttr("session", HookInbound)
 	reg.RequestAttr("messages", HookInbound)
 	reg.OnStart(t.start)

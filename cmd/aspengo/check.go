@@ -17,6 +17,7 @@ func checkCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	var site siteFlags
 	site.register(fs)
+	setUsage(fs, checkSynopsis, stdout)
 	if code := parseFlags(fs, args, getenv, stderr, nil); code >= 0 {
 		return code
 	}

@@ -50,12 +50,20 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 // --mongodb-uri). The code is the exit code to stop with, or -1 to go on.
 func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer, extraEnv map[string]string) ([]string, int) {
 	fs.SetOutput(stderr)
+	// The flag package calls Usage both for -h and for a bad flag; the
+	// help goes to stdout only when asked for, so the full usage is kept
+	// back until Parse says which it was.
+	help := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = help }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
+				help()
 				return nil, 0
 			}
+			fmt.Fprintf(stderr, "Run \"aspengo %s --help\" for the flags.\n", fs.Name())
 			return nil, 2
 		}
 		if fs.NArg() == 0 {
@@ -86,6 +94,18 @@ func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) stri
 		}
 	})
 	return positional, code
+}
+
+// setUsage makes -h and --help print synopsis and every flag of fs, with
+// its default, to stdout.
+func setUsage(fs *flag.FlagSet, synopsis string, stdout io.Writer) {
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "usage:\n%s\nFlags (each also read from ASPENGO_<FLAG> in the environment):\n", synopsis)
+		out := fs.Output()
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(out)
+	}
 }
 
 // listFlag is a comma-separated list; repeating the flag adds to it.

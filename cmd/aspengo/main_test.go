@@ -30,8 +30,18 @@ func TestCheck(t *testing.T) {
 		{name: "root from the environment", env: map[string]string{"ASPENGO_ROOT": "../../example/www"}, code: 0},
 		{name: "every problem with file:line", args: []string{"--root", "testdata/bad"}, code: 1, lines: []string{
 			"testdata/bad/.aspen/hooks.conf:1: ",
-			"testdata/bad/broken.html.spt:2: ",
+			"testdata/bad/broken.html.spt:1: ",
 			"testdata/bad/badtemplate.html.spt:3: ",
+			"aspengo check: 3 problem(s)",
+		}},
+		{name: "session hooks without their pair", args: []string{"--root", "testdata/nooutbound"}, code: 1, lines: []string{
+			"testdata/nooutbound/.aspen/hooks.conf:4: trembling.session:inbound needs trembling.session:outbound, which hooks.conf does not list: add it in outbound_early or outbound_late",
+			"testdata/nooutbound/.aspen/hooks.conf:5: trembling.auth:inbound needs trembling.session:outbound",
+		}},
+		{name: "silent mistakes", args: []string{"--root", "testdata/silent"}, code: 1, lines: []string{
+			`testdata/silent/.aspen/hooks.conf:9: comment "# Outbound Late Hooks" heads section 4 (outbound_early), not outbound_late`,
+			`testdata/silent/.aspen/hooks.conf:11: comment "# Shutdown Hooks" heads section 5 (outbound_late), not shutdown`,
+			"testdata/silent/save.html.spt:2: add_message needs trembling.session:inbound, trembling.session:outbound in hooks.conf",
 			"aspengo check: 3 problem(s)",
 		}},
 		{name: "unknown flag", args: []string{"--nope"}, code: 2},
@@ -51,6 +61,23 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeRefusesUnpairedHooks: serve refuses a session hook without its
+// pair at startup, with check's message.
+func TestServeRefusesUnpairedHooks(t *testing.T) {
+	var stderr bytes.Buffer
+	code := serveCmd(context.Background(), []string{"--root", "testdata/nooutbound", "--addr", "127.0.0.1:0", "--sessions", "memory"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
+	}
+	want := "testdata/nooutbound/.aspen/hooks.conf:4: trembling.session:inbound needs trembling.session:outbound, which hooks.conf does not list"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+	if _, err := os.Stat("testdata/nooutbound/.aspen/data"); err == nil {
+		os.RemoveAll("testdata/nooutbound/.aspen/data")
 	}
 }
 

@@ -31,6 +31,7 @@ type serveFlags struct {
 	siteOptions
 	addr           string
 	showTracebacks bool
+	dev            bool
 	maxBody        int64
 	trustedOrigins listFlag
 	drain          time.Duration // 0 means drainTimeout; shorter in tests
@@ -48,8 +49,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	f.sessions.register(fs)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "the address to listen on")
 	fs.BoolVar(&f.showTracebacks, "show-tracebacks", false, "show tracebacks of 500s in the page (they are always logged)")
+	fs.BoolVar(&f.dev, "dev", false, "development: implies --show-tracebacks (never on a public server)")
 	fs.Var(&f.trustedOrigins, "trusted-origins", "comma-separated origins (https://admin.example.com) allowed to POST cross-site")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
+	setUsage(fs, serveSynopsis, stdout)
 	if code := parseFlags(fs, args, getenv, stderr, storageEnv); code >= 0 {
 		return code
 	}
@@ -57,7 +60,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "aspengo serve: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := newTextLogger(stderr, nil)
 	if err := serve(ctx, f, log, ready); err != nil {
 		printErrors(stderr, err)
 		return 1
@@ -68,7 +71,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 // serve runs the server of serveCmd.
 func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr string)) error {
 	f.config = aspengo.Config{
-		ShowTracebacks: f.showTracebacks,
+		ShowTracebacks: f.showTracebacks || f.dev,
 		MaxBodyBytes:   f.maxBody,
 		TrustedOrigins: f.trustedOrigins,
 	}

@@ -32,6 +32,16 @@ site uses (website.db), and while aspengo serve runs on the same embedded
 data directory it goes through that server.
 `
 
+// userVerbUsage is the synopsis of each user command's --help.
+var userVerbUsage = map[string]string{
+	"add":     "  aspengo user add USERNAME [flags]\n\nCreates an account; the password is read twice from the terminal, or once with --password-stdin.\n",
+	"passwd":  "  aspengo user passwd USERNAME [flags]\n\nSets a new password, ends the user's other sessions and lifts a login lock.\n",
+	"list":    "  aspengo user list [flags]\n\nLists the accounts.\n",
+	"delete":  "  aspengo user delete USERNAME [flags]\n\nDeletes an account.\n",
+	"disable": "  aspengo user disable USERNAME [flags]\n\nKeeps an account from logging in.\n",
+	"enable":  "  aspengo user enable USERNAME [flags]\n\nLets a disabled account log in again.\n",
+}
+
 // passwordPrompt reads a password from a terminal without echo.
 type passwordPrompt func(prompt string) ([]byte, error)
 
@@ -64,6 +74,11 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return 2
 	}
 	verb := args[0]
+	switch verb {
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, userUsage)
+		return 0
+	}
 	wantName := map[string]bool{"add": true, "passwd": true, "delete": true, "disable": true, "enable": true, "list": false}
 	needsName, ok := wantName[verb]
 	if !ok {
@@ -81,6 +96,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if verb == "add" || verb == "passwd" {
 		fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
 	}
+	setUsage(fs, userVerbUsage[verb], stdout)
 	positional, code := parseInterspersed(fs, args[1:], getenv, stderr, storageEnv)
 	if code >= 0 {
 		return code
