@@ -416,7 +416,7 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("checking the password", err))
 	}
-	if current, _, ok := s.loggedIn(); ok && current != u.Username {
+	if current, _, ok := s.loggedIn(); ok && auth.Canonical(current) != u.ID {
 		if err := s.Clear(); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
@@ -552,7 +552,7 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	if err != nil {
 		return starlark.None, nil // no session to keep logged in
 	}
-	if current, _, ok := s.loggedIn(); !ok || current != username {
+	if current, _, ok := s.loggedIn(); !ok || auth.Canonical(current) != auth.Canonical(username) {
 		return starlark.None, nil
 	}
 	u, err := a.users.Get(ctx, username)
@@ -746,7 +746,8 @@ func (v userValue) AttrNames() []string   { return userAttrNames }
 
 // Attr returns username, email (None when there is none), is_active,
 // created_at, last_login (time.time values in UTC; last_login is None
-// before the first login) and id (the account's ObjectId).
+// before the first login) and id (the account's _id, the canonical
+// username).
 func (v userValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "username":
@@ -766,14 +767,14 @@ func (v userValue) Attr(name string) (starlark.Value, error) {
 		}
 		return starlarktime.Time(v.u.LastLogin.UTC()), nil
 	case "id":
-		return database.FromBSON(v.u.ID)
+		return starlark.String(v.u.ID), nil
 	}
 	return nil, nil
 }
 
 // TemplateValue gives templates a map of the same attributes:
 // {{ .request.user.username }}; times are time.Time (nil for no last
-// login), the id its hex.
+// login).
 func (v userValue) TemplateValue() any {
 	m := map[string]any{
 		"username":   v.u.Username,
@@ -781,7 +782,7 @@ func (v userValue) TemplateValue() any {
 		"is_active":  v.u.IsActive,
 		"created_at": v.u.CreatedAt.UTC(),
 		"last_login": nil,
-		"id":         v.u.ID.Hex(),
+		"id":         v.u.ID,
 	}
 	if v.u.Email != "" {
 		m["email"] = v.u.Email

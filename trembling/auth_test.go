@@ -258,13 +258,13 @@ func TestRequestUser(t *testing.T) {
 			"username":   "alice",
 			"email":      "alice@example.com",
 			"is_active":  true,
-			"id":         u.ID.Hex(),
+			"id":         "alice",
 			"created_at": u.CreatedAt.UTC().Format(time.RFC3339Nano),
 			"last_login": u.LastLogin.UTC().Format(time.RFC3339Nano),
 		},
 		"attrs": []any{"created_at", "email", "id", "is_active", "last_login", "username"},
 		"types": map[string]any{
-			"created_at": "time.time", "email": "string", "id": "ObjectId",
+			"created_at": "time.time", "email": "string", "id": "string",
 			"is_active": "bool", "last_login": "time.time", "username": "string",
 		},
 		// The login is kept out of request.session.
@@ -286,7 +286,7 @@ func TestUserExists(t *testing.T) {
 	s.createUser(t, "alice", "secret")
 	c := newClient(t, s.testSite)
 	for name, want := range map[string]bool{
-		"alice": true, "Alice": false, "bob": false, "": false, " alice": false, "$ne": false,
+		"alice": true, "Alice": true, "ALICE": true, "bob": false, "": false, " alice": false, "$ne": false,
 	} {
 		r := get(t, c, s.testSite, "/exists.json?username="+url.QueryEscape(name))
 		if r.code != 200 || decode(t, r)["exists"] != want {

@@ -590,3 +590,34 @@ func TestCookieStoreLogin(t *testing.T) {
 		t.Errorf("the other browser: %q", got)
 	}
 }
+
+// TestUsernameCase: usernames are one account in any case: "alice"
+// cannot register beside "Alice", who logs in as "alice" and keeps the
+// spelling she registered.
+func TestUsernameCase(t *testing.T) {
+	s := startAuthSite(t)
+	c := newClient(t, s.testSite)
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"Alice"}, "password": {"secret"}}); r.code != 200 {
+		t.Fatalf("create Alice: %v", r)
+	}
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"other"}}); r.code != http.StatusConflict {
+		t.Errorf("create alice beside Alice: %v, want 409", r)
+	}
+	mustLogin(t, c, s, "alice", "secret")
+	if got := whoami(t, c, s); got != loggedInAs("Alice") {
+		t.Errorf("logged in as alice: %q", got)
+	}
+	// A login in another case is the same user: the session's data stays.
+	get(t, c, s.testSite, "/cart.json?item=book")
+	mustLogin(t, c, s, "ALICE", "secret")
+	if r := get(t, c, s.testSite, "/cart.json"); decode(t, r)["cart"] != "book" {
+		t.Errorf("a login as ALICE emptied Alice's session: %v", r)
+	}
+	// Throttling counts every case as the account.
+	for _, name := range []string{"alice", "ALICE", "Alice", "aLice", "alIce"} {
+		login(t, newClient(t, s.testSite), s, name, "guess", "")
+	}
+	if r := login(t, newClient(t, s.testSite), s, "ALICe", "secret", ""); !strings.Contains(r.body, "Too many attempts") {
+		t.Errorf("failures in five cases did not throttle the account: %v", r)
+	}
+}

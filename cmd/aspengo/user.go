@@ -85,6 +85,10 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if code >= 0 {
 		return code
 	}
+	if c := f.sessions.bcryptCost; c < auth.MinCost || c > auth.MaxCost {
+		fmt.Fprintf(stderr, "aspengo user %s: bcrypt cost %d is outside %d..%d\n", verb, c, auth.MinCost, auth.MaxCost)
+		return 2
+	}
 	var username string
 	switch {
 	case needsName && len(positional) != 1:

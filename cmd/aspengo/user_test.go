@@ -111,3 +111,16 @@ func TestUserWhileServing(t *testing.T) {
 		t.Errorf("login right after user add: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestUserBcryptCostFloor: the command refuses a cost below the policy
+// floor, although package auth accepts lower ones (for tests).
+func TestUserBcryptCostFloor(t *testing.T) {
+	for _, cost := range []string{"9", "4", "32"} {
+		var stdout, stderr bytes.Buffer
+		code := userCmd(t.Context(), []string{"list", "--bcrypt-cost", cost, "--root", "testdata/counter", "--data", t.TempDir()},
+			func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr, nil)
+		if code != 2 || !strings.Contains(stderr.String(), "bcrypt cost "+cost+" is outside 10..31") {
+			t.Errorf("--bcrypt-cost %s: exit %d, stderr %q; want 2 and the range", cost, code, stderr.String())
+		}
+	}
+}

@@ -9,23 +9,43 @@
 //
 // [Users] keeps accounts in the collection "users":
 //
-//	{_id: ObjectId, username: string (unique index), password_hash: string,
-//	 email: string, is_active: bool, created_at: date,
-//	 last_login: date or null, password_changed_at: date,
+//	{_id: the canonical username, username: string as typed at
+//	 registration, password_hash: string, email: string, is_active: bool,
+//	 created_at: date, last_login: date or null, password_changed_at: date,
 //	 session_epoch: int, counting the times the account was disabled}
 //
 // Usernames are 1 to 64 ASCII characters from A–Z, a–z, 0–9 and ". _ - @ +",
 // starting with a letter or a digit (so that an e-mail address works as a
 // username, and no username looks like a command-line flag). They are
-// stored and compared exactly as given: case-sensitive, never trimmed or
-// folded — "Alice" and "alice" are two accounts, and " alice" is refused
-// rather than silently trimmed. Dates are stored with millisecond
+// never trimmed: " alice" is refused rather than silently trimmed. They
+// compare without regard to case: an account's _id is its [Canonical]
+// username (Unicode simple case folding, which on these characters is
+// lower-casing), so "Alice" and "alice" are one account, which keeps the
+// spelling it was registered with. Dates are stored with millisecond
 // precision, in UTC.
+//
+// Every query a request causes — reading the logged-in user, a login,
+// the throttle — is an exact {_id: string} lookup, the one filter the
+// embedded engine answers from an index; other filters read the whole
+// collection. Only [Users.List], [Users.Migrate], [Users.DeleteStaleFailures]
+// and the one-time upgrade of a hash's cost use other filters.
+//
+// # Accounts of older versions
+//
+// Older versions gave accounts an ObjectId _id and compared usernames
+// exactly. [Users.EnsureIndexes] (which every method runs once) migrates
+// them: see [Users.Migrate]. Accounts whose usernames differ only in
+// case cannot become one account; they are left as they are, logged at
+// error level at startup and listed by [Users.Conflicts], keep logging
+// in by their exact usernames, and block new accounts of that name,
+// until all but one of them are deleted.
 //
 // # Passwords
 //
-// Passwords are hashed with bcrypt, cost 12 by default ([Options.Cost],
-// never below [MinCost]). A password must be 1 to 72 bytes (bcrypt reads
+// Passwords are hashed with bcrypt, cost 12 by default ([Options.Cost]).
+// NewUsers accepts down to bcrypt's own minimum, [LowestCost], so that
+// tests run quickly; [MinCost] (10) is the floor for real use, which
+// trembling and the aspengo command enforce. A password must be 1 to 72 bytes (bcrypt reads
 // only 72 bytes; a longer password is refused with [ErrPasswordTooLong],
 // never truncated; multi-byte UTF-8 counts in bytes). A hash of a lower
 // cost than configured is replaced by one of the configured cost at the

@@ -74,7 +74,7 @@ func (s *Users) countAttempt(ctx context.Context, username string) error {
 // its throttling (Authenticate does it after a success; an administrator
 // may do it after a reset password).
 func (s *Users) ResetFailures(ctx context.Context, username string) error {
-	if _, err := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: failureKey(username)}}); err != nil {
+	if _, err := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: failureKey(throttleName(username))}}); err != nil {
 		return fmt.Errorf("auth: resetting login attempts: %w", err)
 	}
 	return nil

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -56,7 +59,9 @@ type Options struct {
 // that it does not travel to templates or JSON by accident; [Fingerprint]
 // digests it.
 type User struct {
-	ID       bson.ObjectID
+	// ID is the account's _id: the canonical username ([Canonical]).
+	ID string
+	// Username is the username as typed when the account was created.
 	Username string
 	Email    string
 	IsActive bool
@@ -75,14 +80,16 @@ type User struct {
 
 // userDoc is the stored form of a User.
 type userDoc struct {
-	ID                bson.ObjectID `bson:"_id"`
-	Username          string        `bson:"username"`
-	PasswordHash      string        `bson:"password_hash"`
-	Email             string        `bson:"email"`
-	IsActive          bool          `bson:"is_active"`
-	CreatedAt         time.Time     `bson:"created_at"`
-	LastLogin         *time.Time    `bson:"last_login"`
-	PasswordChangedAt time.Time     `bson:"password_changed_at"`
+	// ID is the canonical username, or for an account of an older
+	// version not yet migrated (see Migrate) its ObjectId.
+	ID                any        `bson:"_id"`
+	Username          string     `bson:"username"`
+	PasswordHash      string     `bson:"password_hash"`
+	Email             string     `bson:"email"`
+	IsActive          bool       `bson:"is_active"`
+	CreatedAt         time.Time  `bson:"created_at"`
+	LastLogin         *time.Time `bson:"last_login"`
+	PasswordChangedAt time.Time  `bson:"password_changed_at"`
 	// SessionEpoch counts the times the account was disabled: sessions
 	// from an earlier epoch end (it is part of the Fingerprint).
 	SessionEpoch int64 `bson:"session_epoch,omitempty"`
@@ -90,7 +97,7 @@ type userDoc struct {
 
 func (d userDoc) user() User {
 	u := User{
-		ID:                d.ID,
+		ID:                Canonical(d.Username),
 		Username:          d.Username,
 		Email:             d.Email,
 		IsActive:          d.IsActive,
@@ -121,13 +128,15 @@ type Users struct {
 	dummyHash []byte
 	dummyErr  error
 
-	indexMu sync.Mutex
-	indexed bool // EnsureIndexes succeeded once
+	readyMu   sync.Mutex
+	ready     atomic.Bool         // EnsureIndexes succeeded once
+	conflicts map[string][]string // canonical name → usernames left unmigrated; set once, under readyMu, before ready
 }
 
 // NewUsers returns the account store of db configured by opts, or an
 // error wrapping [ErrInvalidOptions]. It does no I/O; call
-// [Users.EnsureIndexes] at startup (Create also does it, once).
+// [Users.EnsureIndexes] at startup (every other method also does it,
+// once).
 func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	s := &Users{
 		users:       db.Collection(UsersCollection),
@@ -141,8 +150,8 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	if s.cost == 0 {
 		s.cost = DefaultCost
 	}
-	if s.cost < MinCost || s.cost > MaxCost {
-		return nil, fmt.Errorf("%w: bcrypt cost %d is outside %d..%d", ErrInvalidOptions, opts.Cost, MinCost, MaxCost)
+	if s.cost < LowestCost || s.cost > MaxCost {
+		return nil, fmt.Errorf("%w: bcrypt cost %d is outside %d..%d", ErrInvalidOptions, opts.Cost, LowestCost, MaxCost)
 	}
 	if s.maxFailures == 0 {
 		s.maxFailures = DefaultMaxFailures
@@ -170,37 +179,74 @@ func (s *Users) now() time.Time {
 	return s.nowFunc().UTC().Truncate(time.Millisecond)
 }
 
-// EnsureIndexes creates the unique index on users.username and an index
-// on login_failures.window_start (for DeleteStaleFailures). It is
-// idempotent, and once it has succeeded later calls return at once (Create
-// calls it, so that the unique index exists before the first account). It
-// fails when the users collection already holds two accounts with one
-// username.
+// EnsureIndexes prepares the database: it migrates the accounts of older
+// versions to canonical _ids (see [Users.Migrate]) and creates the index
+// that [Users.DeleteStaleFailures] uses. It is idempotent, safe to run
+// from several processes at once, and once it has succeeded later calls
+// return at once; every other method calls it first.
 func (s *Users) EnsureIndexes(ctx context.Context) error {
-	s.indexMu.Lock()
-	done := s.indexed
-	s.indexMu.Unlock()
-	if done {
+	if s.ready.Load() {
 		return nil
 	}
-	_, err := s.users.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "username", Value: 1}},
-		Options: options.Index().SetName("username_unique").SetUnique(true),
-	})
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	if s.ready.Load() {
+		return nil
+	}
+	conflicts, err := s.migrate(ctx)
 	if err != nil {
-		return fmt.Errorf("auth: creating unique index on %s.username: %w", UsersCollection, err)
+		return err
 	}
 	_, err = s.failures.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "window_start", Value: 1}},
-		Options: options.Index().SetName("window_start"),
+		Keys:    bson.D{{Key: "expires_at", Value: 1}},
+		Options: options.Index().SetName("expires_at"),
 	})
 	if err != nil {
-		return fmt.Errorf("auth: creating index on %s.window_start: %w", FailuresCollection, err)
+		return fmt.Errorf("auth: creating index on %s.expires_at: %w", FailuresCollection, err)
 	}
-	s.indexMu.Lock()
-	s.indexed = true
-	s.indexMu.Unlock()
+	s.conflicts = map[string][]string{}
+	for _, c := range conflicts {
+		s.conflicts[c.Canonical] = c.Usernames
+		s.logger.Error("auth: accounts differ only in the case of their username; neither was migrated, each still logs in by its exact username only, and no account can be created under that name until one of them is deleted",
+			"usernames", strings.Join(c.Usernames, ", "))
+	}
+	s.ready.Store(true)
 	return nil
+}
+
+// conflicted reports whether canonical is the name of accounts left
+// unmigrated because they differ only in case (see Migrate).
+func (s *Users) conflicted(canonical string) bool {
+	_, ok := s.conflicts[canonical]
+	return ok
+}
+
+// Conflicts returns the accounts that differ only in the case of their
+// username, as the last EnsureIndexes found them: one entry per
+// canonical name, sorted. Such accounts keep working by their exact
+// username until all but one are deleted.
+func (s *Users) Conflicts(ctx context.Context) ([]CaseConflict, error) {
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]CaseConflict, 0, len(s.conflicts))
+	for c, names := range s.conflicts {
+		out = append(out, CaseConflict{Canonical: c, Usernames: slices.Clone(names)})
+	}
+	slices.SortFunc(out, func(a, b CaseConflict) int { return strings.Compare(a.Canonical, b.Canonical) })
+	return out, nil
+}
+
+// filter returns the filter that finds the account of username: its
+// canonical _id, the one query the embedded engine answers from an
+// index; or, for a name of accounts that differ only in case (never on a
+// migrated database), the exact username.
+func (s *Users) filter(username string) bson.D {
+	c := Canonical(username)
+	if s.conflicted(c) {
+		return bson.D{{Key: "username", Value: username}}
+	}
+	return bson.D{{Key: "_id", Value: c}}
 }
 
 // hash returns the bcrypt hash of password at the configured cost.
@@ -218,8 +264,9 @@ func (s *Users) hash(password string) (string, error) {
 // Create adds an active account. It refuses an invalid username
 // ([ErrInvalidUsername]), password ([ErrPasswordEmpty],
 // [ErrPasswordTooLong]) or e-mail address ([ErrInvalidEmail], "" means
-// none), and a username already taken ([ErrUserExists]; of two
-// concurrent Creates of one username exactly one succeeds).
+// none), and a username already taken in any case ([ErrUserExists]: the
+// account's _id is the canonical username, so of two concurrent Creates
+// of "Alice" and "alice" exactly one succeeds).
 func (s *Users) Create(ctx context.Context, username, password, email string) (User, error) {
 	if err := CheckUsername(username); err != nil {
 		return User{}, err
@@ -234,9 +281,12 @@ func (s *Users) Create(ctx context.Context, username, password, email string) (U
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return User{}, err
 	}
+	if s.conflicted(Canonical(username)) {
+		return User{}, fmt.Errorf("%w: %q", ErrUserExists, username)
+	}
 	now := s.now()
 	d := userDoc{
-		ID:                bson.NewObjectID(),
+		ID:                Canonical(username),
 		Username:          username,
 		PasswordHash:      h,
 		Email:             email,
@@ -256,7 +306,10 @@ func (s *Users) Create(ctx context.Context, username, password, email string) (U
 // find returns the stored document of username; found is false when
 // there is none.
 func (s *Users) find(ctx context.Context, username string) (d userDoc, found bool, err error) {
-	err = s.users.FindOne(ctx, bson.D{{Key: "username", Value: username}}).Decode(&d)
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return userDoc{}, false, err
+	}
+	err = s.users.FindOne(ctx, s.filter(username)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return userDoc{}, false, nil
 	}
@@ -266,7 +319,8 @@ func (s *Users) find(ctx context.Context, username string) (d userDoc, found boo
 	return d, true, nil
 }
 
-// Get returns the account of username, or an error wrapping [ErrNoUser].
+// Get returns the account of username (in any case), or an error
+// wrapping [ErrNoUser].
 func (s *Users) Get(ctx context.Context, username string) (User, error) {
 	d, found, err := s.find(ctx, username)
 	if err != nil {
@@ -278,17 +332,23 @@ func (s *Users) Get(ctx context.Context, username string) (User, error) {
 	return d.user(), nil
 }
 
-// Exists reports whether username has an account.
+// Exists reports whether username has an account, in any case.
 func (s *Users) Exists(ctx context.Context, username string) (bool, error) {
-	n, err := s.users.CountDocuments(ctx, bson.D{{Key: "username", Value: username}}, options.Count().SetLimit(1))
+	if CheckUsername(username) != nil {
+		return false, nil
+	}
+	_, found, err := s.find(ctx, username)
 	if err != nil {
 		return false, fmt.Errorf("auth: looking up user %s: %w", quote(username), err)
 	}
-	return n > 0, nil
+	return found, nil
 }
 
 // List returns every account, sorted by username.
 func (s *Users) List(ctx context.Context) ([]User, error) {
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
 	cur, err := s.users.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "username", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("auth: listing users: %w", err)
@@ -307,7 +367,10 @@ func (s *Users) List(ctx context.Context) ([]User, error) {
 // Delete removes the account of username, or returns an error wrapping
 // [ErrNoUser]. Its login attempt counter is left to expire.
 func (s *Users) Delete(ctx context.Context, username string) error {
-	res, err := s.users.DeleteOne(ctx, bson.D{{Key: "username", Value: username}})
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	res, err := s.users.DeleteOne(ctx, s.filter(username))
 	if err != nil {
 		return fmt.Errorf("auth: deleting user %s: %w", quote(username), err)
 	}
@@ -324,7 +387,10 @@ func (s *Users) update(ctx context.Context, username, what string, set bson.D) e
 
 // updateDoc applies the update document change to username's record.
 func (s *Users) updateDoc(ctx context.Context, username, what string, change bson.D) error {
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "username", Value: username}}, change)
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	res, err := s.users.UpdateOne(ctx, s.filter(username), change)
 	if err != nil {
 		return fmt.Errorf("auth: %s of user %s: %w", what, quote(username), err)
 	}
@@ -383,7 +449,7 @@ func (s *Users) dummy() ([]byte, error) {
 // On success it records last_login, upgrades a hash of a lower cost than
 // configured, and resets the username's attempt counter.
 func (s *Users) Authenticate(ctx context.Context, username, password string) (User, error) {
-	if err := s.countAttempt(ctx, username); err != nil {
+	if err := s.countAttempt(ctx, throttleName(username)); err != nil {
 		return User{}, err
 	}
 	var d userDoc
@@ -434,12 +500,33 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 }
 
 // loginSucceeded records the login of d, whose hash password matched,
-// and upgrades that hash if its cost is low. The update applies only if
-// the account is still active with that hash, so the returned User's
-// hash (and Fingerprint) is the stored one: when two logins upgrade at
-// once, the second re-reads the first's hash instead of overwriting it;
-// when the password changed meanwhile, the new one is checked.
+// and upgrades that hash if its cost is low.
+//
+// Recording the login is one update by _id, as every query of a request
+// is. The returned User carries the hash as read, so if the password
+// changed or the account was disabled meanwhile, its Fingerprint is
+// already stale and the session it starts ends at its next request.
+//
+// An upgrade must not overwrite a password set meanwhile, so it applies
+// only if the account is still active with the hash read (a filter
+// beyond _id, which may scan the collection; it happens once per account
+// after the cost is raised). When two logins upgrade at once, the second
+// re-reads the first's hash instead of overwriting it, so that the
+// returned User's Fingerprint is the stored one.
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
+	now := s.now()
+	if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err != nil || cost >= s.cost {
+		res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "last_login", Value: now}}}})
+		if err != nil {
+			return User{}, fmt.Errorf("auth: recording login of %s: %w", quote(d.Username), err)
+		}
+		if res.MatchedCount == 0 {
+			return User{}, ErrInvalidCredentials // deleted meanwhile
+		}
+		d.LastLogin = &now
+		return d.user(), nil
+	}
 	for try := 0; ; try++ {
 		now := s.now()
 		set := bson.D{{Key: "last_login", Value: now}}
@@ -482,4 +569,14 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 		}
 		d = cur
 	}
+}
+
+// throttleName is the name whose attempts are counted together: the
+// canonical username, or an invalid one as given (no account has it, but
+// it is counted like any other).
+func throttleName(username string) string {
+	if CheckUsername(username) != nil {
+		return username
+	}
+	return Canonical(username)
 }
