@@ -63,38 +63,41 @@
 //
 // # Throttling
 //
-// Login attempts are counted per username in the collection
+// Login attempts are counted per account in the collection
 // "login_failures", so that the limit holds across processes sharing the
-// database:
+// database. Each counted attempt is a row of its own:
 //
-//	{_id: hex SHA-256 of the username, count: int, window_start: date}
+//	{_id: "<hex SHA-256 of the canonical username>#<window>#<slot>",
+//	 expires_at: date, the end of the window}
 //
-// Every attempt is counted before its password is checked (one atomic
-// $inc with upsert), so that a burst of parallel requests cannot run more
-// than [Options.MaxFailures] comparisons; a successful login deletes the
-// row. Once more than MaxFailures attempts have been counted in one
-// window (default 5 within 15 minutes, counted from the first), further
-// attempts for that username get an error that matches [ErrThrottled]
-// (a [*ThrottledError], which says when the window ends) until the window
-// passes, even with the right password. Unknown usernames are counted and
-// throttled exactly like existing ones, so throttling says nothing about
-// which usernames exist.
+// Windows are fixed (default 15 minutes), aligned on multiples of their
+// length since the Unix epoch so that every process agrees on them. Every
+// attempt is counted before its password is checked, by inserting the
+// first free slot 0 … MaxFailures-1 of its window (found by exact _id
+// reads): an insert of a unique _id is atomic on every engine, where a
+// read-modify-write such as $inc is not (a standalone FerretDB has none),
+// so parallel attempts each take a different slot and exactly
+// [Options.MaxFailures] of them (default 5) are checked. When every slot
+// is taken, further attempts get an error that matches [ErrThrottled] (a
+// [*ThrottledError], which says when the window ends) until the window
+// ends, even with the right password; a successful login deletes the
+// window's rows. Since windows are fixed, an attacker can make at most
+// 2×MaxFailures guesses in any span of one window's length. Unknown
+// usernames are counted and throttled exactly like existing ones, so
+// throttling says nothing about which usernames exist.
 //
 // A throttled attempt is answered at once, without a bcrypt comparison.
 // That is not a timing oracle: the answer depends only on the count for
 // the username, which is the same for existing and unknown accounts, and
 // the password is never looked at, so its speed reveals nothing the
 // distinct error does not already say. Skipping bcrypt also means that a
-// flood of attempts against one account costs no CPU. The window is fixed
-// (throttled attempts do not extend it); per-account throttling lets
-// anyone keep an account locked by failing five times per window — the
-// price of stopping password guessing, as in most sites.
+// flood of attempts against one account costs no CPU.
 //
 // The username is stored only as its SHA-256, so a password typed into
 // the username field is not kept in clear (an unkeyed hash of a guessable
-// string can still be confirmed by guessing). An expired window is reset
-// by the next attempt; [Users.DeleteStaleFailures] removes old rows, since
-// the embedded engine has no TTL indexes.
+// string can still be confirmed by guessing). [Users.DeleteStaleFailures]
+// removes the rows of past windows, since the embedded engine has no TTL
+// indexes.
 //
 // # Fingerprint
 //

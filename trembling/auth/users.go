@@ -449,7 +449,7 @@ func (s *Users) dummy() ([]byte, error) {
 // On success it records last_login, upgrades a hash of a lower cost than
 // configured, and resets the username's attempt counter.
 func (s *Users) Authenticate(ctx context.Context, username, password string) (User, error) {
-	if err := s.countAttempt(ctx, throttleName(username)); err != nil {
+	if err := s.claim(ctx, accountCounter(throttleName(username))); err != nil {
 		return User{}, err
 	}
 	var d userDoc
