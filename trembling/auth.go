@@ -2,11 +2,15 @@ package trembling
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +44,18 @@ const (
 	// passes.
 	LoginErrorThrottled = "throttled"
 )
+
+// DeviceCookieName is the cookie that marks a browser as one that has
+// logged in as a user (OWASP's "device cookie"): failed logins from other
+// clients do not lock it out of that account.
+const DeviceCookieName = "login_device"
+
+// DeviceKeyFileName is the file in [Config.KeyDir] that holds the key
+// signing device cookies.
+const DeviceKeyFileName = "login-device.key"
+
+// deviceCookieMaxAge is how long a browser keeps its device cookie.
+const deviceCookieMaxAge = 365 * 24 * time.Hour
 
 // loginKey is the reserved session key that holds the login:
 // {"username": ..., "fingerprint": auth.Fingerprint(user)}. request.session
@@ -136,7 +152,11 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	case !isHandle:
 		a.err = fmt.Errorf("trembling: user accounts need website.db to be a database handle from connect(), not a %s", v.Type())
 	default:
-		users, err := auth.NewUsers(h.Database(), auth.Options{Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log})
+		deviceKey, err := t.deviceKey(a.log)
+		if err != nil {
+			return err
+		}
+		users, err := auth.NewUsers(h.Database(), auth.Options{Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey})
 		if err != nil {
 			return fmt.Errorf("trembling: %w", err)
 		}
@@ -158,6 +178,80 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	defer t.mu.Unlock()
 	st.auth = a
 	return nil
+}
+
+// deviceKey returns the key of the device cookies: from the file
+// DeviceKeyFileName in Config.KeyDir, made on first use, so that every
+// process on the data directory and every restart trusts the same
+// browsers; or, without a KeyDir, a key of this process alone.
+func (t *Trembling) deviceKey(log *slog.Logger) ([]byte, error) {
+	if t.cfg.KeyDir == "" {
+		log.Info("trembling: device cookies are signed with a key of this process only (set Config.KeyDir to keep it)")
+		return nil, nil
+	}
+	key, err := loadOrCreateFileKey(filepath.Join(t.cfg.KeyDir, DeviceKeyFileName), auth.MinDeviceKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("trembling: device cookie key: %w", err)
+	}
+	return key, nil
+}
+
+// loadOrCreateFileKey reads the key in path, or makes one of size random
+// bytes there (mode 0600, atomically: of two processes starting at once,
+// both end up with the first one's key).
+func loadOrCreateFileKey(path string, size int) ([]byte, error) {
+	key, err := readFileKey(path, size)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*") // mode 0600
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	key = make([]byte, size)
+	rand.Read(key)
+	_, err = tmp.Write(key)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readFileKey(path, size)
+		}
+		return nil, err
+	}
+	return key, nil
+}
+
+// readFileKey reads a key file, refusing one that others may read or
+// that is shorter than size.
+func readFileKey(path string, size int) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) < size {
+		return nil, fmt.Errorf("%s holds %d bytes, fewer than %d", path, len(key), size)
+	}
+	return key, nil
 }
 
 // sweepFailures removes stale login-failure counters (the embedded engine
@@ -400,9 +494,13 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
+	var device string
+	if c, err := r.Cookie(DeviceCookieName); err == nil {
+		device = c.Value
+	}
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
-	u, err := a.users.Authenticate(ctx, username, password)
+	u, newDevice, err := a.users.Login(ctx, username, password, device)
 	if err == nil || errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
 		a.sweepFailures(r.Context())
 	}
@@ -427,6 +525,15 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	s.setLogin(u)
 	setUser(r, &u)
 	setLoginError(r, "")
+	r.Response.SetCookie(&http.Cookie{
+		Name:     DeviceCookieName,
+		Value:    newDevice,
+		Path:     "/",
+		MaxAge:   int(deviceCookieMaxAge / time.Second),
+		HttpOnly: true,
+		Secure:   t.cfg.SecureCookies || r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, // only the site's own login form needs it
+	})
 	return starlark.True, nil
 }
 

@@ -99,6 +99,24 @@
 // removes the rows of past windows, since the embedded engine has no TTL
 // indexes.
 //
+// # Device cookies
+//
+// Per-account throttling alone would let anyone lock an account's owner
+// out by failing a few times per window. Following OWASP's "device
+// cookie" scheme, [Users.Login] returns, with every successful login, a
+// device cookie for the client to keep: a random nonce and an HMAC of it
+// and the canonical username, under [Options.DeviceKey] (a key the site
+// keeps out of the database). A login that presents a valid device cookie
+// for its account is counted against that device cookie only, not
+// against the account: other clients' failures never lock it out, and
+// its own failures (MaxFailures per window, like the account's) lock out
+// only that device cookie. A forged or altered cookie, or one issued for
+// another account or under another key, counts for nothing: the attempt
+// is counted against the account like any other. A success from a client
+// without a device cookie resets the account's counter; one with a device
+// cookie resets that cookie's. Device cookies cannot be revoked one by
+// one; changing the key distrusts them all.
+//
 // # Fingerprint
 //
 // [Fingerprint] is a short digest of a user's password hash that the

@@ -47,6 +47,11 @@ type Options struct {
 	// Window is the throttling window: 0 means DefaultWindow (15
 	// minutes); negative is refused.
 	Window time.Duration
+	// DeviceKey signs device cookies (see the package documentation):
+	// at least MinDeviceKeySize secret bytes, the same in every process
+	// that shares the database. nil means a random key made by NewUsers,
+	// so that device cookies are trusted only by this Users.
+	DeviceKey []byte
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time
 	// Logger receives what Authenticate cannot return without telling
@@ -128,6 +133,8 @@ type Users struct {
 	dummyHash []byte
 	dummyErr  error
 
+	devices devices
+
 	readyMu   sync.Mutex
 	ready     atomic.Bool         // EnsureIndexes succeeded once
 	conflicts map[string][]string // canonical name → usernames left unmigrated; set once, under readyMu, before ready
@@ -167,6 +174,15 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	}
 	if s.nowFunc == nil {
 		s.nowFunc = time.Now
+	}
+	switch {
+	case opts.DeviceKey == nil:
+		s.devices.key = make([]byte, MinDeviceKeySize)
+		rand.Read(s.devices.key)
+	case len(opts.DeviceKey) < MinDeviceKeySize:
+		return nil, fmt.Errorf("%w: DeviceKey has %d bytes, fewer than %d", ErrInvalidOptions, len(opts.DeviceKey), MinDeviceKeySize)
+	default:
+		s.devices.key = slices.Clone(opts.DeviceKey)
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -437,21 +453,53 @@ func (s *Users) dummy() ([]byte, error) {
 	return s.dummyHash, s.dummyErr
 }
 
-// Authenticate checks username and password and returns the account.
+// Authenticate checks username and password and returns the account,
+// for a client without a device cookie: [Users.Login] with none.
+func (s *Users) Authenticate(ctx context.Context, username, password string) (User, error) {
+	u, _, err := s.Login(ctx, username, password, "")
+	return u, err
+}
+
+// Login checks username and password and returns the account and a new
+// device cookie for the client, which it should keep and present at its
+// next login (see the package documentation); device is the one it
+// presented, "" for none.
 //
 // The error is [ErrInvalidCredentials] itself for an unknown username, a
 // wrong password (an empty or over-long one included) and an inactive
 // account, after the same work in each case (except that a username no
 // account can have, per [CheckUsername], skips the database lookup: the
 // rules are public, so that says nothing); an error matching
-// [ErrThrottled] when the username has too many recent attempts (see the
-// package documentation); and anything else only for database failures.
-// On success it records last_login, upgrades a hash of a lower cost than
-// configured, and resets the username's attempt counter.
-func (s *Users) Authenticate(ctx context.Context, username, password string) (User, error) {
-	if err := s.claim(ctx, accountCounter(throttleName(username))); err != nil {
-		return User{}, err
+// [ErrThrottled] when the account has too many recent failed attempts
+// from clients without a device cookie for it (or, for a client with
+// one, when that device cookie has); an error matching [ErrBusy] when
+// too many passwords are being checked at once; and anything else only
+// for database failures. On success it records last_login, upgrades a
+// hash of a lower cost than configured, and resets the attempt counter
+// the attempt was counted against.
+func (s *Users) Login(ctx context.Context, username, password, device string) (User, string, error) {
+	name := throttleName(username)
+	counter := accountCounter(name)
+	if device != "" {
+		if c, ok := s.devices.check(device, name); ok {
+			counter = c
+		}
 	}
+	if err := s.claim(ctx, counter); err != nil {
+		return User{}, "", err
+	}
+	u, err := s.checkPassword(ctx, username, password)
+	if err != nil {
+		return User{}, "", err
+	}
+	if err := s.release(ctx, counter); err != nil {
+		s.logger.Warn("auth: login succeeded but its attempt counter was not reset", "user", u.ID, "err", err)
+	}
+	return u, s.devices.issue(u.ID), nil
+}
+
+// checkPassword is Login once the attempt is counted.
+func (s *Users) checkPassword(ctx context.Context, username, password string) (User, error) {
 	var d userDoc
 	found := false
 	if CheckUsername(username) == nil { // no account has an invalid name
@@ -489,14 +537,7 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 	if err != nil || !found || !d.IsActive || CheckPassword(password) != nil {
 		return User{}, ErrInvalidCredentials
 	}
-	u, err := s.loginSucceeded(ctx, d, password)
-	if err != nil {
-		return User{}, err
-	}
-	if err := s.ResetFailures(ctx, username); err != nil {
-		s.logger.Warn("auth: login succeeded but its attempt counter was not reset", "user", username, "err", err)
-	}
-	return u, nil
+	return s.loginSucceeded(ctx, d, password)
 }
 
 // loginSucceeded records the login of d, whose hash password matched,
