@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,8 @@ type authSite struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	lookups lookupLimiter // of user_exists
+
 	sweepEvery time.Duration
 	mu         sync.Mutex
 	lastSweep  time.Time // of the stale login-failure counters
@@ -144,6 +147,19 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	if a.loginURL == "" {
 		a.loginURL = DefaultLoginURL
 	}
+	maxHashes, hashWait, err := hashLimits(w)
+	if err != nil {
+		return err
+	}
+	a.lookups.perMinute = DefaultLookupsPerMinute
+	if v, ok := w.Attr("user_exists_per_minute"); ok {
+		i, ok := v.(starlark.Int)
+		n, exact := i.Int64()
+		if !ok || !exact || n < 0 || n > 1<<20 {
+			return fmt.Errorf("trembling: website.user_exists_per_minute must be an int from 0 (no limit) to %d, not %s", 1<<20, v)
+		}
+		a.lookups.perMinute = int(n)
+	}
 	v, set := w.Attr("db")
 	h, isHandle := v.(*database.Handle)
 	switch {
@@ -156,7 +172,10 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 		if err != nil {
 			return err
 		}
-		users, err := auth.NewUsers(h.Database(), auth.Options{Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey})
+		users, err := auth.NewUsers(h.Database(), auth.Options{
+			Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey,
+			MaxHashes: maxHashes, HashWait: hashWait,
+		})
 		if err != nil {
 			return fmt.Errorf("trembling: %w", err)
 		}
@@ -178,6 +197,43 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	defer t.mu.Unlock()
 	st.auth = a
 	return nil
+}
+
+// hashLimits reads the bound on password checks that a startup hook may
+// set: website.max_password_checks (an int, default the number of CPUs)
+// and website.password_check_wait (seconds a login waits for one of them
+// before its 503, default auth.DefaultHashWait).
+func hashLimits(w *aspengo.Website) (n int, wait time.Duration, err error) {
+	if v, ok := w.Attr("max_password_checks"); ok {
+		i, ok := v.(starlark.Int)
+		n64, exact := i.Int64()
+		if !ok || !exact || n64 < 1 || n64 > 1<<16 {
+			return 0, 0, fmt.Errorf("trembling: website.max_password_checks must be an int from 1 to 65536, not %s", v)
+		}
+		n = int(n64)
+	}
+	if v, ok := w.Attr("password_check_wait"); ok {
+		f, ok := starlark.AsFloat(v)
+		if !ok || f <= 0 || f > 60 {
+			return 0, 0, fmt.Errorf("trembling: website.password_check_wait must be a number of seconds above 0 and at most 60, not %s", v)
+		}
+		wait = time.Duration(f * float64(time.Second))
+	}
+	return n, wait, nil
+}
+
+// busy answers a request whose password check found every slot taken:
+// 503 with Retry-After, logged as a warning.
+func (a *authSite) busy(r *aspengo.Request, b *starlark.Builtin, err error) error {
+	retry := time.Second
+	var be *auth.BusyError
+	if errors.As(err, &be) {
+		retry = be.RetryAfter
+	}
+	a.log.Warn("trembling: too many password checks at once; answered 503", "builtin", b.Name(), "path", r.URL.Path)
+	resp := r.Abort(http.StatusServiceUnavailable, "")
+	resp.Header.Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second)/time.Second)))
+	return fmt.Errorf("%s: %w", b.Name(), resp)
 }
 
 // deviceKey returns the key of the device cookies: from the file
@@ -511,6 +567,8 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	case errors.Is(err, auth.ErrThrottled):
 		setLoginError(r, LoginErrorThrottled)
 		return starlark.False, nil
+	case errors.Is(err, auth.ErrBusy):
+		return nil, a.busy(r, b, err)
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("checking the password", err))
 	}
@@ -612,12 +670,18 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(loc, http.StatusFound))
 }
 
-// createUserFn is create_user(username, password, email=None) → the new
-// account, as request.user shows one.
+// createUserFn is create_user(username, password, email=None,
+// fail_if_taken=True) → the new account, as request.user shows one. A
+// username taken in any case fails the request with 409, or with
+// fail_if_taken=False gives None: a registration page checks
+// user_exists first for a friendly message, but of two registrations of
+// one name at once both may pass that check, and the loser learns it
+// here.
 func (t *Trembling) createUserFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var username, password string
 	var emailv starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username, "password", &password, "email?", &emailv); err != nil {
+	failIfTaken := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username, "password", &password, "email?", &emailv, "fail_if_taken?", &failIfTaken); err != nil {
 		return nil, err
 	}
 	email, err := strOrNone(b, "email", emailv)
@@ -631,7 +695,12 @@ func (t *Trembling) createUserFn(thread *starlark.Thread, b *starlark.Builtin, a
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
 	u, err := a.users.Create(ctx, username, password, email)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrBusy):
+		return nil, a.busy(r, b, err)
+	case errors.Is(err, auth.ErrUserExists) && !failIfTaken:
+		return starlark.None, nil
+	case err != nil:
 		return nil, accountError(b, "creating the account", err)
 	}
 	return userValue{u: u}, nil
@@ -652,7 +721,9 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	}
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
-	if err := a.users.SetPassword(ctx, username, password); err != nil {
+	if err := a.users.SetPassword(ctx, username, password); errors.Is(err, auth.ErrBusy) {
+		return nil, a.busy(r, b, err)
+	} else if err != nil {
 		return nil, accountError(b, "setting the password", err)
 	}
 	s, err := SessionOf(r)
@@ -674,8 +745,13 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	return starlark.None, nil
 }
 
-// userExistsFn is user_exists(username) → bool. A username that no
-// account may have is False without a database lookup.
+// userExistsFn is user_exists(username) → bool, in any case. A username
+// that no account may have is False without a database lookup. Each
+// client address may ask it in at most website.user_exists_per_minute
+// requests a minute (DefaultLookupsPerMinute; calls after the first in
+// one request are free); beyond that the request ends with 429 and
+// Retry-After, so that a page that exposes it cannot list the accounts
+// quickly.
 func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var username string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username); err != nil {
@@ -688,6 +764,15 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 	if auth.CheckUsername(username) != nil {
 		return starlark.False, nil
 	}
+	if r.Value(lookupCountedKey{}) == nil {
+		r.SetValue(lookupCountedKey{}, true)
+		if ok, retry := a.lookups.allow(r.RemoteAddr, a.now()); !ok {
+			a.log.Warn("trembling: too many user_exists lookups from one client; answered 429", "client", r.RemoteAddr, "path", r.URL.Path)
+			resp := r.Abort(http.StatusTooManyRequests, "")
+			resp.Header.Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()+0.999))))
+			return nil, fmt.Errorf("%s: %w", b.Name(), resp)
+		}
+	}
 	ctx, cancel := a.context(r)
 	defer cancel()
 	ok, err := a.users.Exists(ctx, username)
@@ -696,6 +781,10 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 	}
 	return starlark.Bool(ok), nil
 }
+
+// lookupCountedKey marks, among a request's values, that its user_exists
+// calls are counted already.
+type lookupCountedKey struct{}
 
 // safeNextFn is safe_next(request, default="/"): the "next" parameter of
 // the request — on a POST the form body's, else the query string's — if

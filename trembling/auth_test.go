@@ -568,3 +568,80 @@ func TestUserOf(t *testing.T) {
 		t.Errorf("next request: go_user = %q, want alice", got)
 	}
 }
+
+// copySite copies testdata/authsite to a new directory with extra files
+// (path → content) and returns it.
+func copySite(t testing.TB, extra map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "authsite"))); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range extra {
+		if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(name)), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestCreateUserIfFree: create_user(..., fail_if_taken=False) gives None
+// for a name taken in any case, so that a registration page can tell the
+// loser of a race; without it the request fails with 409.
+func TestCreateUserIfFree(t *testing.T) {
+	root := copySite(t, map[string]string{
+		"register.json.spt": "u = create_user(request.body.one(\"username\"), \"secret\", fail_if_taken=False)\n" +
+			"response.body = {\"created\": u != None}\n",
+	})
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	c := newClient(t, s.testSite)
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{"Zed", true}, {"zed", false}, {"ZED", false}, {"amy", true}} {
+		r := post(t, c, s.testSite, "/register.json", url.Values{"username": {tc.name}})
+		if r.code != 200 || decode(t, r)["created"] != tc.want {
+			t.Errorf("register %s: %v; want created=%v", tc.name, r, tc.want)
+		}
+	}
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"zED"}, "password": {"x"}}); r.code != http.StatusConflict {
+		t.Errorf("create_user of a taken name without fail_if_taken=False: %v; want 409", r)
+	}
+}
+
+// TestUserExistsLimited: one client may ask user_exists in at most
+// website.user_exists_per_minute requests a minute; then 429 with
+// Retry-After until the next minute. Several calls in one request count
+// once.
+func TestUserExistsLimited(t *testing.T) {
+	root := copySite(t, map[string]string{
+		".aspen/database.star": "def startup(website):\n    website.db = connect(\"authsite\")\n    website.user_exists_per_minute = 3\n",
+		"many.json.spt":        "response.body = {\"n\": len([n for n in [\"a\", \"b\", \"c\", \"d\", \"e\"] if user_exists(n)])}\n",
+	})
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	s.createUser(t, "alice", "secret")
+	// Start at the beginning of a minute, so that the test does not
+	// cross one.
+	now := s.clk.Now()
+	s.clk.Add(now.Truncate(time.Minute).Add(time.Minute).Sub(now))
+	c := newClient(t, s.testSite)
+	if r := get(t, c, s.testSite, "/many.json"); r.code != 200 {
+		t.Fatalf("five lookups in one request: %v", r)
+	}
+	for i := range 2 {
+		if r := get(t, c, s.testSite, "/exists.json?username=alice"); r.code != 200 || decode(t, r)["exists"] != true {
+			t.Fatalf("lookup %d: %v", i+2, r)
+		}
+	}
+	r := get(t, newClient(t, s.testSite), s.testSite, "/exists.json?username=alice")
+	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("the fourth request from one address: %v Retry-After %q; want 429 with Retry-After", r, r.header.Get("Retry-After"))
+	}
+	if r := get(t, c, s.testSite, "/exists.json?username=a%20b"); r.code != 200 {
+		t.Errorf("an invalid name is answered without a lookup: %v", r)
+	}
+	s.clk.Add(time.Minute)
+	if r := get(t, c, s.testSite, "/exists.json?username=alice"); r.code != 200 {
+		t.Errorf("the next minute: %v", r)
+	}
+}

@@ -725,3 +725,44 @@ func TestDeviceKeyFile(t *testing.T) {
 	}
 	mustLogin(t, withDeviceCookie(t, s2.testSite, device), s2, "alice", "secret")
 }
+
+// TestPasswordChecksBounded: with every password-check slot taken (as
+// during a spray of logins), a login waits website.password_check_wait
+// and then gets 503 with Retry-After, while pages keep being served;
+// once a slot is free, logins work again.
+func TestPasswordChecksBounded(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "authsite"))); err != nil {
+		t.Fatal(err)
+	}
+	startup := "def startup(website):\n    website.db = connect(\"authsite\")\n    website.max_password_checks = 1\n    website.password_check_wait = 0.01\n"
+	if err := os.WriteFile(filepath.Join(root, ".aspen", "database.star"), []byte(startup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	s.createUser(t, "alice", "secret")
+	owner := newClient(t, s.testSite)
+	mustLogin(t, owner, s, "alice", "secret")
+
+	release, err := s.users.HashSlot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range auth.DefaultMaxFailures + 1 { // more than the throttle allows: none counts
+		r := login(t, newClient(t, s.testSite), s, "alice", "secret", "")
+		if r.code != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "1" {
+			t.Fatalf("login with every slot taken: %v Retry-After %q; want 503 and 1", r, r.header.Get("Retry-After"))
+		}
+	}
+	if r := get(t, newClient(t, s.testSite), s.testSite, "/"); r.code != 200 {
+		t.Errorf("a page view with every slot taken: %v", r)
+	}
+	if got := whoami(t, owner, s); got != loggedInAs("alice") {
+		t.Errorf("a logged-in page with every slot taken: %q", got)
+	}
+	if !s.logged("too many password checks at once") {
+		t.Errorf("log lacks the 503's reason:\n%s", s.log.String())
+	}
+	release()
+	mustLogin(t, newClient(t, s.testSite), s, "alice", "secret")
+}

@@ -117,6 +117,18 @@
 // cookie resets that cookie's. Device cookies cannot be revoked one by
 // one; changing the key distrusts them all.
 //
+// # Bounded hashing
+//
+// A bcrypt computation takes a CPU for tens to hundreds of milliseconds,
+// so a spray of logins could starve every other request. At most
+// [Options.MaxHashes] run at once (default: the number of CPUs); a login,
+// Create or SetPassword that finds none free waits up to
+// [Options.HashWait] (default 2 s), then fails with a [*BusyError]
+// (matching [ErrBusy]), and a login refused so is not counted against
+// the throttle. Throttled attempts never wait: they need no bcrypt.
+// Create checks that the name is free before hashing, so that the loser
+// of a registration race costs little.
+//
 // # Fingerprint
 //
 // [Fingerprint] is a short digest of a user's password hash that the

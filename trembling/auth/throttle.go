@@ -47,8 +47,9 @@ func (s *Users) windowOf(now time.Time) (int64, time.Time) {
 }
 
 // claim counts one attempt against counter key, before its password is
-// checked, and returns a *ThrottledError if the window's MaxFailures
-// attempts are all counted already.
+// checked, and returns the _id of the row that counts it, or a
+// *ThrottledError if the window's MaxFailures attempts are all counted
+// already.
 //
 // Each attempt is a row of its own, inserted under the first free slot
 // number of the window: an insert of a unique _id is atomic on every
@@ -56,29 +57,30 @@ func (s *Users) windowOf(now time.Time) (int64, time.Time) {
 // FerretDB is not), so parallel attempts each get a different slot and
 // exactly MaxFailures of them are let through. Every read and write is
 // an exact _id lookup.
-func (s *Users) claim(ctx context.Context, key string) error {
+func (s *Users) claim(ctx context.Context, key string) (string, error) {
 	w, end := s.windowOf(s.now())
 	full, err := s.taken(ctx, key, w, s.maxFailures-1) // the common case of a flood: one read
 	if err != nil {
-		return err
+		return "", err
 	}
 	if full {
-		return &ThrottledError{Until: end}
+		return "", &ThrottledError{Until: end}
 	}
 	n, err := s.firstFree(ctx, key, w)
 	if err != nil {
-		return err
+		return "", err
 	}
 	for ; n < s.maxFailures; n++ {
-		_, err := s.failures.InsertOne(ctx, bson.D{{Key: "_id", Value: slotID(key, w, n)}, {Key: "expires_at", Value: end}})
+		id := slotID(key, w, n)
+		_, err := s.failures.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "expires_at", Value: end}})
 		if err == nil {
-			return nil
+			return id, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("auth: counting login attempt: %w", err)
+			return "", fmt.Errorf("auth: counting login attempt: %w", err)
 		}
 	}
-	return &ThrottledError{Until: end}
+	return "", &ThrottledError{Until: end}
 }
 
 // taken reports whether slot n of key in window w is held.

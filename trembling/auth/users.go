@@ -1,11 +1,13 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +49,15 @@ type Options struct {
 	// Window is the throttling window: 0 means DefaultWindow (15
 	// minutes); negative is refused.
 	Window time.Duration
+	// MaxHashes bounds the bcrypt computations that run at once (each
+	// takes a CPU for a noticeable time): 0 means runtime.NumCPU(). A
+	// call that needs one more waits for a free slot up to HashWait,
+	// then fails with a *BusyError, so that a spray of logins cannot
+	// starve the rest of the process.
+	MaxHashes int
+	// HashWait is how long a call waits for a bcrypt slot: 0 means
+	// DefaultHashWait.
+	HashWait time.Duration
 	// DeviceKey signs device cookies (see the package documentation):
 	// at least MinDeviceKeySize secret bytes, the same in every process
 	// that shares the database. nil means a random key made by NewUsers,
@@ -135,6 +146,9 @@ type Users struct {
 
 	devices devices
 
+	slots    chan struct{} // one per bcrypt computation running
+	hashWait time.Duration
+
 	readyMu   sync.Mutex
 	ready     atomic.Bool         // EnsureIndexes succeeded once
 	conflicts map[string][]string // canonical name → usernames left unmigrated; set once, under readyMu, before ready
@@ -175,6 +189,15 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	if s.nowFunc == nil {
 		s.nowFunc = time.Now
 	}
+	if opts.MaxHashes < 0 || opts.HashWait < 0 {
+		return nil, fmt.Errorf("%w: MaxHashes %d or HashWait %v is negative", ErrInvalidOptions, opts.MaxHashes, opts.HashWait)
+	}
+	n := opts.MaxHashes
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	s.slots = make(chan struct{}, n)
+	s.hashWait = cmp.Or(opts.HashWait, DefaultHashWait)
 	switch {
 	case opts.DeviceKey == nil:
 		s.devices.key = make([]byte, MinDeviceKeySize)
@@ -266,10 +289,15 @@ func (s *Users) filter(username string) bson.D {
 }
 
 // hash returns the bcrypt hash of password at the configured cost.
-func (s *Users) hash(password string) (string, error) {
+func (s *Users) hash(ctx context.Context, password string) (string, error) {
 	if err := CheckPassword(password); err != nil {
 		return "", err
 	}
+	release, err := s.HashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return "", fmt.Errorf("auth: hashing password: %w", err)
@@ -290,15 +318,19 @@ func (s *Users) Create(ctx context.Context, username, password, email string) (U
 	if err := checkEmail(email); err != nil {
 		return User{}, err
 	}
-	h, err := s.hash(password)
+	if err := CheckPassword(password); err != nil {
+		return User{}, err
+	}
+	// Spare the hash when the name is known to be taken (the insert
+	// below is what decides a race).
+	if _, found, err := s.find(ctx, username); err != nil {
+		return User{}, err
+	} else if found || s.conflicted(Canonical(username)) {
+		return User{}, fmt.Errorf("%w: %q", ErrUserExists, username)
+	}
+	h, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, err
-	}
-	if err := s.EnsureIndexes(ctx); err != nil {
-		return User{}, err
-	}
-	if s.conflicted(Canonical(username)) {
-		return User{}, fmt.Errorf("%w: %q", ErrUserExists, username)
 	}
 	now := s.now()
 	d := userDoc{
@@ -434,7 +466,7 @@ func (s *Users) SetActive(ctx context.Context, username string, active bool) err
 // other sessions. It does not reset the login throttle (see
 // [Users.ResetFailures]).
 func (s *Users) SetPassword(ctx context.Context, username, password string) error {
-	h, err := s.hash(password)
+	h, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -485,10 +517,17 @@ func (s *Users) Login(ctx context.Context, username, password, device string) (U
 			counter = c
 		}
 	}
-	if err := s.claim(ctx, counter); err != nil {
+	slot, err := s.claim(ctx, counter)
+	if err != nil {
 		return User{}, "", err
 	}
 	u, err := s.checkPassword(ctx, username, password)
+	if errors.Is(err, ErrBusy) {
+		// The password was not checked: this attempt does not count.
+		if _, derr := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: slot}}); derr != nil {
+			s.logger.Warn("auth: giving back the attempt of a login refused as busy", "err", derr)
+		}
+	}
 	if err != nil {
 		return User{}, "", err
 	}
@@ -508,17 +547,22 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 			return User{}, err
 		}
 	}
+	release, err := s.HashSlot(ctx)
+	if err != nil {
+		return User{}, err
+	}
 	hash := []byte(d.PasswordHash)
 	if !found {
 		var err error
 		if hash, err = s.dummy(); err != nil {
+			release()
 			return User{}, fmt.Errorf("auth: making the dummy hash: %w", err)
 		}
 	}
 	// Compare even when the answer is already known to be no, so that
 	// every failure costs one comparison. bcrypt would compare only the
 	// first 72 bytes of a longer password: such a password is wrong.
-	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
+	err = bcrypt.CompareHashAndPassword(hash, []byte(password))
 	if err != nil && !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) && found {
 		s.logger.Warn("auth: stored password hash is unusable", "user", d.Username, "err", err)
 	}
@@ -534,6 +578,7 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 			}
 		}
 	}
+	release()
 	if err != nil || !found || !d.IsActive || CheckPassword(password) != nil {
 		return User{}, ErrInvalidCredentials
 	}
@@ -573,7 +618,7 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 		set := bson.D{{Key: "last_login", Value: now}}
 		newHash := d.PasswordHash
 		if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err == nil && cost < s.cost {
-			if h, err := s.hash(password); err != nil {
+			if h, err := s.hash(ctx, password); err != nil {
 				s.logger.Warn("auth: upgrading password hash", "user", d.Username, "err", err)
 			} else {
 				newHash = h
@@ -604,9 +649,16 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 		if !found || cur.ID != d.ID || !cur.IsActive {
 			return User{}, ErrInvalidCredentials
 		}
-		if cur.PasswordHash != d.PasswordHash &&
-			bcrypt.CompareHashAndPassword([]byte(cur.PasswordHash), []byte(password)) != nil {
-			return User{}, ErrInvalidCredentials
+		if cur.PasswordHash != d.PasswordHash {
+			release, err := s.HashSlot(ctx)
+			if err != nil {
+				return User{}, err
+			}
+			err = bcrypt.CompareHashAndPassword([]byte(cur.PasswordHash), []byte(password))
+			release()
+			if err != nil {
+				return User{}, ErrInvalidCredentials
+			}
 		}
 		d = cur
 	}
