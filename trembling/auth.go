@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -80,6 +81,7 @@ type authSite struct {
 	now      func() time.Time
 
 	lookups lookupLimiter // of user_exists
+	reads   atomic.Int64  // accounts read for requests' users, for tests
 
 	sweepEvery time.Duration
 	mu         sync.Mutex
@@ -394,26 +396,55 @@ func (a *authSite) bcryptContext(r *aspengo.Request) (context.Context, context.C
 // authValueKey is the key of a request's *requestAuth among its Go values.
 type authValueKey struct{}
 
-// requestAuth is who the request is authenticated as.
+// requestAuth is who the request is authenticated as, found on first use.
 type requestAuth struct {
-	user *auth.User // nil when anonymous
+	load   func() (*auth.User, error) // reads the login and its account; nil once done
+	user   *auth.User                 // nil when anonymous
+	err    error                      // why the user could not be read
+	loaded bool
 }
 
-// UserOf returns the account the request r is logged in as, which the
-// hook trembling.auth:inbound (or a login during the request) found, and
-// false when r is anonymous or the hook did not run.
-func UserOf(r *aspengo.Request) (auth.User, bool) {
-	ra, ok := r.Value(authValueKey{}).(*requestAuth)
-	if !ok || ra.user == nil {
-		return auth.User{}, false
+// get returns the request's user, reading it on the first call.
+func (ra *requestAuth) get() (*auth.User, error) {
+	if !ra.loaded {
+		ra.user, ra.err = ra.load()
+		ra.loaded, ra.load = true, nil
 	}
-	return *ra.user, true
+	return ra.user, ra.err
+}
+
+// UserOf returns the account the request r is logged in as, reading it
+// if nothing has yet (see [LoadUser]), and false when r is anonymous,
+// when the hook trembling.auth:inbound did not run, or when the account
+// could not be read.
+func UserOf(r *aspengo.Request) (auth.User, bool) {
+	u, ok, _ := LoadUser(r)
+	return u, ok
+}
+
+// LoadUser returns the account the request r is logged in as: the one a
+// login during the request gave, or the one its session names, read on
+// the first call (of LoadUser, UserOf, request.user or
+// request.authenticated) and kept for the rest of the request. ok is
+// false when r is anonymous or the hook trembling.auth:inbound did not
+// run; err says why the account could not be read (the database is
+// unavailable: an error with HTTPStatus 503).
+func LoadUser(r *aspengo.Request) (u auth.User, ok bool, err error) {
+	ra, found := r.Value(authValueKey{}).(*requestAuth)
+	if !found {
+		return auth.User{}, false, nil
+	}
+	user, err := ra.get()
+	if err != nil || user == nil {
+		return auth.User{}, false, err
+	}
+	return *user, true, nil
 }
 
 // setUser makes r authenticated as u, or anonymous when u is nil:
 // request.user and request.authenticated.
 func setUser(r *aspengo.Request, u *auth.User) {
-	r.SetValue(authValueKey{}, &requestAuth{user: u})
+	r.SetValue(authValueKey{}, &requestAuth{user: u, loaded: true})
 	if u == nil {
 		r.SetAttr("user", starlark.None)
 		r.SetAttr("authenticated", starlark.False)
@@ -440,27 +471,49 @@ func (s *Session) setLogin(u auth.User) {
 	s.login = map[string]any{loginUser: u.Username, loginFingerprint: auth.Fingerprint(u)}
 }
 
-// authInbound is the hook trembling.auth:inbound. It reads the login from
-// the session and loads its account: an account that is gone, inactive
-// or whose password changed since the login (its fingerprint differs)
-// ends the session (Session.Destroy), and the request goes on anonymous.
+// authInbound is the hook trembling.auth:inbound. It reads nothing: it
+// makes request.user and request.authenticated lazy, so that a request
+// that uses neither (a static file, most API pages) costs no session and
+// no account read. The first use reads the login from the session and
+// loads its account, once for the request (see readUser).
 func (t *Trembling) authInbound(r *aspengo.Request) error {
 	a, err := t.authOf(r.Website)
 	if err != nil {
 		return err
 	}
+	ra := &requestAuth{load: func() (*auth.User, error) { return a.readUser(r) }}
+	r.SetValue(authValueKey{}, ra)
+	r.SetLazyAttr("user", func() (starlark.Value, error) {
+		u, err := ra.get()
+		if err != nil || u == nil {
+			return starlark.None, err
+		}
+		return userValue{u: *u}, nil
+	})
+	r.SetLazyAttr("authenticated", func() (starlark.Value, error) {
+		u, err := ra.get()
+		return starlark.Bool(u != nil), err
+	})
+	setLoginError(r, "")
+	return nil
+}
+
+// readUser reads the login from the session of r and loads its account:
+// an account that is gone, inactive or whose password changed since the
+// login (its fingerprint differs) ends the session (Session.Destroy),
+// and the request goes on anonymous.
+func (a *authSite) readUser(r *aspengo.Request) (*auth.User, error) {
 	s, err := SessionOf(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	setUser(r, nil)
-	setLoginError(r, "")
 	name, fp, ok := s.loggedIn()
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := a.context(r)
 	defer cancel()
+	a.reads.Add(1)
 	u, err := a.users.Get(ctx, name)
 	var why string
 	switch {
@@ -468,17 +521,16 @@ func (t *Trembling) authInbound(r *aspengo.Request) error {
 		why = "account deleted"
 	case err != nil:
 		// Not a reason to end the session: the database may be back soon.
-		return dbError("reading the logged-in account", err)
+		return nil, dbError("reading the logged-in account", err)
 	case !u.IsActive:
 		why = "account disabled"
 	case fp == "" || auth.Fingerprint(u) != fp:
 		why = "password changed"
 	default:
-		setUser(r, &u)
-		return nil
+		return &u, nil
 	}
 	a.log.Info("trembling: session ended", "user", name, "reason", why)
-	return s.Destroy(r.Context())
+	return nil, s.Destroy(r.Context())
 }
 
 // ---------------------------------------------------------------------------
@@ -653,7 +705,9 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	if !ok {
 		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookAuth)
 	}
-	if ra.user != nil {
+	if u, err := ra.get(); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	} else if u != nil {
 		return starlark.None, nil
 	}
 	if loginURL == "" {

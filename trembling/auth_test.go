@@ -454,6 +454,10 @@ func TestAccountsDatabaseDown(t *testing.T) {
 	if r := get(t, c, s.testSite, "/whoami.txt"); r.code != 503 {
 		t.Errorf("logged-in request with the database down: %v, want 503", r)
 	}
+	// A page that does not ask for the user does not need the database.
+	if r := get(t, c, s.testSite, "/cart.json?item=book"); r.code != 200 {
+		t.Errorf("logged-in request that uses only the session, with the database down: %v, want 200", r)
+	}
 	if r := login(t, newClient(t, s.testSite), s, "alice", "secret", ""); r.code != 503 {
 		t.Errorf("login with the database down: %v, want 503", r)
 	}
@@ -643,5 +647,45 @@ func TestUserExistsLimited(t *testing.T) {
 	s.clk.Add(time.Minute)
 	if r := get(t, c, s.testSite, "/exists.json?username=alice"); r.code != 200 {
 		t.Errorf("the next minute: %v", r)
+	}
+}
+
+// TestLazyUser: the auth hook reads nothing; a request reads its user at
+// most once, however often the page, its template, login_required and Go
+// code ask, and a page or file that asks nothing costs no read.
+func TestLazyUser(t *testing.T) {
+	root := copySite(t, map[string]string{
+		"style.css": "body{}",
+		"twice.txt.spt": "a = request.user\nb = request.authenticated\nlogin_required(request)\nc = request.user.username if request.authenticated else \"\"\n" +
+			"[---]\n{{ .request.user.username }} {{ .request.authenticated }} {{ .a.username }} {{ .c }}\n",
+	})
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	s.createUser(t, "alice", "secret")
+	c := newClient(t, s.testSite)
+	mustLogin(t, c, s, "alice", "secret")
+	reads := func() int64 { return trembling.UserReads(s.tr, s.w) }
+
+	before := reads()
+	for _, path := range []string{"/style.css", "/cart.json?item=book", "/exists.json?username=bob"} {
+		if r := get(t, c, s.testSite, path); r.code != 200 {
+			t.Fatalf("GET %s: %v", path, r)
+		}
+	}
+	if n := reads() - before; n != 0 {
+		t.Errorf("pages that use neither request.user nor request.authenticated read the account %d times", n)
+	}
+	before = reads()
+	if r := get(t, c, s.testSite, "/twice.txt"); r.code != 200 || r.body != "alice true alice alice" {
+		t.Fatalf("twice.txt: %v", r)
+	}
+	if n := reads() - before; n != 1 {
+		t.Errorf("a page that asks six times read the account %d times; want 1", n)
+	}
+	// The fingerprint is still checked when the user is read.
+	if err := s.users.SetPassword(t.Context(), "alice", "changed"); err != nil {
+		t.Fatal(err)
+	}
+	if got := whoami(t, c, s); got != anonymous {
+		t.Errorf("after a password change elsewhere: %q", got)
 	}
 }
