@@ -129,6 +129,18 @@
 // Create checks that the name is free before hashing, so that the loser
 // of a registration race costs little.
 //
+// # Cache
+//
+// With [Options.Versions] (an engine that sees every write, such as the
+// embedded one, can provide a [Versioner]), a Users keeps up to
+// [Options.CacheSize] accounts in memory. Before each use it asks the
+// version of the account's document — recorded before a read, so that a
+// write during the read is not missed — and reads the database again
+// only when the version changed. A password change, a disabled or
+// deleted account, from this process or any other on the engine, is thus
+// seen at the next request, at the price of one version lookup instead
+// of a query.
+//
 // # Fingerprint
 //
 // [Fingerprint] is a short digest of a user's password hash that the

@@ -58,3 +58,20 @@ func TestUnescape(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheBound: the cache never holds more than CacheSize accounts.
+func TestCacheBound(t *testing.T) {
+	c := &userCache{size: 2, entries: map[string]cacheEntry{}}
+	for i, id := range []string{"a", "b", "c", "d", "b"} {
+		c.put(id, uint64(i), userDoc{Username: id})
+		if n := c.len(); n > 2 {
+			t.Fatalf("after %d puts the cache holds %d accounts; want at most 2", i+1, n)
+		}
+	}
+	if d, ok := c.get("b", 4); !ok || d.Username != "b" {
+		t.Errorf("the last put is not cached: %v, %v", d, ok)
+	}
+	if _, ok := c.get("b", 1); ok {
+		t.Error("an entry was served at another version")
+	}
+}

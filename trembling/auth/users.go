@@ -63,6 +63,15 @@ type Options struct {
 	// that shares the database. nil means a random key made by NewUsers,
 	// so that device cookies are trusted only by this Users.
 	DeviceKey []byte
+	// Versions, when not nil, gives the Users a cache of accounts in the
+	// process, each checked against the version of its document before
+	// use, so that a change made by any process (a password change,
+	// aspengo user disable or delete) is seen at the next read. Only an
+	// engine that sees every write can give one: the embedded engine.
+	Versions Versioner
+	// CacheSize bounds the accounts cached with Versions: 0 means
+	// DefaultCacheSize.
+	CacheSize int
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time
 	// Logger receives what Authenticate cannot return without telling
@@ -145,6 +154,7 @@ type Users struct {
 	dummyErr  error
 
 	devices devices
+	cache   *userCache // nil without Options.Versions
 
 	slots    chan struct{} // one per bcrypt computation running
 	hashWait time.Duration
@@ -188,6 +198,17 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	}
 	if s.nowFunc == nil {
 		s.nowFunc = time.Now
+	}
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("%w: CacheSize %d is negative", ErrInvalidOptions, opts.CacheSize)
+	}
+	if opts.Versions != nil {
+		s.cache = &userCache{
+			versions: opts.Versions,
+			db:       db.Name(),
+			size:     cmp.Or(opts.CacheSize, DefaultCacheSize),
+			entries:  map[string]cacheEntry{},
+		}
 	}
 	if opts.MaxHashes < 0 || opts.HashWait < 0 {
 		return nil, fmt.Errorf("%w: MaxHashes %d or HashWait %v is negative", ErrInvalidOptions, opts.MaxHashes, opts.HashWait)
@@ -357,12 +378,24 @@ func (s *Users) find(ctx context.Context, username string) (d userDoc, found boo
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return userDoc{}, false, err
 	}
+	id := Canonical(username)
+	cached := s.cache != nil && !s.conflicted(id)
+	var v uint64
+	if cached {
+		v = s.cache.version(id) // before the read: a write during it changes it
+		if d, ok := s.cache.get(id, v); ok {
+			return d, true, nil
+		}
+	}
 	err = s.users.FindOne(ctx, s.filter(username)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return userDoc{}, false, nil
 	}
 	if err != nil {
 		return userDoc{}, false, fmt.Errorf("auth: reading user: %w", err)
+	}
+	if cached {
+		s.cache.put(id, v, d)
 	}
 	return d, true, nil
 }
@@ -418,6 +451,7 @@ func (s *Users) Delete(ctx context.Context, username string) error {
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return err
 	}
+	defer s.forget(username)
 	res, err := s.users.DeleteOne(ctx, s.filter(username))
 	if err != nil {
 		return fmt.Errorf("auth: deleting user %s: %w", quote(username), err)
@@ -438,6 +472,7 @@ func (s *Users) updateDoc(ctx context.Context, username, what string, change bso
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return err
 	}
+	defer s.forget(username)
 	res, err := s.users.UpdateOne(ctx, s.filter(username), change)
 	if err != nil {
 		return fmt.Errorf("auth: %s of user %s: %w", what, quote(username), err)
@@ -600,6 +635,7 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 // re-reads the first's hash instead of overwriting it, so that the
 // returned User's Fingerprint is the stored one.
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
+	defer s.forget(d.Username)
 	now := s.now()
 	if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err != nil || cost >= s.cost {
 		res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
@@ -661,6 +697,13 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 			}
 		}
 		d = cur
+	}
+}
+
+// forget drops username's cached account after a write of this process.
+func (s *Users) forget(username string) {
+	if s.cache != nil {
+		s.cache.forget(Canonical(username))
 	}
 }
 
