@@ -25,7 +25,8 @@ import (
 	"github.com/aspengo/aspengo/trembling/auth"
 )
 
-// testCost is the bcrypt cost of the tests: the lowest allowed, for speed.
+// testCost is the bcrypt cost the tests configure: the lowest Register
+// allows. startAuthSite then lowers it to auth.LowestCost, for speed.
 const testCost = auth.MinCost
 
 // authSite is testdata/authsite (trembling's README hooks.conf) started
@@ -47,6 +48,9 @@ func startAuthSite(t testing.TB, edit ...func(*siteOptions)) *authSite {
 	}
 	for _, e := range edit {
 		e(&o)
+	}
+	if o.cfg.BcryptCost == testCost && o.tune == nil {
+		o.tune = trembling.HashAtLowestCost
 	}
 	if o.uri == "" {
 		o.uri = engineURI(t)
