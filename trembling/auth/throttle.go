@@ -157,9 +157,11 @@ func (s *Users) ResetFailures(ctx context.Context, username string) error {
 // call it periodically, since the embedded engine has no TTL indexes to
 // do it. It reads every row (it is a sweep, not a request's query).
 func (s *Users) DeleteStaleFailures(ctx context.Context) (int64, error) {
-	res, err := s.failures.DeleteMany(ctx, bson.D{
-		{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: s.now()}}},
-	})
+	res, err := s.failures.DeleteMany(ctx, bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: s.now()}}}},
+		// The counters of older versions ({count, window_start}).
+		bson.D{{Key: "expires_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+	}}})
 	if err != nil {
 		return 0, fmt.Errorf("auth: deleting stale login attempts: %w", err)
 	}

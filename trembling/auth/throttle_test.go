@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,9 +175,13 @@ func TestDeleteStaleFailures(t *testing.T) {
 		}
 	}
 
+	// A counter of the previous version goes too.
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: strings.Repeat("ab", 32)}, {Key: "count", Value: 3}, {Key: "window_start", Value: clk.Now()}}); err != nil {
+		t.Fatal(err)
+	}
 	n, err := u.DeleteStaleFailures(ctx) // quinn's and nobody's window is over, rita's not
-	if err != nil || n != 3 {
-		t.Errorf("DeleteStaleFailures = %d, %v; want 3", n, err)
+	if err != nil || n != 4 {
+		t.Errorf("DeleteStaleFailures = %d, %v; want 4", n, err)
 	}
 	if left, err := coll.CountDocuments(ctx, bson.D{}); err != nil || left != 1 {
 		t.Errorf("%d rows left, %v; want 1", left, err)
