@@ -42,8 +42,9 @@ const (
 	// account, which are not told apart.
 	LoginErrorInvalid = "invalid"
 	// LoginErrorThrottled: too many recent attempts for that username
-	// (existing or not); the right password fails too until the window
-	// passes.
+	// (existing or not) from browsers without a device cookie for it, or
+	// with the device cookie presented; the right password fails too
+	// until the window passes.
 	LoginErrorThrottled = "throttled"
 )
 
