@@ -54,7 +54,8 @@ const (
 const DeviceCookieName = "login_device"
 
 // DeviceKeyFileName is the file in [Config.KeyDir] that holds the key
-// signing device cookies.
+// signing device cookies, when that directory exists; otherwise the key
+// is kept in the database (see auth.Options.DeviceKey).
 const DeviceKeyFileName = "login-device.key"
 
 // deviceCookieMaxAge is how long a browser keeps its device cookie.
@@ -240,12 +241,18 @@ func (a *authSite) busy(r *aspengo.Request, b *starlark.Builtin, err error) erro
 }
 
 // deviceKey returns the key of the device cookies: from the file
-// DeviceKeyFileName in Config.KeyDir, made on first use, so that every
-// process on the data directory and every restart trusts the same
-// browsers; or, without a KeyDir, a key of this process alone.
+// DeviceKeyFileName in Config.KeyDir, made on first use, when that
+// directory exists (the embedded engine's data directory: every process
+// on it shares the file, and the key stays out of the database); else
+// nil, and the accounts keep a key in the database, shared by every
+// process that uses it (with a MongoDB server there may be no data
+// directory at all).
 func (t *Trembling) deviceKey(log *slog.Logger) ([]byte, error) {
 	if t.cfg.KeyDir == "" {
-		log.Info("trembling: device cookies are signed with a key of this process only (set Config.KeyDir to keep it)")
+		return nil, nil
+	}
+	if fi, err := os.Stat(t.cfg.KeyDir); err != nil || !fi.IsDir() {
+		log.Info("trembling: no key directory; device cookies are signed with a key kept in the database", "dir", t.cfg.KeyDir)
 		return nil, nil
 	}
 	key, err := loadOrCreateFileKey(filepath.Join(t.cfg.KeyDir, DeviceKeyFileName), auth.MinDeviceKeySize)
@@ -264,9 +271,6 @@ func loadOrCreateFileKey(path string, size int) ([]byte, error) {
 		return key, err
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*") // mode 0600
 	if err != nil {
 		return nil, err

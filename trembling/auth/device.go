@@ -1,12 +1,18 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // MinDeviceKeySize is the shortest [Options.DeviceKey] NewUsers accepts.
@@ -57,4 +63,38 @@ func (d devices) mac(canonical string, nonce []byte) []byte {
 	h.Write([]byte{0})
 	h.Write(nonce)
 	return h.Sum(nil)[:16]
+}
+
+// deviceKeyID is the _id of the device key in KeysCollection.
+const deviceKeyID = "device_cookies"
+
+// loadDeviceKey returns the device key kept in keys, inserting a random
+// one if there is none: of processes starting at once, the first insert
+// wins (a unique _id) and the others read it.
+func loadDeviceKey(ctx context.Context, keys *mongo.Collection) ([]byte, error) {
+	var doc struct {
+		Key []byte `bson:"key"`
+	}
+	for range 2 {
+		err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: deviceKeyID}}).Decode(&doc)
+		if err == nil {
+			if len(doc.Key) < MinDeviceKeySize {
+				return nil, fmt.Errorf("auth: the device cookie key in %s has %d bytes, fewer than %d", KeysCollection, len(doc.Key), MinDeviceKeySize)
+			}
+			return doc.Key, nil
+		}
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, fmt.Errorf("auth: reading the device cookie key: %w", err)
+		}
+		key := make([]byte, MinDeviceKeySize)
+		rand.Read(key)
+		_, err = keys.InsertOne(ctx, bson.D{{Key: "_id", Value: deviceKeyID}, {Key: "key", Value: key}})
+		if err == nil {
+			return key, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return nil, fmt.Errorf("auth: storing the device cookie key: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("auth: the device cookie key in %s could not be read", KeysCollection)
 }

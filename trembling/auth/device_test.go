@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/aspengo/aspengo/embedded/enginetest"
 	"github.com/aspengo/aspengo/trembling/auth"
 )
@@ -87,5 +89,25 @@ func TestDeviceKeyOption(t *testing.T) {
 	db := enginetest.DB(t)
 	if _, err := auth.NewUsers(db, auth.Options{DeviceKey: make([]byte, auth.MinDeviceKeySize-1)}); !errors.Is(err, auth.ErrInvalidOptions) {
 		t.Errorf("a short DeviceKey: %v; want ErrInvalidOptions", err)
+	}
+}
+
+// TestDeviceKeyInDatabase: without Options.DeviceKey the key is kept in
+// the database, so every process on it trusts the same device cookies.
+func TestDeviceKeyInDatabase(t *testing.T) {
+	ctx := t.Context()
+	db := enginetest.DB(t)
+	u1, u2 := newUsers(t, db, auth.Options{MaxFailures: 1}), newUsers(t, db, auth.Options{MaxFailures: 1})
+	mustCreate(t, u1, "wes", "right")
+	_, dev, err := u1.Login(ctx, "wes", "right", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runAttempts(t, u2, []attempt{{"wes", "wrong", auth.ErrInvalidCredentials}, {"wes", "right", auth.ErrThrottled}})
+	if _, _, err := u2.Login(ctx, "wes", "right", dev); err != nil {
+		t.Errorf("a device cookie of one process in another: %v", err)
+	}
+	if n, err := db.Collection(auth.KeysCollection).CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
+		t.Errorf("%d keys in %s, %v; want 1", n, auth.KeysCollection, err)
 	}
 }

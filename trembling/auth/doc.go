@@ -106,7 +106,12 @@
 // cookie" scheme, [Users.Login] returns, with every successful login, a
 // device cookie for the client to keep: a random nonce and an HMAC of it
 // and the canonical username, under [Options.DeviceKey] (a key the site
-// keeps out of the database). A login that presents a valid device cookie
+// keeps out of the database, such as trembling's key file), or without
+// one under a key kept in the collection "auth_keys", made by the first
+// process that needs it, so that every process sharing the database
+// trusts the same cookies (but a copy of the database then lets anyone
+// make device cookies, which only lifts the lockout: the password is
+// still needed). A login that presents a valid device cookie
 // for its account is counted against that device cookie only, not
 // against the account: other clients' failures never lock it out, and
 // its own failures (MaxFailures per window, like the account's) lock out

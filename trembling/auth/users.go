@@ -26,6 +26,9 @@ const (
 	UsersCollection = "users"
 	// FailuresCollection holds the login attempt counters.
 	FailuresCollection = "login_failures"
+	// KeysCollection holds the key of the device cookies when
+	// Options.DeviceKey is nil.
+	KeysCollection = "auth_keys"
 )
 
 // Throttling defaults.
@@ -60,8 +63,9 @@ type Options struct {
 	HashWait time.Duration
 	// DeviceKey signs device cookies (see the package documentation):
 	// at least MinDeviceKeySize secret bytes, the same in every process
-	// that shares the database. nil means a random key made by NewUsers,
-	// so that device cookies are trusted only by this Users.
+	// that shares the database, best kept out of the database (a key
+	// file). nil means a key kept in the database itself, in the
+	// collection KeysCollection, made by the first process that needs it.
 	DeviceKey []byte
 	// Versions, when not nil, gives the Users a cache of accounts in the
 	// process, each checked against the version of its document before
@@ -154,6 +158,7 @@ type Users struct {
 	dummyErr  error
 
 	devices devices
+	keys    *mongo.Collection // where the device key is kept, when not given
 	cache   *userCache // nil without Options.Versions
 
 	slots    chan struct{} // one per bcrypt computation running
@@ -221,8 +226,7 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	s.hashWait = cmp.Or(opts.HashWait, DefaultHashWait)
 	switch {
 	case opts.DeviceKey == nil:
-		s.devices.key = make([]byte, MinDeviceKeySize)
-		rand.Read(s.devices.key)
+		s.keys = db.Collection(KeysCollection) // EnsureIndexes reads the key
 	case len(opts.DeviceKey) < MinDeviceKeySize:
 		return nil, fmt.Errorf("%w: DeviceKey has %d bytes, fewer than %d", ErrInvalidOptions, len(opts.DeviceKey), MinDeviceKeySize)
 	default:
@@ -252,6 +256,13 @@ func (s *Users) EnsureIndexes(ctx context.Context) error {
 	defer s.readyMu.Unlock()
 	if s.ready.Load() {
 		return nil
+	}
+	if s.keys != nil && s.devices.key == nil {
+		key, err := loadDeviceKey(ctx, s.keys)
+		if err != nil {
+			return err
+		}
+		s.devices.key = key
 	}
 	conflicts, err := s.migrate(ctx)
 	if err != nil {
@@ -545,6 +556,9 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 // hash of a lower cost than configured, and resets the attempt counter
 // the attempt was counted against.
 func (s *Users) Login(ctx context.Context, username, password, device string) (User, string, error) {
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return User{}, "", err
+	}
 	name := throttleName(username)
 	counter := accountCounter(name)
 	if device != "" {
