@@ -159,7 +159,7 @@ type Users struct {
 
 	devices devices
 	keys    *mongo.Collection // where the device key is kept, when not given
-	cache   *userCache // nil without Options.Versions
+	cache   *userCache        // nil without Options.Versions
 
 	slots    chan struct{} // one per bcrypt computation running
 	hashWait time.Duration
