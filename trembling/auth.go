@@ -629,7 +629,7 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("checking the password", err))
 	}
-	if current, _, ok := s.loggedIn(); ok && auth.Canonical(current) != u.ID {
+	if current, _, ok := s.loggedIn(); ok && current != u.Username { // both as registered
 		if err := s.Clear(); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
