@@ -3,10 +3,12 @@ package example_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,7 +165,7 @@ func TestRegistrationErrors(t *testing.T) {
 	}{
 		{"empty username", "", "password1", "password1", "Choose a username."},
 		{"taken", "alice", "password1", "password1", "That username is taken."},
-		{"taken differs by case only: allowed", "Alice", "short", "short", "at least 8 characters"},
+		{"taken in another case", "Alice", "password1", "password1", "That username is taken."},
 		{"invalid character", "bob smith", "password1", "password1", "Use only letters, digits"},
 		{"not ASCII", "zoë", "password1", "password1", "Use only letters, digits"},
 		{"starts with a dot", ".bob", "password1", "password1", "Start your username with a letter or a digit."},
@@ -186,12 +188,11 @@ func TestRegistrationErrors(t *testing.T) {
 			expectRedirect(t, "GET /home/ after a refused registration", v.get("/home/"), http.StatusFound, "/account/login.html?next=%2Fhome%2F")
 		})
 	}
-	// "Alice" differs from "alice" and was refused for its password only:
-	// it is still free.
+	// "Alice" is alice's account.
 	var got struct{ Available bool }
 	a := s.visitor(t).get("/account/user_valid.json?username=Alice")
-	if err := json.Unmarshal([]byte(a.body), &got); err != nil || !got.Available {
-		t.Errorf("user_valid.json?username=Alice: %s (%v), want available", a.body, err)
+	if err := json.Unmarshal([]byte(a.body), &got); err != nil || got.Available {
+		t.Errorf("user_valid.json?username=Alice: %s (%v), want taken", a.body, err)
 	}
 }
 
@@ -423,7 +424,7 @@ func TestUserValid(t *testing.T) {
 	}{
 		{"username=bob", "bob", true, ""},
 		{"username=alice", "alice", false, "That username is taken. Try another one."},
-		{"username=Alice", "Alice", true, ""},
+		{"username=Alice", "Alice", false, "That username is taken. Try another one."},
 		{"username=bob%20smith", "bob smith", false, "Use only letters, digits and . _ - @ + in a username."},
 		{"username=-bob", "-bob", false, "Start your username with a letter or a digit."},
 		{"username=bob%40example.org", "bob@example.org", true, ""},
@@ -477,4 +478,33 @@ func TestLoginThrottled(t *testing.T) {
 	a := v.post("/account/login.html", form("username", "alice", "password", alicePassword))
 	expectPage(t, "the right password while throttled", a, throttled)
 	expectRedirect(t, "GET /home/ while throttled", v.get("/home/"), http.StatusFound, "/account/login.html?next=%2Fhome%2F")
+}
+
+// TestRegisterRace: of parallel registrations of one name (in several
+// cases), exactly one gets the account; every other sees the form again
+// with "That username is taken", never an error page.
+func TestRegisterRace(t *testing.T) {
+	s := startSite(t)
+	const n = 4
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		v := s.visitor(t)
+		name := []string{"zoe", "Zoe", "ZOE"}[i%3]
+		wg.Go(func() {
+			answers[i] = v.post("/account/register.html", form("username", name, "password", alicePassword, "confirmation", alicePassword))
+		})
+	}
+	wg.Wait()
+	won := 0
+	for i, a := range answers {
+		if a.code == http.StatusFound {
+			won++
+			continue
+		}
+		expectPage(t, fmt.Sprintf("registration %d", i), a, "That username is taken.", `id="register-form"`)
+	}
+	if won != 1 {
+		t.Errorf("%d registrations of zoe succeeded; want 1", won)
+	}
 }

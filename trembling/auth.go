@@ -2,13 +2,19 @@ package trembling
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -36,10 +42,24 @@ const (
 	// account, which are not told apart.
 	LoginErrorInvalid = "invalid"
 	// LoginErrorThrottled: too many recent attempts for that username
-	// (existing or not); the right password fails too until the window
-	// passes.
+	// (existing or not) from browsers without a device cookie for it, or
+	// with the device cookie presented; the right password fails too
+	// until the window passes.
 	LoginErrorThrottled = "throttled"
 )
+
+// DeviceCookieName is the cookie that marks a browser as one that has
+// logged in as a user (OWASP's "device cookie"): failed logins from other
+// clients do not lock it out of that account.
+const DeviceCookieName = "login_device"
+
+// DeviceKeyFileName is the file in [Config.KeyDir] that holds the key
+// signing device cookies, when that directory exists; otherwise the key
+// is kept in the database (see auth.Options.DeviceKey).
+const DeviceKeyFileName = "login-device.key"
+
+// deviceCookieMaxAge is how long a browser keeps its device cookie.
+const deviceCookieMaxAge = 365 * 24 * time.Hour
 
 // loginKey is the reserved session key that holds the login:
 // {"username": ..., "fingerprint": auth.Fingerprint(user)}. request.session
@@ -61,6 +81,9 @@ type authSite struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+
+	lookups lookupLimiter // of user_exists
+	reads   atomic.Int64  // accounts read for requests' users, for tests
 
 	sweepEvery time.Duration
 	mu         sync.Mutex
@@ -132,6 +155,19 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	if a.loginURL == "" {
 		a.loginURL = DefaultLoginURL
 	}
+	maxHashes, hashWait, err := hashLimits(w)
+	if err != nil {
+		return err
+	}
+	a.lookups.perMinute = DefaultLookupsPerMinute
+	if v, ok := w.Attr("user_exists_per_minute"); ok {
+		i, ok := v.(starlark.Int)
+		n, exact := i.Int64()
+		if !ok || !exact || n < 0 || n > 1<<20 {
+			return fmt.Errorf("trembling: website.user_exists_per_minute must be an int from 0 (no limit) to %d, not %s", 1<<20, v)
+		}
+		a.lookups.perMinute = int(n)
+	}
 	v, set := w.Attr("db")
 	h, isHandle := v.(*database.Handle)
 	switch {
@@ -140,7 +176,14 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	case !isHandle:
 		a.err = fmt.Errorf("trembling: user accounts need website.db to be a database handle from connect(), not a %s", v.Type())
 	default:
-		users, err := auth.NewUsers(h.Database(), auth.Options{Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log})
+		deviceKey, err := t.deviceKey(a.log)
+		if err != nil {
+			return err
+		}
+		users, err := auth.NewUsers(h.Database(), auth.Options{
+			Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey,
+			MaxHashes: maxHashes, HashWait: hashWait,
+		})
 		if err != nil {
 			return fmt.Errorf("trembling: %w", err)
 		}
@@ -162,6 +205,120 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	defer t.mu.Unlock()
 	st.auth = a
 	return nil
+}
+
+// hashLimits reads the bound on password checks that a startup hook may
+// set: website.max_password_checks (an int, default the number of CPUs)
+// and website.password_check_wait (seconds a login waits for one of them
+// before its 503, default auth.DefaultHashWait).
+func hashLimits(w *aspengo.Website) (n int, wait time.Duration, err error) {
+	if v, ok := w.Attr("max_password_checks"); ok {
+		i, ok := v.(starlark.Int)
+		n64, exact := i.Int64()
+		if !ok || !exact || n64 < 1 || n64 > 1<<16 {
+			return 0, 0, fmt.Errorf("trembling: website.max_password_checks must be an int from 1 to 65536, not %s", v)
+		}
+		n = int(n64)
+	}
+	if v, ok := w.Attr("password_check_wait"); ok {
+		f, ok := starlark.AsFloat(v)
+		if !ok || f <= 0 || f > 60 {
+			return 0, 0, fmt.Errorf("trembling: website.password_check_wait must be a number of seconds above 0 and at most 60, not %s", v)
+		}
+		wait = time.Duration(f * float64(time.Second))
+	}
+	return n, wait, nil
+}
+
+// busy answers a request whose password check found every slot taken:
+// 503 with Retry-After, logged as a warning.
+func (a *authSite) busy(r *aspengo.Request, b *starlark.Builtin, err error) error {
+	retry := time.Second
+	var be *auth.BusyError
+	if errors.As(err, &be) {
+		retry = be.RetryAfter
+	}
+	a.log.Warn("trembling: too many password checks at once; answered 503", "builtin", b.Name(), "path", r.URL.Path)
+	resp := r.Abort(http.StatusServiceUnavailable, "")
+	resp.Header.Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second)/time.Second)))
+	return fmt.Errorf("%s: %w", b.Name(), resp)
+}
+
+// deviceKey returns the key of the device cookies: from the file
+// DeviceKeyFileName in Config.KeyDir, made on first use, when that
+// directory exists (the embedded engine's data directory: every process
+// on it shares the file, and the key stays out of the database); else
+// nil, and the accounts keep a key in the database, shared by every
+// process that uses it (with a MongoDB server there may be no data
+// directory at all).
+func (t *Trembling) deviceKey(log *slog.Logger) ([]byte, error) {
+	if t.cfg.KeyDir == "" {
+		return nil, nil
+	}
+	if fi, err := os.Stat(t.cfg.KeyDir); err != nil || !fi.IsDir() {
+		log.Info("trembling: no key directory; device cookies are signed with a key kept in the database", "dir", t.cfg.KeyDir)
+		return nil, nil
+	}
+	key, err := loadOrCreateFileKey(filepath.Join(t.cfg.KeyDir, DeviceKeyFileName), auth.MinDeviceKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("trembling: device cookie key: %w", err)
+	}
+	return key, nil
+}
+
+// loadOrCreateFileKey reads the key in path, or makes one of size random
+// bytes there (mode 0600, atomically: of two processes starting at once,
+// both end up with the first one's key).
+func loadOrCreateFileKey(path string, size int) ([]byte, error) {
+	key, err := readFileKey(path, size)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*") // mode 0600
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	key = make([]byte, size)
+	rand.Read(key)
+	_, err = tmp.Write(key)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readFileKey(path, size)
+		}
+		return nil, err
+	}
+	return key, nil
+}
+
+// readFileKey reads a key file, refusing one that others may read or
+// that is shorter than size.
+func readFileKey(path string, size int) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) < size {
+		return nil, fmt.Errorf("%s holds %d bytes, fewer than %d", path, len(key), size)
+	}
+	return key, nil
 }
 
 // sweepFailures removes stale login-failure counters (the embedded engine
@@ -248,26 +405,55 @@ func (a *authSite) bcryptContext(r *aspengo.Request) (context.Context, context.C
 // authValueKey is the key of a request's *requestAuth among its Go values.
 type authValueKey struct{}
 
-// requestAuth is who the request is authenticated as.
+// requestAuth is who the request is authenticated as, found on first use.
 type requestAuth struct {
-	user *auth.User // nil when anonymous
+	load   func() (*auth.User, error) // reads the login and its account; nil once done
+	user   *auth.User                 // nil when anonymous
+	err    error                      // why the user could not be read
+	loaded bool
 }
 
-// UserOf returns the account the request r is logged in as, which the
-// hook trembling.auth:inbound (or a login during the request) found, and
-// false when r is anonymous or the hook did not run.
-func UserOf(r *aspengo.Request) (auth.User, bool) {
-	ra, ok := r.Value(authValueKey{}).(*requestAuth)
-	if !ok || ra.user == nil {
-		return auth.User{}, false
+// get returns the request's user, reading it on the first call.
+func (ra *requestAuth) get() (*auth.User, error) {
+	if !ra.loaded {
+		ra.user, ra.err = ra.load()
+		ra.loaded, ra.load = true, nil
 	}
-	return *ra.user, true
+	return ra.user, ra.err
+}
+
+// UserOf returns the account the request r is logged in as, reading it
+// if nothing has yet (see [LoadUser]), and false when r is anonymous,
+// when the hook trembling.auth:inbound did not run, or when the account
+// could not be read.
+func UserOf(r *aspengo.Request) (auth.User, bool) {
+	u, ok, _ := LoadUser(r)
+	return u, ok
+}
+
+// LoadUser returns the account the request r is logged in as: the one a
+// login during the request gave, or the one its session names, read on
+// the first call (of LoadUser, UserOf, request.user or
+// request.authenticated) and kept for the rest of the request. ok is
+// false when r is anonymous or the hook trembling.auth:inbound did not
+// run; err says why the account could not be read (the database is
+// unavailable: an error with HTTPStatus 503).
+func LoadUser(r *aspengo.Request) (u auth.User, ok bool, err error) {
+	ra, found := r.Value(authValueKey{}).(*requestAuth)
+	if !found {
+		return auth.User{}, false, nil
+	}
+	user, err := ra.get()
+	if err != nil || user == nil {
+		return auth.User{}, false, err
+	}
+	return *user, true, nil
 }
 
 // setUser makes r authenticated as u, or anonymous when u is nil:
 // request.user and request.authenticated.
 func setUser(r *aspengo.Request, u *auth.User) {
-	r.SetValue(authValueKey{}, &requestAuth{user: u})
+	r.SetValue(authValueKey{}, &requestAuth{user: u, loaded: true})
 	if u == nil {
 		r.SetAttr("user", starlark.None)
 		r.SetAttr("authenticated", starlark.False)
@@ -294,27 +480,49 @@ func (s *Session) setLogin(u auth.User) {
 	s.login = map[string]any{loginUser: u.Username, loginFingerprint: auth.Fingerprint(u)}
 }
 
-// authInbound is the hook trembling.auth:inbound. It reads the login from
-// the session and loads its account: an account that is gone, inactive
-// or whose password changed since the login (its fingerprint differs)
-// ends the session (Session.Destroy), and the request goes on anonymous.
+// authInbound is the hook trembling.auth:inbound. It reads nothing: it
+// makes request.user and request.authenticated lazy, so that a request
+// that uses neither (a static file, most API pages) costs no session and
+// no account read. The first use reads the login from the session and
+// loads its account, once for the request (see readUser).
 func (t *Trembling) authInbound(r *aspengo.Request) error {
 	a, err := t.authOf(r.Website)
 	if err != nil {
 		return err
 	}
+	ra := &requestAuth{load: func() (*auth.User, error) { return a.readUser(r) }}
+	r.SetValue(authValueKey{}, ra)
+	r.SetLazyAttr("user", func() (starlark.Value, error) {
+		u, err := ra.get()
+		if err != nil || u == nil {
+			return starlark.None, err
+		}
+		return userValue{u: *u}, nil
+	})
+	r.SetLazyAttr("authenticated", func() (starlark.Value, error) {
+		u, err := ra.get()
+		return starlark.Bool(u != nil), err
+	})
+	setLoginError(r, "")
+	return nil
+}
+
+// readUser reads the login from the session of r and loads its account:
+// an account that is gone, inactive or whose password changed since the
+// login (its fingerprint differs) ends the session (Session.Destroy),
+// and the request goes on anonymous.
+func (a *authSite) readUser(r *aspengo.Request) (*auth.User, error) {
 	s, err := SessionOf(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	setUser(r, nil)
-	setLoginError(r, "")
 	name, fp, ok := s.loggedIn()
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := a.context(r)
 	defer cancel()
+	a.reads.Add(1)
 	u, err := a.users.Get(ctx, name)
 	var why string
 	switch {
@@ -322,17 +530,16 @@ func (t *Trembling) authInbound(r *aspengo.Request) error {
 		why = "account deleted"
 	case err != nil:
 		// Not a reason to end the session: the database may be back soon.
-		return dbError("reading the logged-in account", err)
+		return nil, dbError("reading the logged-in account", err)
 	case !u.IsActive:
 		why = "account disabled"
 	case fp == "" || auth.Fingerprint(u) != fp:
 		why = "password changed"
 	default:
-		setUser(r, &u)
-		return nil
+		return &u, nil
 	}
 	a.log.Info("trembling: session ended", "user", name, "reason", why)
-	return s.Destroy(r.Context())
+	return nil, s.Destroy(r.Context())
 }
 
 // ---------------------------------------------------------------------------
@@ -404,9 +611,13 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
+	var device string
+	if c, err := r.Cookie(DeviceCookieName); err == nil {
+		device = c.Value
+	}
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
-	u, err := a.users.Authenticate(ctx, username, password)
+	u, newDevice, err := a.users.Login(ctx, username, password, device)
 	if err == nil || errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
 		a.sweepFailures(r.Context())
 	}
@@ -417,10 +628,12 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	case errors.Is(err, auth.ErrThrottled):
 		setLoginError(r, LoginErrorThrottled)
 		return starlark.False, nil
+	case errors.Is(err, auth.ErrBusy):
+		return nil, a.busy(r, b, err)
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("checking the password", err))
 	}
-	if current, _, ok := s.loggedIn(); ok && current != u.Username {
+	if current, _, ok := s.loggedIn(); ok && current != u.Username { // both as registered
 		if err := s.Clear(); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
@@ -431,6 +644,15 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	s.setLogin(u)
 	setUser(r, &u)
 	setLoginError(r, "")
+	r.Response.SetCookie(&http.Cookie{
+		Name:     DeviceCookieName,
+		Value:    newDevice,
+		Path:     "/",
+		MaxAge:   int(deviceCookieMaxAge / time.Second),
+		HttpOnly: true,
+		Secure:   t.cfg.SecureCookies || r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, // only the site's own login form needs it
+	})
 	return starlark.True, nil
 }
 
@@ -492,7 +714,9 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	if !ok {
 		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookAuth)
 	}
-	if ra.user != nil {
+	if u, err := ra.get(); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	} else if u != nil {
 		return starlark.None, nil
 	}
 	if loginURL == "" {
@@ -509,12 +733,18 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(loc, http.StatusFound))
 }
 
-// createUserFn is create_user(username, password, email=None) → the new
-// account, as request.user shows one.
+// createUserFn is create_user(username, password, email=None,
+// fail_if_taken=True) → the new account, as request.user shows one. A
+// username taken in any case fails the request with 409, or with
+// fail_if_taken=False gives None: a registration page checks
+// user_exists first for a friendly message, but of two registrations of
+// one name at once both may pass that check, and the loser learns it
+// here.
 func (t *Trembling) createUserFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var username, password string
 	var emailv starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username, "password", &password, "email?", &emailv); err != nil {
+	failIfTaken := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username, "password", &password, "email?", &emailv, "fail_if_taken?", &failIfTaken); err != nil {
 		return nil, err
 	}
 	email, err := strOrNone(b, "email", emailv)
@@ -528,7 +758,12 @@ func (t *Trembling) createUserFn(thread *starlark.Thread, b *starlark.Builtin, a
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
 	u, err := a.users.Create(ctx, username, password, email)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrBusy):
+		return nil, a.busy(r, b, err)
+	case errors.Is(err, auth.ErrUserExists) && !failIfTaken:
+		return starlark.None, nil
+	case err != nil:
 		return nil, accountError(b, "creating the account", err)
 	}
 	return userValue{u: u}, nil
@@ -549,14 +784,16 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	}
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
-	if err := a.users.SetPassword(ctx, username, password); err != nil {
+	if err := a.users.SetPassword(ctx, username, password); errors.Is(err, auth.ErrBusy) {
+		return nil, a.busy(r, b, err)
+	} else if err != nil {
 		return nil, accountError(b, "setting the password", err)
 	}
 	s, err := SessionOf(r)
 	if err != nil {
 		return starlark.None, nil // no session to keep logged in
 	}
-	if current, _, ok := s.loggedIn(); !ok || current != username {
+	if current, _, ok := s.loggedIn(); !ok || auth.Canonical(current) != auth.Canonical(username) {
 		return starlark.None, nil
 	}
 	u, err := a.users.Get(ctx, username)
@@ -571,8 +808,13 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	return starlark.None, nil
 }
 
-// userExistsFn is user_exists(username) → bool. A username that no
-// account may have is False without a database lookup.
+// userExistsFn is user_exists(username) → bool, in any case. A username
+// that no account may have is False without a database lookup. Each
+// client address may ask it in at most website.user_exists_per_minute
+// requests a minute (DefaultLookupsPerMinute; calls after the first in
+// one request are free); beyond that the request ends with 429 and
+// Retry-After, so that a page that exposes it cannot list the accounts
+// quickly.
 func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var username string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "username", &username); err != nil {
@@ -585,6 +827,15 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 	if auth.CheckUsername(username) != nil {
 		return starlark.False, nil
 	}
+	if r.Value(lookupCountedKey{}) == nil {
+		r.SetValue(lookupCountedKey{}, true)
+		if ok, retry := a.lookups.allow(r.RemoteAddr, a.now()); !ok {
+			a.log.Warn("trembling: too many user_exists lookups from one client; answered 429", "client", r.RemoteAddr, "path", r.URL.Path)
+			resp := r.Abort(http.StatusTooManyRequests, "")
+			resp.Header.Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()+0.999))))
+			return nil, fmt.Errorf("%s: %w", b.Name(), resp)
+		}
+	}
 	ctx, cancel := a.context(r)
 	defer cancel()
 	ok, err := a.users.Exists(ctx, username)
@@ -593,6 +844,10 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 	}
 	return starlark.Bool(ok), nil
 }
+
+// lookupCountedKey marks, among a request's values, that its user_exists
+// calls are counted already.
+type lookupCountedKey struct{}
 
 // safeNextFn is safe_next(request, default="/"): the "next" parameter of
 // the request — on a POST the form body's, else the query string's — if
@@ -750,7 +1005,8 @@ func (v userValue) AttrNames() []string   { return userAttrNames }
 
 // Attr returns username, email (None when there is none), is_active,
 // created_at, last_login (time.time values in UTC; last_login is None
-// before the first login) and id (the account's ObjectId).
+// before the first login) and id (the account's _id, the canonical
+// username).
 func (v userValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "username":
@@ -770,14 +1026,14 @@ func (v userValue) Attr(name string) (starlark.Value, error) {
 		}
 		return starlarktime.Time(v.u.LastLogin.UTC()), nil
 	case "id":
-		return database.FromBSON(v.u.ID)
+		return starlark.String(v.u.ID), nil
 	}
 	return nil, nil
 }
 
 // TemplateValue gives templates a map of the same attributes:
 // {{ .request.user.username }}; times are time.Time (nil for no last
-// login), the id its hex.
+// login).
 func (v userValue) TemplateValue() any {
 	m := map[string]any{
 		"username":   v.u.Username,
@@ -785,7 +1041,7 @@ func (v userValue) TemplateValue() any {
 		"is_active":  v.u.IsActive,
 		"created_at": v.u.CreatedAt.UTC(),
 		"last_login": nil,
-		"id":         v.u.ID.Hex(),
+		"id":         v.u.ID,
 	}
 	if v.u.Email != "" {
 		m["email"] = v.u.Email

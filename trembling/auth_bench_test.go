@@ -2,6 +2,7 @@ package trembling_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -53,6 +54,41 @@ func BenchmarkLogin(b *testing.B) {
 				}
 				b.StartTimer()
 				serve()
+			}
+		})
+	}
+}
+
+// BenchmarkLoggedInRequest measures whole requests of a logged-in
+// visitor, with the mongo session store on the embedded engine: a page
+// that shows the user (one session read, one account read, a template),
+// and a JSON page that reads only the session, which no longer reads the
+// account.
+func BenchmarkLoggedInRequest(b *testing.B) {
+	s := startAuthSite(b)
+	s.createUser(b, "alice", "secret")
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/account/login.html", strings.NewReader(url.Values{"username": {"alice"}, "password": {"secret"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	s.w.ServeHTTP(rec, req)
+	ck := sessionCookie(rec.Result().Header)
+	if rec.Code != 302 || ck == nil {
+		b.Fatalf("login: %d %v", rec.Code, ck)
+	}
+	for _, bc := range []struct{ name, path, want string }{
+		{"user", "/whoami.txt", loggedInAs("alice")},
+		{"session-only", "/cart.json", `{"cart":null}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", bc.path, nil)
+			req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				s.w.ServeHTTP(rec, req)
+				if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != bc.want {
+					b.Fatalf("got %d %q", rec.Code, rec.Body.String())
+				}
 			}
 		})
 	}

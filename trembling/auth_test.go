@@ -25,7 +25,8 @@ import (
 	"github.com/aspengo/aspengo/trembling/auth"
 )
 
-// testCost is the bcrypt cost of the tests: the lowest allowed, for speed.
+// testCost is the bcrypt cost the tests configure: the lowest Register
+// allows. startAuthSite then lowers it to auth.LowestCost, for speed.
 const testCost = auth.MinCost
 
 // authSite is testdata/authsite (trembling's README hooks.conf) started
@@ -47,6 +48,9 @@ func startAuthSite(t testing.TB, edit ...func(*siteOptions)) *authSite {
 	}
 	for _, e := range edit {
 		e(&o)
+	}
+	if o.cfg.BcryptCost == testCost && o.tune == nil {
+		o.tune = trembling.HashAtLowestCost
 	}
 	if o.uri == "" {
 		o.uri = engineURI(t)
@@ -258,13 +262,13 @@ func TestRequestUser(t *testing.T) {
 			"username":   "alice",
 			"email":      "alice@example.com",
 			"is_active":  true,
-			"id":         u.ID.Hex(),
+			"id":         "alice",
 			"created_at": u.CreatedAt.UTC().Format(time.RFC3339Nano),
 			"last_login": u.LastLogin.UTC().Format(time.RFC3339Nano),
 		},
 		"attrs": []any{"created_at", "email", "id", "is_active", "last_login", "username"},
 		"types": map[string]any{
-			"created_at": "time.time", "email": "string", "id": "ObjectId",
+			"created_at": "time.time", "email": "string", "id": "string",
 			"is_active": "bool", "last_login": "time.time", "username": "string",
 		},
 		// The login is kept out of request.session.
@@ -286,7 +290,7 @@ func TestUserExists(t *testing.T) {
 	s.createUser(t, "alice", "secret")
 	c := newClient(t, s.testSite)
 	for name, want := range map[string]bool{
-		"alice": true, "Alice": false, "bob": false, "": false, " alice": false, "$ne": false,
+		"alice": true, "Alice": true, "ALICE": true, "bob": false, "": false, " alice": false, "$ne": false,
 	} {
 		r := get(t, c, s.testSite, "/exists.json?username="+url.QueryEscape(name))
 		if r.code != 200 || decode(t, r)["exists"] != want {
@@ -454,6 +458,10 @@ func TestAccountsDatabaseDown(t *testing.T) {
 	if r := get(t, c, s.testSite, "/whoami.txt"); r.code != 503 {
 		t.Errorf("logged-in request with the database down: %v, want 503", r)
 	}
+	// A page that does not ask for the user does not need the database.
+	if r := get(t, c, s.testSite, "/cart.json?item=book"); r.code != 200 {
+		t.Errorf("logged-in request that uses only the session, with the database down: %v, want 200", r)
+	}
 	if r := login(t, newClient(t, s.testSite), s, "alice", "secret", ""); r.code != 503 {
 		t.Errorf("login with the database down: %v, want 503", r)
 	}
@@ -566,5 +574,122 @@ func TestUserOf(t *testing.T) {
 	}
 	if got, _ := serve("/who.txt", cookie); got != "alice" {
 		t.Errorf("next request: go_user = %q, want alice", got)
+	}
+}
+
+// copySite copies testdata/authsite to a new directory with extra files
+// (path → content) and returns it.
+func copySite(t testing.TB, extra map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "authsite"))); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range extra {
+		if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(name)), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestCreateUserIfFree: create_user(..., fail_if_taken=False) gives None
+// for a name taken in any case, so that a registration page can tell the
+// loser of a race; without it the request fails with 409.
+func TestCreateUserIfFree(t *testing.T) {
+	root := copySite(t, map[string]string{
+		"register.json.spt": "u = create_user(request.body.one(\"username\"), \"secret\", fail_if_taken=False)\n" +
+			"response.body = {\"created\": u != None}\n",
+	})
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	c := newClient(t, s.testSite)
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{"Zed", true}, {"zed", false}, {"ZED", false}, {"amy", true}} {
+		r := post(t, c, s.testSite, "/register.json", url.Values{"username": {tc.name}})
+		if r.code != 200 || decode(t, r)["created"] != tc.want {
+			t.Errorf("register %s: %v; want created=%v", tc.name, r, tc.want)
+		}
+	}
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"zED"}, "password": {"x"}}); r.code != http.StatusConflict {
+		t.Errorf("create_user of a taken name without fail_if_taken=False: %v; want 409", r)
+	}
+}
+
+// TestUserExistsLimited: one client may ask user_exists in at most
+// website.user_exists_per_minute requests a minute; then 429 with
+// Retry-After until the next minute. Several calls in one request count
+// once.
+func TestUserExistsLimited(t *testing.T) {
+	root := copySite(t, map[string]string{
+		".aspen/database.star": "def startup(website):\n    website.db = connect(\"authsite\")\n    website.user_exists_per_minute = 3\n",
+		"many.json.spt":        "response.body = {\"n\": len([n for n in [\"a\", \"b\", \"c\", \"d\", \"e\"] if user_exists(n)])}\n",
+	})
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	s.createUser(t, "alice", "secret")
+	// Start at the beginning of a minute, so that the test does not
+	// cross one.
+	now := s.clk.Now()
+	s.clk.Add(now.Truncate(time.Minute).Add(time.Minute).Sub(now))
+	c := newClient(t, s.testSite)
+	if r := get(t, c, s.testSite, "/many.json"); r.code != 200 {
+		t.Fatalf("five lookups in one request: %v", r)
+	}
+	for i := range 2 {
+		if r := get(t, c, s.testSite, "/exists.json?username=alice"); r.code != 200 || decode(t, r)["exists"] != true {
+			t.Fatalf("lookup %d: %v", i+2, r)
+		}
+	}
+	r := get(t, newClient(t, s.testSite), s.testSite, "/exists.json?username=alice")
+	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("the fourth request from one address: %v Retry-After %q; want 429 with Retry-After", r, r.header.Get("Retry-After"))
+	}
+	if r := get(t, c, s.testSite, "/exists.json?username=a%20b"); r.code != 200 {
+		t.Errorf("an invalid name is answered without a lookup: %v", r)
+	}
+	s.clk.Add(time.Minute)
+	if r := get(t, c, s.testSite, "/exists.json?username=alice"); r.code != 200 {
+		t.Errorf("the next minute: %v", r)
+	}
+}
+
+// TestLazyUser: the auth hook reads nothing; a request reads its user at
+// most once, however often the page, its template, login_required and Go
+// code ask, and a page or file that asks nothing costs no read.
+func TestLazyUser(t *testing.T) {
+	root := copySite(t, map[string]string{
+		"style.css": "body{}",
+		"twice.txt.spt": "a = request.user\nb = request.authenticated\nlogin_required(request)\nc = request.user.username if request.authenticated else \"\"\n" +
+			"[---]\n{{ .request.user.username }} {{ .request.authenticated }} {{ .a.username }} {{ .c }}\n",
+	})
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	s.createUser(t, "alice", "secret")
+	c := newClient(t, s.testSite)
+	mustLogin(t, c, s, "alice", "secret")
+	reads := func() int64 { return trembling.UserReads(s.tr, s.w) }
+
+	before := reads()
+	for _, path := range []string{"/style.css", "/cart.json?item=book", "/exists.json?username=bob"} {
+		if r := get(t, c, s.testSite, path); r.code != 200 {
+			t.Fatalf("GET %s: %v", path, r)
+		}
+	}
+	if n := reads() - before; n != 0 {
+		t.Errorf("pages that use neither request.user nor request.authenticated read the account %d times", n)
+	}
+	before = reads()
+	if r := get(t, c, s.testSite, "/twice.txt"); r.code != 200 || r.body != "alice true alice alice" {
+		t.Fatalf("twice.txt: %v", r)
+	}
+	if n := reads() - before; n != 1 {
+		t.Errorf("a page that asks six times read the account %d times; want 1", n)
+	}
+	// The fingerprint is still checked when the user is read.
+	if err := s.users.SetPassword(t.Context(), "alice", "changed"); err != nil {
+		t.Fatal(err)
+	}
+	if got := whoami(t, c, s); got != anonymous {
+		t.Errorf("after a password change elsewhere: %q", got)
 	}
 }

@@ -114,19 +114,24 @@
 //
 // # Authentication
 //
-// Accounts live in the collection "users" of website.db (see package
-// [auth] for the rules on usernames, passwords, hashing and throttling).
-// Their bcrypt cost is [Config.BcryptCost] (default 12, never below 10).
-// When a website starts, its accounts are set up on website.db; with the
-// mongo session store their indexes are made then, otherwise by the first
-// create_user or login (so that a site that does not use auth needs no
-// database). A site without website.db still starts; the auth hook and the
+// Accounts live in the collection "users" of website.db, under their
+// canonical (case-folded) username: "Alice" and "alice" are one account
+// (see package [auth] for the rules on usernames, passwords, hashing,
+// throttling and device cookies). Their bcrypt cost is [Config.BcryptCost]
+// (default 12, never below 10). When a website starts, its accounts are
+// set up on website.db; with the mongo session store they are prepared
+// then (accounts of older versions migrated, accounts that differ only in
+// case logged as an error), otherwise by their first use (so that a site
+// that does not use auth needs no database). A site without website.db still starts; the auth hook and the
 // builtins then fail with an error that says to set it.
 //
 // The hook trembling.auth:inbound must come after trembling.session:inbound
-// in hooks.conf (New refuses the other order, naming the line). On every
-// request it reads the login from the session and loads the account from
-// the database. If the account is gone, inactive, or its password changed
+// in hooks.conf (New refuses the other order, naming the line). It reads
+// nothing itself: the first time a request uses request.user,
+// request.authenticated, login_required or [LoadUser], the login is read
+// from the session and the account from the database, once for the
+// request; a request that uses none of them costs neither. If the account
+// is gone, inactive, or its password changed
 // since the login (the session keeps a fingerprint of the password hash,
 // [auth.Fingerprint]), the session is ended as by logout — so a password
 // change, or disabling an account, ends every other session of that user —
@@ -134,8 +139,8 @@
 //
 //   - request.user: None, or a read-only user with username, email (None
 //     when there is none), is_active, created_at, last_login (time.time
-//     values; last_login None before the first login) and id (an
-//     ObjectId); never the password hash. Templates see a map of the same:
+//     values; last_login None before the first login) and id (the
+//     canonical username); never the password hash. Templates see a map of the same:
 //     {{ .request.user.username }} (with {{ with .request.user }} for
 //     pages that anonymous visitors see).
 //   - request.authenticated: True or False.
@@ -158,10 +163,17 @@
 //     untouched and request.login_error is "invalid" (an unknown user, a
 //     wrong or over-long password and an inactive account alike) or
 //     "throttled" (too many recent attempts for that username, existing or
-//     not; even the right password fails until the window passes), so the
+//     not, from browsers without a device cookie for it; even the right
+//     password fails until the window passes), so the
 //     page can say "too many attempts, try again later" without telling
 //     whether the account exists. None as username or password (a missing
-//     form field) fails as "invalid".
+//     form field) fails as "invalid". A successful login also sets the
+//     cookie "login_device" (HttpOnly, SameSite=Strict, a year), signed
+//     with the key in Config.KeyDir's login-device.key: other clients'
+//     failures never lock that browser out of that account. At most
+//     website.max_password_checks passwords (default: the CPUs) are
+//     checked at once; a login that waits website.password_check_wait
+//     seconds (default 2) for its turn gets 503 with Retry-After.
 //   - logout(request): the session is deleted in the store and its cookie
 //     expired; the request goes on with a new empty session. Waiting
 //     messages stay, so the next page may say "You are logged out".
@@ -174,12 +186,16 @@
 //   - safe_next(request, default="/") → the request's "next" parameter (on
 //     a POST the form body's, else the query string's) when [auth.SafeNext]
 //     accepts it as a local path, else default.
-//   - create_user(username, password, email=None) → the new user, as
-//     request.user shows one.
+//   - create_user(username, password, email=None, fail_if_taken=True) →
+//     the new user, as request.user shows one; with fail_if_taken=False,
+//     None for a username taken in any case (the loser of two
+//     registrations at once).
 //   - set_password(username, password): the user's other sessions end;
 //     a request logged in as that user stays logged in, under a new
 //     session key.
-//   - user_exists(username) → True or False.
+//   - user_exists(username) → True or False, in any case. One client
+//     address may ask it in website.user_exists_per_minute requests a
+//     minute (default 20); beyond, 429 with Retry-After.
 //
 // create_user and set_password refuse what the page passed with an
 // [*AccountError] naming the username or the limit: 409 for a username
@@ -200,6 +216,7 @@
 // and write through it, so a change made from Go during a Starlark call is
 // seen by the page at once and saved with the page's own changes;
 // [Session.RenewToken] and [Session.Destroy] act on the stored session as
-// well. [UserOf] gives the account the request is logged in as, and
+// well. [UserOf] and [LoadUser] give the account the request is logged in
+// as, and
 // [Trembling.Users] a started website's accounts.
 package trembling

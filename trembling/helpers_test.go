@@ -38,6 +38,8 @@ type siteOptions struct {
 	// dbTimeout is the database connector's operation timeout; 0 means
 	// enginetest.OperationTimeout.
 	dbTimeout time.Duration
+	// tune, when not nil, adjusts the registered trembling before Start.
+	tune func(*trembling.Trembling)
 }
 
 // testSite is a started website behind an httptest server.
@@ -93,6 +95,9 @@ func startSite(t testing.TB, o siteOptions) *testSite {
 	tr, err := trembling.Register(reg, o.cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.tune != nil {
+		o.tune(tr)
 	}
 	s.tr = tr
 	log := slog.New(slog.NewTextHandler(s.log, nil))

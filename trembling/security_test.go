@@ -10,6 +10,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -589,4 +591,178 @@ func TestCookieStoreLogin(t *testing.T) {
 	if got := whoami(t, b, s); got != anonymous {
 		t.Errorf("the other browser: %q", got)
 	}
+}
+
+// TestUsernameCase: usernames are one account in any case: "alice"
+// cannot register beside "Alice", who logs in as "alice" and keeps the
+// spelling she registered.
+func TestUsernameCase(t *testing.T) {
+	s := startAuthSite(t)
+	c := newClient(t, s.testSite)
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"Alice"}, "password": {"secret"}}); r.code != 200 {
+		t.Fatalf("create Alice: %v", r)
+	}
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"other"}}); r.code != http.StatusConflict {
+		t.Errorf("create alice beside Alice: %v, want 409", r)
+	}
+	mustLogin(t, c, s, "alice", "secret")
+	if got := whoami(t, c, s); got != loggedInAs("Alice") {
+		t.Errorf("logged in as alice: %q", got)
+	}
+	// A login in another case is the same user: the session's data stays.
+	get(t, c, s.testSite, "/cart.json?item=book")
+	mustLogin(t, c, s, "ALICE", "secret")
+	if r := get(t, c, s.testSite, "/cart.json"); decode(t, r)["cart"] != "book" {
+		t.Errorf("a login as ALICE emptied Alice's session: %v", r)
+	}
+	// Throttling counts every case as the account.
+	for _, name := range []string{"alice", "ALICE", "Alice", "aLice", "alIce"} {
+		login(t, newClient(t, s.testSite), s, name, "guess", "")
+	}
+	if r := login(t, newClient(t, s.testSite), s, "ALICe", "secret", ""); !strings.Contains(r.body, "Too many attempts") {
+		t.Errorf("failures in five cases did not throttle the account: %v", r)
+	}
+}
+
+// cookieOf returns the value of the cookie name in c's jar for s, or "".
+func cookieOf(t testing.TB, c *http.Client, s *testSite, name string) string {
+	t.Helper()
+	u, err := url.Parse(s.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// withDeviceCookie returns a new client holding the device cookie value.
+func withDeviceCookie(t testing.TB, s *testSite, value string) *http.Client {
+	t.Helper()
+	c := newClient(t, s)
+	u, err := url.Parse(s.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: trembling.DeviceCookieName, Value: value, Path: "/"}})
+	return c
+}
+
+// TestDeviceCookieLockout: an attacker's failed logins lock out the
+// clients that never logged in as the account, but not the owner's
+// browser, which holds a signed device cookie from an earlier login; a
+// forged device cookie or another user's gives the attacker nothing.
+func TestDeviceCookieLockout(t *testing.T) {
+	s := startAuthSite(t)
+	s.createUser(t, "alice", "secret")
+	s.createUser(t, "bob", "secret")
+	const throttled = "Too many attempts, try again later."
+
+	owner := newClient(t, s.testSite)
+	r := login(t, owner, s, "alice", "secret", "")
+	var dc *http.Cookie
+	for _, line := range r.header.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == trembling.DeviceCookieName {
+			dc = c
+		}
+	}
+	if dc == nil || dc.Value == "" || !dc.HttpOnly || dc.SameSite != http.SameSiteStrictMode || dc.Path != "/" || dc.MaxAge <= 0 {
+		t.Fatalf("login set device cookie %v; want a lasting HttpOnly SameSite=Strict one", dc)
+	}
+	if r := post(t, owner, s.testSite, "/account/logout.html", url.Values{}); r.code != http.StatusFound {
+		t.Fatalf("logout: %v", r)
+	}
+	bob := newClient(t, s.testSite)
+	mustLogin(t, bob, s, "bob", "secret")
+	bobDevice := cookieOf(t, bob, s.testSite, trembling.DeviceCookieName)
+
+	for i := range auth.DefaultMaxFailures {
+		if r := login(t, newClient(t, s.testSite), s, "alice", "guess", ""); strings.Contains(r.body, throttled) {
+			t.Fatalf("attempt %d already throttled", i+1)
+		}
+	}
+	for name, c := range map[string]*http.Client{
+		"no device cookie":       newClient(t, s.testSite),
+		"a forged device cookie": withDeviceCookie(t, s.testSite, "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"),
+		"bob's device cookie":    withDeviceCookie(t, s.testSite, bobDevice),
+	} {
+		if r := login(t, c, s, "alice", "secret", ""); !strings.Contains(r.body, throttled) {
+			t.Errorf("the right password with %s during the lockout: %v", name, r)
+		}
+		if got := whoami(t, c, s); got != anonymous {
+			t.Errorf("%s: logged in during the lockout: %q", name, got)
+		}
+	}
+	mustLogin(t, owner, s, "alice", "secret")
+	if got := whoami(t, owner, s); got != loggedInAs("alice") {
+		t.Errorf("the owner during the lockout: %q", got)
+	}
+}
+
+// TestDeviceKeyFile: with Config.KeyDir the device cookie key is kept in
+// a file only its owner reads, so a browser stays trusted across a
+// restart (and by every process on the directory).
+func TestDeviceKeyFile(t *testing.T) {
+	dir, uri := t.TempDir(), engineURI(t)
+	opts := func(o *siteOptions) { o.uri = uri; o.cfg.KeyDir = dir }
+	s1 := startAuthSite(t, opts)
+	s1.createUser(t, "alice", "secret")
+	owner := newClient(t, s1.testSite)
+	mustLogin(t, owner, s1, "alice", "secret")
+	device := cookieOf(t, owner, s1.testSite, trembling.DeviceCookieName)
+	s1.stop()
+	fi, err := os.Stat(filepath.Join(dir, trembling.DeviceKeyFileName))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v; want mode 0600", fi, err)
+	}
+
+	s2 := startAuthSite(t, opts)
+	for range auth.DefaultMaxFailures {
+		login(t, newClient(t, s2.testSite), s2, "alice", "guess", "")
+	}
+	mustLogin(t, withDeviceCookie(t, s2.testSite, device), s2, "alice", "secret")
+}
+
+// TestPasswordChecksBounded: with every password-check slot taken (as
+// during a spray of logins), a login waits website.password_check_wait
+// and then gets 503 with Retry-After, while pages keep being served;
+// once a slot is free, logins work again.
+func TestPasswordChecksBounded(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "authsite"))); err != nil {
+		t.Fatal(err)
+	}
+	startup := "def startup(website):\n    website.db = connect(\"authsite\")\n    website.max_password_checks = 1\n    website.password_check_wait = 0.01\n"
+	if err := os.WriteFile(filepath.Join(root, ".aspen", "database.star"), []byte(startup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
+	s.createUser(t, "alice", "secret")
+	owner := newClient(t, s.testSite)
+	mustLogin(t, owner, s, "alice", "secret")
+
+	release, err := s.users.HashSlot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range auth.DefaultMaxFailures + 1 { // more than the throttle allows: none counts
+		r := login(t, newClient(t, s.testSite), s, "alice", "secret", "")
+		if r.code != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "1" {
+			t.Fatalf("login with every slot taken: %v Retry-After %q; want 503 and 1", r, r.header.Get("Retry-After"))
+		}
+	}
+	if r := get(t, newClient(t, s.testSite), s.testSite, "/"); r.code != 200 {
+		t.Errorf("a page view with every slot taken: %v", r)
+	}
+	if got := whoami(t, owner, s); got != loggedInAs("alice") {
+		t.Errorf("a logged-in page with every slot taken: %q", got)
+	}
+	if !s.logged("too many password checks at once") {
+		t.Errorf("log lacks the 503's reason:\n%s", s.log.String())
+	}
+	release()
+	mustLogin(t, newClient(t, s.testSite), s, "alice", "secret")
 }

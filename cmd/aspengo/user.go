@@ -101,6 +101,10 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if code >= 0 {
 		return code
 	}
+	if c := f.sessions.bcryptCost; c < auth.MinCost || c > auth.MaxCost {
+		fmt.Fprintf(stderr, "aspengo user %s: bcrypt cost %d is outside %d..%d\n", verb, c, auth.MinCost, auth.MaxCost)
+		return 2
+	}
 	var username string
 	switch {
 	case needsName && len(positional) != 1:
@@ -201,7 +205,16 @@ func runUserVerb(ctx context.Context, users *auth.Users, verb, username, passwor
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", u.Username, u.Email, u.IsActive, u.CreatedAt.UTC().Format("2006-01-02 15:04"), last)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		conflicts, err := users.Conflicts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range conflicts {
+			fmt.Fprintf(stdout, "warning: the accounts %s differ only in case: each logs in by its exact username only, and none was merged; delete all but one (aspengo user delete NAME)\n", strings.Join(c.Usernames, ", "))
+		}
 	}
 	return nil
 }

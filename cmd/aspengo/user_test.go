@@ -5,9 +5,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/aspengo/aspengo/embedded/enginetest"
+	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 // userRun runs aspengo user with args and returns its exit code and output.
@@ -109,5 +117,51 @@ func TestUserWhileServing(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "ok=true user=erin") {
 		t.Errorf("login right after user add: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestUserBcryptCostFloor: the command refuses a cost below the policy
+// floor, although package auth accepts lower ones (for tests).
+func TestUserBcryptCostFloor(t *testing.T) {
+	for _, cost := range []string{"9", "4", "32"} {
+		var stdout, stderr bytes.Buffer
+		code := userCmd(t.Context(), []string{"list", "--bcrypt-cost", cost, "--root", "testdata/counter", "--data", t.TempDir()},
+			func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr, nil)
+		if code != 2 || !strings.Contains(stderr.String(), "bcrypt cost "+cost+" is outside 10..31") {
+			t.Errorf("--bcrypt-cost %s: exit %d, stderr %q; want 2 and the range", cost, code, stderr.String())
+		}
+	}
+}
+
+// TestUserListWarnsOfCaseConflicts: accounts of an older version that
+// differ only in case are listed with a warning, and neither is merged.
+func TestUserListWarnsOfCaseConflicts(t *testing.T) {
+	ctx := t.Context()
+	client, err := mongo.Connect(options.Client().ApplyURI(enginetest.Engine(t, t.TempDir()).URI()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	db := client.Database("conflicts")
+	for _, name := range []string{"Ann", "ann"} {
+		if _, err := db.Collection(auth.UsersCollection).InsertOne(ctx, bson.D{
+			{Key: "_id", Value: bson.NewObjectID()}, {Key: "username", Value: name}, {Key: "is_active", Value: true},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users, err := auth.NewUsers(db, auth.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runUserVerb(ctx, users, "list", "", "", "", &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: the accounts Ann, ann differ only in case"; !strings.Contains(out.String(), want) {
+		t.Errorf("list output lacks %q:\n%s", want, out.String())
+	}
+	if n, err := db.Collection(auth.UsersCollection).CountDocuments(ctx, bson.D{}); err != nil || n != 2 {
+		t.Errorf("%d accounts, %v; want both kept", n, err)
 	}
 }

@@ -17,6 +17,9 @@ var (
 	// ErrThrottled is matched by the error Authenticate returns while a
 	// username has too many recent failures; see [ThrottledError].
 	ErrThrottled = errors.New("auth: too many failed login attempts, try again later")
+	// ErrBusy is matched by the error Login returns when too many
+	// passwords are being checked at once; see [BusyError].
+	ErrBusy = errors.New("auth: too many logins at once, try again shortly")
 	// ErrUserExists is returned by Create for a username already taken.
 	ErrUserExists = errors.New("auth: user already exists")
 	// ErrNoUser is returned for a username that has no account.

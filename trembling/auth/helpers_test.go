@@ -13,8 +13,8 @@ import (
 	"github.com/aspengo/aspengo/trembling/auth"
 )
 
-// testCost keeps bcrypt fast in tests (the floor is 10).
-const testCost = 10
+// testCost keeps bcrypt fast in tests: bcrypt's own minimum.
+const testCost = auth.LowestCost
 
 // clock is a settable time source for Options.Now.
 type clock struct {

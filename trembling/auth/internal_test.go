@@ -4,8 +4,11 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/aspengo/aspengo/embedded/enginetest"
 )
 
 // TestDefaults checks what the zero Options mean; an unconnected client
@@ -55,6 +58,65 @@ func TestUnescape(t *testing.T) {
 	} {
 		if got := unescape(in); got != want {
 			t.Errorf("unescape(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+// TestCacheBound: the cache never holds more than CacheSize accounts.
+func TestCacheBound(t *testing.T) {
+	c := &userCache{size: 2, entries: map[string]cacheEntry{}}
+	for i, id := range []string{"a", "b", "c", "d", "b"} {
+		c.put(id, uint64(i), userDoc{Username: id})
+		if n := c.len(); n > 2 {
+			t.Fatalf("after %d puts the cache holds %d accounts; want at most 2", i+1, n)
+		}
+	}
+	if d, ok := c.get("b", 4); !ok || d.Username != "b" {
+		t.Errorf("the last put is not cached: %v, %v", d, ok)
+	}
+	if _, ok := c.get("b", 1); ok {
+		t.Error("an entry was served at another version")
+	}
+}
+
+// TestRequestQueriesPushedDown asks the engine to explain the queries a
+// request makes (the logged-in user, a login's throttle slots, the device
+// key) and fails if one is not pushed down to the storage: an exact
+// {_id: string} is the one filter the embedded engine does not answer by
+// reading the whole collection.
+func TestRequestQueriesPushedDown(t *testing.T) {
+	ctx := t.Context()
+	db := enginetest.DB(t)
+	s, err := NewUsers(db, Options{Cost: LowestCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "Alice", "pw", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "alice", "wrong"); err != ErrInvalidCredentials {
+		t.Fatal(err)
+	}
+	w, _ := s.windowOf(s.now())
+	for _, q := range []struct {
+		coll   string
+		filter bson.D
+	}{
+		{UsersCollection, s.filter("ALICE")},
+		{FailuresCollection, bson.D{{Key: "_id", Value: slotID(accountCounter("alice"), w, 0)}}},
+		{KeysCollection, bson.D{{Key: "_id", Value: deviceKeyID}}},
+	} {
+		var res bson.M
+		err := db.RunCommand(ctx, bson.D{{Key: "explain", Value: bson.D{{Key: "find", Value: q.coll}, {Key: "filter", Value: q.filter}}}}).Decode(&res)
+		if err != nil {
+			t.Fatalf("explain %s %v: %v", q.coll, q.filter, err)
+		}
+		pushed, ok := res["filterPushdown"]
+		if !ok {
+			t.Skipf("the engine does not report filterPushdown (not FerretDB): %v", res)
+		}
+		if pushed != true {
+			t.Errorf("find %v in %s is not pushed down: %v", q.filter, q.coll, res)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -13,8 +14,13 @@ import (
 const (
 	// DefaultCost is the bcrypt cost used when [Options.Cost] is 0.
 	DefaultCost = 12
-	// MinCost is the lowest bcrypt cost NewUsers accepts.
+	// MinCost is the lowest bcrypt cost a site should use: trembling's
+	// Config and aspengo's --bcrypt-cost refuse lower. NewUsers itself
+	// accepts down to [LowestCost], so that tests hash quickly.
 	MinCost = 10
+	// LowestCost is the lowest bcrypt cost NewUsers accepts (bcrypt's own
+	// minimum). It is for tests only: such hashes are cheap to crack.
+	LowestCost = 4
 	// MaxCost is the highest bcrypt cost (bcrypt's own limit).
 	MaxCost = 31
 	// MaxPasswordBytes is the longest password, in bytes: all bcrypt reads.
@@ -43,6 +49,34 @@ func CheckUsername(username string) error {
 		}
 	}
 	return nil
+}
+
+// Canonical returns the canonical form of username, the account's _id:
+// its Unicode simple case folding. On the characters [CheckUsername]
+// allows (ASCII only) that is lower-casing A–Z, so "Alice" and "alice"
+// are one account. Canonical does not check username; call CheckUsername
+// first.
+func Canonical(username string) string {
+	for i := 0; i < len(username); i++ {
+		if c := username[i]; 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf {
+			return strings.Map(foldRune, username)
+		}
+	}
+	return username // already folded: no copy
+}
+
+// foldRune is the simple case folding of r: the smallest rune of its
+// case orbit that is lower case, or r itself (CaseFolding.txt maps to
+// the lower-case form for every ASCII letter; other letters are refused
+// by CheckUsername anyway).
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}
+	return unicode.ToLower(unicode.ToUpper(r))
 }
 
 func isAlnum(c byte) bool {

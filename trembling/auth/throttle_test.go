@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,12 +101,13 @@ func TestThrottleShared(t *testing.T) {
 	runAttempts(t, u1, []attempt{{"olga", "right", nil}})
 }
 
-// TestThrottleConcurrent: a burst of parallel attempts gets no more than
-// MaxFailures password checks.
+// TestThrottleConcurrent: 20 parallel wrong attempts, through two
+// stores as two processes would, get exactly MaxFailures password
+// checks: the counting is atomic without any read-modify-write.
 func TestThrottleConcurrent(t *testing.T) {
-	const maxFailures, n = 3, 8
+	const n = 20
 	db := enginetest.DB(t)
-	opts := auth.Options{MaxFailures: maxFailures}
+	opts := auth.Options{} // the default MaxFailures
 	stores := []*auth.Users{newUsers(t, db, opts), newUsers(t, db, opts)}
 	mustCreate(t, stores[0], "pat", "right")
 	errs := make([]error, n)
@@ -125,8 +127,11 @@ func TestThrottleConcurrent(t *testing.T) {
 			t.Errorf("attempt %d: %v", i, err)
 		}
 	}
-	if checked != maxFailures || throttled != n-maxFailures {
-		t.Errorf("%d checked, %d throttled; want %d and %d", checked, throttled, maxFailures, n-maxFailures)
+	if checked != auth.DefaultMaxFailures || throttled != n-auth.DefaultMaxFailures {
+		t.Errorf("%d checked, %d throttled; want %d and %d", checked, throttled, auth.DefaultMaxFailures, n-auth.DefaultMaxFailures)
+	}
+	if _, err := stores[1].Authenticate(context.Background(), "pat", "right"); !errors.Is(err, auth.ErrThrottled) {
+		t.Errorf("the right password after the burst: %v; want ErrThrottled", err)
 	}
 }
 
@@ -141,7 +146,7 @@ func TestDeleteStaleFailures(t *testing.T) {
 		{"quinn", "hunter2", auth.ErrInvalidCredentials},
 		{"nobody", "wrong", auth.ErrInvalidCredentials},
 	})
-	clk.Advance(10 * time.Minute)
+	clk.Advance(16 * time.Minute) // the next window
 	runAttempts(t, u, []attempt{{"rita", "wrong", auth.ErrInvalidCredentials}})
 	coll := db.Collection(auth.FailuresCollection)
 
@@ -154,14 +159,14 @@ func TestDeleteStaleFailures(t *testing.T) {
 	if err := cur.All(ctx, &rows); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 {
-		t.Fatalf("%d rows in %s; want 3: %v", len(rows), auth.FailuresCollection, rows)
+	if len(rows) != 4 {
+		t.Fatalf("%d rows in %s; want 4: %v", len(rows), auth.FailuresCollection, rows)
 	}
-	hexID := regexp.MustCompile(`^[0-9a-f]{64}$`)
+	rowID := regexp.MustCompile(`^[0-9a-f]{64}#[0-9]+#[0-9]+$`)
 	for _, row := range rows {
 		id, _ := row["_id"].(string)
-		if !hexID.MatchString(id) {
-			t.Errorf("row _id %v is not a hex SHA-256", row["_id"])
+		if !rowID.MatchString(id) {
+			t.Errorf("row _id %v is not a hex SHA-256, a window and a slot", row["_id"])
 		}
 		for k, v := range row {
 			if s, ok := v.(string); ok && k != "_id" {
@@ -170,10 +175,13 @@ func TestDeleteStaleFailures(t *testing.T) {
 		}
 	}
 
-	clk.Advance(5 * time.Minute) // quinn's and nobody's windows are over, rita's not
-	n, err := u.DeleteStaleFailures(ctx)
-	if err != nil || n != 2 {
-		t.Errorf("DeleteStaleFailures = %d, %v; want 2", n, err)
+	// A counter of the previous version goes too.
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: strings.Repeat("ab", 32)}, {Key: "count", Value: 3}, {Key: "window_start", Value: clk.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := u.DeleteStaleFailures(ctx) // quinn's and nobody's window is over, rita's not
+	if err != nil || n != 4 {
+		t.Errorf("DeleteStaleFailures = %d, %v; want 4", n, err)
 	}
 	if left, err := coll.CountDocuments(ctx, bson.D{}); err != nil || left != 1 {
 		t.Errorf("%d rows left, %v; want 1", left, err)

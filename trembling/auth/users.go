@@ -1,12 +1,17 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -21,6 +26,9 @@ const (
 	UsersCollection = "users"
 	// FailuresCollection holds the login attempt counters.
 	FailuresCollection = "login_failures"
+	// KeysCollection holds the key of the device cookies when
+	// Options.DeviceKey is nil.
+	KeysCollection = "auth_keys"
 )
 
 // Throttling defaults.
@@ -44,6 +52,30 @@ type Options struct {
 	// Window is the throttling window: 0 means DefaultWindow (15
 	// minutes); negative is refused.
 	Window time.Duration
+	// MaxHashes bounds the bcrypt computations that run at once (each
+	// takes a CPU for a noticeable time): 0 means runtime.NumCPU(). A
+	// call that needs one more waits for a free slot up to HashWait,
+	// then fails with a *BusyError, so that a spray of logins cannot
+	// starve the rest of the process.
+	MaxHashes int
+	// HashWait is how long a call waits for a bcrypt slot: 0 means
+	// DefaultHashWait.
+	HashWait time.Duration
+	// DeviceKey signs device cookies (see the package documentation):
+	// at least MinDeviceKeySize secret bytes, the same in every process
+	// that shares the database, best kept out of the database (a key
+	// file). nil means a key kept in the database itself, in the
+	// collection KeysCollection, made by the first process that needs it.
+	DeviceKey []byte
+	// Versions, when not nil, gives the Users a cache of accounts in the
+	// process, each checked against the version of its document before
+	// use, so that a change made by any process (a password change,
+	// aspengo user disable or delete) is seen at the next read. Only an
+	// engine that sees every write can give one: the embedded engine.
+	Versions Versioner
+	// CacheSize bounds the accounts cached with Versions: 0 means
+	// DefaultCacheSize.
+	CacheSize int
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time
 	// Logger receives what Authenticate cannot return without telling
@@ -56,7 +88,9 @@ type Options struct {
 // that it does not travel to templates or JSON by accident; [Fingerprint]
 // digests it.
 type User struct {
-	ID       bson.ObjectID
+	// ID is the account's _id: the canonical username ([Canonical]).
+	ID string
+	// Username is the username as typed when the account was created.
 	Username string
 	Email    string
 	IsActive bool
@@ -75,14 +109,16 @@ type User struct {
 
 // userDoc is the stored form of a User.
 type userDoc struct {
-	ID                bson.ObjectID `bson:"_id"`
-	Username          string        `bson:"username"`
-	PasswordHash      string        `bson:"password_hash"`
-	Email             string        `bson:"email"`
-	IsActive          bool          `bson:"is_active"`
-	CreatedAt         time.Time     `bson:"created_at"`
-	LastLogin         *time.Time    `bson:"last_login"`
-	PasswordChangedAt time.Time     `bson:"password_changed_at"`
+	// ID is the canonical username, or for an account of an older
+	// version not yet migrated (see Migrate) its ObjectId.
+	ID                any        `bson:"_id"`
+	Username          string     `bson:"username"`
+	PasswordHash      string     `bson:"password_hash"`
+	Email             string     `bson:"email"`
+	IsActive          bool       `bson:"is_active"`
+	CreatedAt         time.Time  `bson:"created_at"`
+	LastLogin         *time.Time `bson:"last_login"`
+	PasswordChangedAt time.Time  `bson:"password_changed_at"`
 	// SessionEpoch counts the times the account was disabled: sessions
 	// from an earlier epoch end (it is part of the Fingerprint).
 	SessionEpoch int64 `bson:"session_epoch,omitempty"`
@@ -90,7 +126,7 @@ type userDoc struct {
 
 func (d userDoc) user() User {
 	u := User{
-		ID:                d.ID,
+		ID:                Canonical(d.Username),
 		Username:          d.Username,
 		Email:             d.Email,
 		IsActive:          d.IsActive,
@@ -121,13 +157,22 @@ type Users struct {
 	dummyHash []byte
 	dummyErr  error
 
-	indexMu sync.Mutex
-	indexed bool // EnsureIndexes succeeded once
+	devices devices
+	keys    *mongo.Collection // where the device key is kept, when not given
+	cache   *userCache        // nil without Options.Versions
+
+	slots    chan struct{} // one per bcrypt computation running
+	hashWait time.Duration
+
+	readyMu   sync.Mutex
+	ready     atomic.Bool         // EnsureIndexes succeeded once
+	conflicts map[string][]string // canonical name → usernames left unmigrated; set once, under readyMu, before ready
 }
 
 // NewUsers returns the account store of db configured by opts, or an
 // error wrapping [ErrInvalidOptions]. It does no I/O; call
-// [Users.EnsureIndexes] at startup (Create also does it, once).
+// [Users.EnsureIndexes] at startup (every other method also does it,
+// once).
 func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	s := &Users{
 		users:       db.Collection(UsersCollection),
@@ -141,8 +186,8 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	if s.cost == 0 {
 		s.cost = DefaultCost
 	}
-	if s.cost < MinCost || s.cost > MaxCost {
-		return nil, fmt.Errorf("%w: bcrypt cost %d is outside %d..%d", ErrInvalidOptions, opts.Cost, MinCost, MaxCost)
+	if s.cost < LowestCost || s.cost > MaxCost {
+		return nil, fmt.Errorf("%w: bcrypt cost %d is outside %d..%d", ErrInvalidOptions, opts.Cost, LowestCost, MaxCost)
 	}
 	if s.maxFailures == 0 {
 		s.maxFailures = DefaultMaxFailures
@@ -159,6 +204,34 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	if s.nowFunc == nil {
 		s.nowFunc = time.Now
 	}
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("%w: CacheSize %d is negative", ErrInvalidOptions, opts.CacheSize)
+	}
+	if opts.Versions != nil {
+		s.cache = &userCache{
+			versions: opts.Versions,
+			db:       db.Name(),
+			size:     cmp.Or(opts.CacheSize, DefaultCacheSize),
+			entries:  map[string]cacheEntry{},
+		}
+	}
+	if opts.MaxHashes < 0 || opts.HashWait < 0 {
+		return nil, fmt.Errorf("%w: MaxHashes %d or HashWait %v is negative", ErrInvalidOptions, opts.MaxHashes, opts.HashWait)
+	}
+	n := opts.MaxHashes
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	s.slots = make(chan struct{}, n)
+	s.hashWait = cmp.Or(opts.HashWait, DefaultHashWait)
+	switch {
+	case opts.DeviceKey == nil:
+		s.keys = db.Collection(KeysCollection) // EnsureIndexes reads the key
+	case len(opts.DeviceKey) < MinDeviceKeySize:
+		return nil, fmt.Errorf("%w: DeviceKey has %d bytes, fewer than %d", ErrInvalidOptions, len(opts.DeviceKey), MinDeviceKeySize)
+	default:
+		s.devices.key = slices.Clone(opts.DeviceKey)
+	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -170,44 +243,93 @@ func (s *Users) now() time.Time {
 	return s.nowFunc().UTC().Truncate(time.Millisecond)
 }
 
-// EnsureIndexes creates the unique index on users.username and an index
-// on login_failures.window_start (for DeleteStaleFailures). It is
-// idempotent, and once it has succeeded later calls return at once (Create
-// calls it, so that the unique index exists before the first account). It
-// fails when the users collection already holds two accounts with one
-// username.
+// EnsureIndexes prepares the database: it migrates the accounts of older
+// versions to canonical _ids (see [Users.Migrate]) and creates the index
+// that [Users.DeleteStaleFailures] uses. It is idempotent, safe to run
+// from several processes at once, and once it has succeeded later calls
+// return at once; every other method calls it first.
 func (s *Users) EnsureIndexes(ctx context.Context) error {
-	s.indexMu.Lock()
-	done := s.indexed
-	s.indexMu.Unlock()
-	if done {
+	if s.ready.Load() {
 		return nil
 	}
-	_, err := s.users.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "username", Value: 1}},
-		Options: options.Index().SetName("username_unique").SetUnique(true),
-	})
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	if s.ready.Load() {
+		return nil
+	}
+	if s.keys != nil && s.devices.key == nil {
+		key, err := loadDeviceKey(ctx, s.keys)
+		if err != nil {
+			return err
+		}
+		s.devices.key = key
+	}
+	conflicts, err := s.migrate(ctx)
 	if err != nil {
-		return fmt.Errorf("auth: creating unique index on %s.username: %w", UsersCollection, err)
+		return err
 	}
 	_, err = s.failures.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "window_start", Value: 1}},
-		Options: options.Index().SetName("window_start"),
+		Keys:    bson.D{{Key: "expires_at", Value: 1}},
+		Options: options.Index().SetName("expires_at"),
 	})
 	if err != nil {
-		return fmt.Errorf("auth: creating index on %s.window_start: %w", FailuresCollection, err)
+		return fmt.Errorf("auth: creating index on %s.expires_at: %w", FailuresCollection, err)
 	}
-	s.indexMu.Lock()
-	s.indexed = true
-	s.indexMu.Unlock()
+	s.conflicts = map[string][]string{}
+	for _, c := range conflicts {
+		s.conflicts[c.Canonical] = c.Usernames
+		s.logger.Error("auth: accounts differ only in the case of their username; neither was migrated, each still logs in by its exact username only, and no account can be created under that name until one of them is deleted",
+			"usernames", strings.Join(c.Usernames, ", "))
+	}
+	s.ready.Store(true)
 	return nil
 }
 
+// conflicted reports whether canonical is the name of accounts left
+// unmigrated because they differ only in case (see Migrate).
+func (s *Users) conflicted(canonical string) bool {
+	_, ok := s.conflicts[canonical]
+	return ok
+}
+
+// Conflicts returns the accounts that differ only in the case of their
+// username, as the last EnsureIndexes found them: one entry per
+// canonical name, sorted. Such accounts keep working by their exact
+// username until all but one are deleted.
+func (s *Users) Conflicts(ctx context.Context) ([]CaseConflict, error) {
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]CaseConflict, 0, len(s.conflicts))
+	for c, names := range s.conflicts {
+		out = append(out, CaseConflict{Canonical: c, Usernames: slices.Clone(names)})
+	}
+	slices.SortFunc(out, func(a, b CaseConflict) int { return strings.Compare(a.Canonical, b.Canonical) })
+	return out, nil
+}
+
+// filter returns the filter that finds the account of username: its
+// canonical _id, the one query the embedded engine answers from an
+// index; or, for a name of accounts that differ only in case (never on a
+// migrated database), the exact username.
+func (s *Users) filter(username string) bson.D {
+	c := Canonical(username)
+	if s.conflicted(c) {
+		return bson.D{{Key: "username", Value: username}}
+	}
+	return bson.D{{Key: "_id", Value: c}}
+}
+
 // hash returns the bcrypt hash of password at the configured cost.
-func (s *Users) hash(password string) (string, error) {
+func (s *Users) hash(ctx context.Context, password string) (string, error) {
 	if err := CheckPassword(password); err != nil {
 		return "", err
 	}
+	release, err := s.HashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return "", fmt.Errorf("auth: hashing password: %w", err)
@@ -218,8 +340,9 @@ func (s *Users) hash(password string) (string, error) {
 // Create adds an active account. It refuses an invalid username
 // ([ErrInvalidUsername]), password ([ErrPasswordEmpty],
 // [ErrPasswordTooLong]) or e-mail address ([ErrInvalidEmail], "" means
-// none), and a username already taken ([ErrUserExists]; of two
-// concurrent Creates of one username exactly one succeeds).
+// none), and a username already taken in any case ([ErrUserExists]: the
+// account's _id is the canonical username, so of two concurrent Creates
+// of "Alice" and "alice" exactly one succeeds).
 func (s *Users) Create(ctx context.Context, username, password, email string) (User, error) {
 	if err := CheckUsername(username); err != nil {
 		return User{}, err
@@ -227,16 +350,23 @@ func (s *Users) Create(ctx context.Context, username, password, email string) (U
 	if err := checkEmail(email); err != nil {
 		return User{}, err
 	}
-	h, err := s.hash(password)
-	if err != nil {
+	if err := CheckPassword(password); err != nil {
 		return User{}, err
 	}
-	if err := s.EnsureIndexes(ctx); err != nil {
+	// Spare the hash when the name is known to be taken (the insert
+	// below is what decides a race).
+	if _, found, err := s.find(ctx, username); err != nil {
+		return User{}, err
+	} else if found || s.conflicted(Canonical(username)) {
+		return User{}, fmt.Errorf("%w: %q", ErrUserExists, username)
+	}
+	h, err := s.hash(ctx, password)
+	if err != nil {
 		return User{}, err
 	}
 	now := s.now()
 	d := userDoc{
-		ID:                bson.NewObjectID(),
+		ID:                Canonical(username),
 		Username:          username,
 		PasswordHash:      h,
 		Email:             email,
@@ -256,17 +386,33 @@ func (s *Users) Create(ctx context.Context, username, password, email string) (U
 // find returns the stored document of username; found is false when
 // there is none.
 func (s *Users) find(ctx context.Context, username string) (d userDoc, found bool, err error) {
-	err = s.users.FindOne(ctx, bson.D{{Key: "username", Value: username}}).Decode(&d)
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return userDoc{}, false, err
+	}
+	id := Canonical(username)
+	cached := s.cache != nil && !s.conflicted(id)
+	var v uint64
+	if cached {
+		v = s.cache.version(id) // before the read: a write during it changes it
+		if d, ok := s.cache.get(id, v); ok {
+			return d, true, nil
+		}
+	}
+	err = s.users.FindOne(ctx, s.filter(username)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return userDoc{}, false, nil
 	}
 	if err != nil {
 		return userDoc{}, false, fmt.Errorf("auth: reading user: %w", err)
 	}
+	if cached {
+		s.cache.put(id, v, d)
+	}
 	return d, true, nil
 }
 
-// Get returns the account of username, or an error wrapping [ErrNoUser].
+// Get returns the account of username (in any case), or an error
+// wrapping [ErrNoUser].
 func (s *Users) Get(ctx context.Context, username string) (User, error) {
 	d, found, err := s.find(ctx, username)
 	if err != nil {
@@ -278,17 +424,23 @@ func (s *Users) Get(ctx context.Context, username string) (User, error) {
 	return d.user(), nil
 }
 
-// Exists reports whether username has an account.
+// Exists reports whether username has an account, in any case.
 func (s *Users) Exists(ctx context.Context, username string) (bool, error) {
-	n, err := s.users.CountDocuments(ctx, bson.D{{Key: "username", Value: username}}, options.Count().SetLimit(1))
+	if CheckUsername(username) != nil {
+		return false, nil
+	}
+	_, found, err := s.find(ctx, username)
 	if err != nil {
 		return false, fmt.Errorf("auth: looking up user %s: %w", quote(username), err)
 	}
-	return n > 0, nil
+	return found, nil
 }
 
 // List returns every account, sorted by username.
 func (s *Users) List(ctx context.Context) ([]User, error) {
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
 	cur, err := s.users.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "username", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("auth: listing users: %w", err)
@@ -307,7 +459,11 @@ func (s *Users) List(ctx context.Context) ([]User, error) {
 // Delete removes the account of username, or returns an error wrapping
 // [ErrNoUser]. Its login attempt counter is left to expire.
 func (s *Users) Delete(ctx context.Context, username string) error {
-	res, err := s.users.DeleteOne(ctx, bson.D{{Key: "username", Value: username}})
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	defer s.forget(username)
+	res, err := s.users.DeleteOne(ctx, s.filter(username))
 	if err != nil {
 		return fmt.Errorf("auth: deleting user %s: %w", quote(username), err)
 	}
@@ -324,7 +480,11 @@ func (s *Users) update(ctx context.Context, username, what string, set bson.D) e
 
 // updateDoc applies the update document change to username's record.
 func (s *Users) updateDoc(ctx context.Context, username, what string, change bson.D) error {
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "username", Value: username}}, change)
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	defer s.forget(username)
+	res, err := s.users.UpdateOne(ctx, s.filter(username), change)
 	if err != nil {
 		return fmt.Errorf("auth: %s of user %s: %w", what, quote(username), err)
 	}
@@ -352,7 +512,7 @@ func (s *Users) SetActive(ctx context.Context, username string, active bool) err
 // other sessions. It does not reset the login throttle (see
 // [Users.ResetFailures]).
 func (s *Users) SetPassword(ctx context.Context, username, password string) error {
-	h, err := s.hash(password)
+	h, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -371,21 +531,63 @@ func (s *Users) dummy() ([]byte, error) {
 	return s.dummyHash, s.dummyErr
 }
 
-// Authenticate checks username and password and returns the account.
+// Authenticate checks username and password and returns the account,
+// for a client without a device cookie: [Users.Login] with none.
+func (s *Users) Authenticate(ctx context.Context, username, password string) (User, error) {
+	u, _, err := s.Login(ctx, username, password, "")
+	return u, err
+}
+
+// Login checks username and password and returns the account and a new
+// device cookie for the client, which it should keep and present at its
+// next login (see the package documentation); device is the one it
+// presented, "" for none.
 //
 // The error is [ErrInvalidCredentials] itself for an unknown username, a
 // wrong password (an empty or over-long one included) and an inactive
 // account, after the same work in each case (except that a username no
 // account can have, per [CheckUsername], skips the database lookup: the
 // rules are public, so that says nothing); an error matching
-// [ErrThrottled] when the username has too many recent attempts (see the
-// package documentation); and anything else only for database failures.
-// On success it records last_login, upgrades a hash of a lower cost than
-// configured, and resets the username's attempt counter.
-func (s *Users) Authenticate(ctx context.Context, username, password string) (User, error) {
-	if err := s.countAttempt(ctx, username); err != nil {
-		return User{}, err
+// [ErrThrottled] when the account has too many recent failed attempts
+// from clients without a device cookie for it (or, for a client with
+// one, when that device cookie has); an error matching [ErrBusy] when
+// too many passwords are being checked at once; and anything else only
+// for database failures. On success it records last_login, upgrades a
+// hash of a lower cost than configured, and resets the attempt counter
+// the attempt was counted against.
+func (s *Users) Login(ctx context.Context, username, password, device string) (User, string, error) {
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return User{}, "", err
 	}
+	name := throttleName(username)
+	counter := accountCounter(name)
+	if device != "" {
+		if c, ok := s.devices.check(device, name); ok {
+			counter = c
+		}
+	}
+	slot, err := s.claim(ctx, counter)
+	if err != nil {
+		return User{}, "", err
+	}
+	u, err := s.checkPassword(ctx, username, password)
+	if errors.Is(err, ErrBusy) {
+		// The password was not checked: this attempt does not count.
+		if _, derr := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: slot}}); derr != nil {
+			s.logger.Warn("auth: giving back the attempt of a login refused as busy", "err", derr)
+		}
+	}
+	if err != nil {
+		return User{}, "", err
+	}
+	if err := s.release(ctx, counter); err != nil {
+		s.logger.Warn("auth: login succeeded but its attempt counter was not reset", "user", u.ID, "err", err)
+	}
+	return u, s.devices.issue(u.ID), nil
+}
+
+// checkPassword is Login once the attempt is counted.
+func (s *Users) checkPassword(ctx context.Context, username, password string) (User, error) {
 	var d userDoc
 	found := false
 	if CheckUsername(username) == nil { // no account has an invalid name
@@ -394,17 +596,22 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 			return User{}, err
 		}
 	}
+	release, err := s.HashSlot(ctx)
+	if err != nil {
+		return User{}, err
+	}
 	hash := []byte(d.PasswordHash)
 	if !found {
 		var err error
 		if hash, err = s.dummy(); err != nil {
+			release()
 			return User{}, fmt.Errorf("auth: making the dummy hash: %w", err)
 		}
 	}
 	// Compare even when the answer is already known to be no, so that
 	// every failure costs one comparison. bcrypt would compare only the
 	// first 72 bytes of a longer password: such a password is wrong.
-	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
+	err = bcrypt.CompareHashAndPassword(hash, []byte(password))
 	if err != nil && !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) && found {
 		s.logger.Warn("auth: stored password hash is unusable", "user", d.Username, "err", err)
 	}
@@ -420,32 +627,48 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 			}
 		}
 	}
+	release()
 	if err != nil || !found || !d.IsActive || CheckPassword(password) != nil {
 		return User{}, ErrInvalidCredentials
 	}
-	u, err := s.loginSucceeded(ctx, d, password)
-	if err != nil {
-		return User{}, err
-	}
-	if err := s.ResetFailures(ctx, username); err != nil {
-		s.logger.Warn("auth: login succeeded but its attempt counter was not reset", "user", username, "err", err)
-	}
-	return u, nil
+	return s.loginSucceeded(ctx, d, password)
 }
 
 // loginSucceeded records the login of d, whose hash password matched,
-// and upgrades that hash if its cost is low. The update applies only if
-// the account is still active with that hash, so the returned User's
-// hash (and Fingerprint) is the stored one: when two logins upgrade at
-// once, the second re-reads the first's hash instead of overwriting it;
-// when the password changed meanwhile, the new one is checked.
+// and upgrades that hash if its cost is low.
+//
+// Recording the login is one update by _id, as every query of a request
+// is. The returned User carries the hash as read, so if the password
+// changed or the account was disabled meanwhile, its Fingerprint is
+// already stale and the session it starts ends at its next request.
+//
+// An upgrade must not overwrite a password set meanwhile, so it applies
+// only if the account is still active with the hash read (a filter
+// beyond _id, which may scan the collection; it happens once per account
+// after the cost is raised). When two logins upgrade at once, the second
+// re-reads the first's hash instead of overwriting it, so that the
+// returned User's Fingerprint is the stored one.
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
+	defer s.forget(d.Username)
+	now := s.now()
+	if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err != nil || cost >= s.cost {
+		res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "last_login", Value: now}}}})
+		if err != nil {
+			return User{}, fmt.Errorf("auth: recording login of %s: %w", quote(d.Username), err)
+		}
+		if res.MatchedCount == 0 {
+			return User{}, ErrInvalidCredentials // deleted meanwhile
+		}
+		d.LastLogin = &now
+		return d.user(), nil
+	}
 	for try := 0; ; try++ {
 		now := s.now()
 		set := bson.D{{Key: "last_login", Value: now}}
 		newHash := d.PasswordHash
 		if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err == nil && cost < s.cost {
-			if h, err := s.hash(password); err != nil {
+			if h, err := s.hash(ctx, password); err != nil {
 				s.logger.Warn("auth: upgrading password hash", "user", d.Username, "err", err)
 			} else {
 				newHash = h
@@ -476,10 +699,34 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 		if !found || cur.ID != d.ID || !cur.IsActive {
 			return User{}, ErrInvalidCredentials
 		}
-		if cur.PasswordHash != d.PasswordHash &&
-			bcrypt.CompareHashAndPassword([]byte(cur.PasswordHash), []byte(password)) != nil {
-			return User{}, ErrInvalidCredentials
+		if cur.PasswordHash != d.PasswordHash {
+			release, err := s.HashSlot(ctx)
+			if err != nil {
+				return User{}, err
+			}
+			err = bcrypt.CompareHashAndPassword([]byte(cur.PasswordHash), []byte(password))
+			release()
+			if err != nil {
+				return User{}, ErrInvalidCredentials
+			}
 		}
 		d = cur
 	}
+}
+
+// forget drops username's cached account after a write of this process.
+func (s *Users) forget(username string) {
+	if s.cache != nil {
+		s.cache.forget(Canonical(username))
+	}
+}
+
+// throttleName is the name whose attempts are counted together: the
+// canonical username, or an invalid one as given (no account has it, but
+// it is counted like any other).
+func throttleName(username string) string {
+	if CheckUsername(username) != nil {
+		return username
+	}
+	return Canonical(username)
 }

@@ -38,8 +38,8 @@ func TestUserLifecycle(t *testing.T) {
 	if diff := cmp.Diff(want, created, ignoreHash); diff != "" {
 		t.Errorf("Create (-want +got):\n%s", diff)
 	}
-	if created.ID.IsZero() {
-		t.Error("Create returned a zero ID")
+	if created.ID != "bob" {
+		t.Errorf("Create returned ID %q; want the canonical username", created.ID)
 	}
 	clk.Advance(time.Minute)
 	mustCreate(t, u, "alice", "pw-alice")
@@ -67,7 +67,7 @@ func TestUserLifecycle(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want bool
-	}{{"alice", true}, {"bob", true}, {"Bob", false}, {"carol", false}} {
+	}{{"alice", true}, {"bob", true}, {"Bob", true}, {"BOB", true}, {"carol", false}, {"b ob", false}} {
 		if ok, err := u.Exists(ctx, tc.name); err != nil || ok != tc.want {
 			t.Errorf("Exists(%q) = %v, %v; want %v", tc.name, ok, err, tc.want)
 		}
@@ -139,8 +139,8 @@ func TestCreateValidation(t *testing.T) {
 		{"a", "pw", "", nil},
 		{strings.Repeat("x", 64), "pw", "", nil},
 		{"a.b_c-d@e+f", "pw", "", nil},
-		{"Alice", "pw", "", nil}, // case-sensitive: not "alice"
-		{"alice", "pw", "", nil},
+		{"Alice", "pw", "", nil},
+		{"alice", "pw", "", auth.ErrUserExists}, // the same account as "Alice"
 		{"9lives", "pw", "", nil},
 		{"", "pw", "", auth.ErrInvalidUsername},
 		{strings.Repeat("x", 65), "pw", "", auth.ErrInvalidUsername},
@@ -174,7 +174,7 @@ func TestCreateValidation(t *testing.T) {
 			t.Errorf("Create(%q, %d-byte password, %q) = %v; want %v", tc.username, len(tc.password), tc.email, err, tc.want)
 		}
 		exists, xerr := u.Exists(ctx, tc.username)
-		if xerr != nil || exists != (tc.want == nil) {
+		if xerr != nil || exists != (tc.want == nil || tc.want == auth.ErrUserExists) {
 			t.Errorf("after Create(%q): Exists = %v, %v; want %v", tc.username, exists, xerr, tc.want == nil)
 		}
 	}
@@ -224,8 +224,9 @@ func TestNewUsersOptions(t *testing.T) {
 		{auth.Options{}, true},
 		{auth.Options{Cost: 10}, true},
 		{auth.Options{Cost: 31}, true},
-		{auth.Options{Cost: 9}, false},
-		{auth.Options{Cost: 4}, false},
+		{auth.Options{Cost: 9}, true},
+		{auth.Options{Cost: 4}, true}, // bcrypt's minimum, for tests
+		{auth.Options{Cost: 3}, false},
 		{auth.Options{Cost: -1}, false},
 		{auth.Options{Cost: 32}, false},
 		{auth.Options{MaxFailures: -1}, false},
@@ -250,9 +251,12 @@ func TestDuplicateUsername(t *testing.T) {
 	if _, err := u.Authenticate(ctx, "frank", "first"); err != nil {
 		t.Errorf("the refused Create changed the password: %v", err)
 	}
-	// The unique index holds for writers other than Create too.
-	if _, err := db.Collection(auth.UsersCollection).InsertOne(ctx, bson.D{{Key: "username", Value: "frank"}}); err == nil {
-		t.Error("a raw insert of a duplicate username succeeded: no unique index")
+	if _, err := u.Create(ctx, "FRANK", "second", ""); !errors.Is(err, auth.ErrUserExists) {
+		t.Errorf("Create in another case: %v; want ErrUserExists", err)
+	}
+	// The _id is the canonical name, so any writer is refused.
+	if _, err := db.Collection(auth.UsersCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: "frank"}, {Key: "username", Value: "Frank"}}); err == nil {
+		t.Error("a raw insert of a duplicate _id succeeded")
 	}
 	// EnsureIndexes is idempotent.
 	if err := u.EnsureIndexes(ctx); err != nil {
@@ -277,7 +281,7 @@ func TestConcurrentCreate(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = stores[i%2].Create(ctx, "grace", "pw", "")
+			_, errs[i] = stores[i%2].Create(ctx, []string{"grace", "Grace", "GRACE"}[i%3], "pw", "")
 		})
 	}
 	wg.Wait()
@@ -293,7 +297,7 @@ func TestConcurrentCreate(t *testing.T) {
 	if wins != 1 {
 		t.Errorf("%d concurrent Creates succeeded; want exactly 1 (errors: %v)", wins, errs)
 	}
-	n2, err := db.Collection(auth.UsersCollection).CountDocuments(ctx, bson.D{{Key: "username", Value: "grace"}})
+	n2, err := db.Collection(auth.UsersCollection).CountDocuments(ctx, bson.D{})
 	if err != nil || n2 != 1 {
 		t.Errorf("%d documents for grace, %v; want 1", n2, err)
 	}
@@ -302,11 +306,11 @@ func TestConcurrentCreate(t *testing.T) {
 func TestHashUpgrade(t *testing.T) {
 	ctx := context.Background()
 	db := enginetest.DB(t)
-	u10 := newUsers(t, db, auth.Options{Cost: 10})
-	u11 := newUsers(t, db, auth.Options{Cost: 11})
+	u10 := newUsers(t, db, auth.Options{Cost: testCost})
+	u11 := newUsers(t, db, auth.Options{Cost: testCost + 1})
 	mustCreate(t, u10, "heidi", "opensesame")
-	if c := storedCost(t, db, "heidi"); c != 10 {
-		t.Fatalf("created with cost %d; want 10", c)
+	if c := storedCost(t, db, "heidi"); c != testCost {
+		t.Fatalf("created with cost %d; want %d", c, testCost)
 	}
 	before, err := u10.Get(ctx, "heidi")
 	if err != nil {
@@ -316,15 +320,15 @@ func TestHashUpgrade(t *testing.T) {
 	if _, err := u11.Authenticate(ctx, "heidi", "wrong"); err != auth.ErrInvalidCredentials {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if c := storedCost(t, db, "heidi"); c != 10 {
-		t.Errorf("after a failed login the cost is %d; want 10", c)
+	if c := storedCost(t, db, "heidi"); c != testCost {
+		t.Errorf("after a failed login the cost is %d; want %d", c, testCost)
 	}
 	logged, err := u11.Authenticate(ctx, "heidi", "opensesame")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := storedCost(t, db, "heidi"); c != 11 {
-		t.Errorf("after login via a cost-11 store the cost is %d; want 11", c)
+	if c := storedCost(t, db, "heidi"); c != testCost+1 {
+		t.Errorf("after login via a store of a higher cost the cost is %d; want %d", c, testCost+1)
 	}
 	after, err := u11.Get(ctx, "heidi")
 	if err != nil {
@@ -344,8 +348,8 @@ func TestHashUpgrade(t *testing.T) {
 	if _, err := u10.Authenticate(ctx, "heidi", "opensesame"); err != nil {
 		t.Fatal(err)
 	}
-	if c := storedCost(t, db, "heidi"); c != 11 {
-		t.Errorf("after login via a cost-10 store the cost is %d; want 11 kept", c)
+	if c := storedCost(t, db, "heidi"); c != testCost+1 {
+		t.Errorf("after login via a store of a lower cost the cost is %d; want %d kept", c, testCost+1)
 	}
 }
 
@@ -355,8 +359,8 @@ func TestHashUpgrade(t *testing.T) {
 func TestConcurrentUpgrade(t *testing.T) {
 	ctx := context.Background()
 	db := enginetest.DB(t)
-	mustCreate(t, newUsers(t, db, auth.Options{Cost: 10}), "ivan", "pw")
-	u11 := newUsers(t, db, auth.Options{Cost: 11})
+	mustCreate(t, newUsers(t, db, auth.Options{Cost: testCost}), "ivan", "pw")
+	u11 := newUsers(t, db, auth.Options{Cost: testCost + 1})
 	var users [2]auth.User
 	var errs [2]error
 	var wg sync.WaitGroup
@@ -388,7 +392,7 @@ func TestSameErrorForEveryFailure(t *testing.T) {
 	tests := []struct{ name, username, password string }{
 		{"unknown user", "nobody", "correct horse"},
 		{"wrong password", "judy", "incorrect horse"},
-		{"case of the username", "Judy", "correct horse"},
+		{"wrong password, other case", "JUDY", "incorrect horse"},
 		{"empty password", "judy", ""},
 		{"over-long password", "judy", "correct horse" + strings.Repeat("!", 80)},
 		{"inactive, right password", "ken", "battery staple"},
