@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -67,6 +68,9 @@ type Engine struct {
 
 	stop func()        // starts the shutdown; nil for a client; idempotent
 	done chan struct{} // closed once the engine stopped and the directory is released
+
+	ver       *versions     // the owner's document versions; nil for a client
+	clientSeq atomic.Uint64 // a client's versions, which change on every call
 }
 
 // newMu serializes ferretdb.New, which writes a package-level variable of
@@ -225,6 +229,16 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 		return nil, err
 	}
 
+	// Index the collections that exist before FerretDB opens them, so
+	// that nothing writes meanwhile; the proxy indexes the new ones.
+	elog := logger.With(slog.String("component", "embedded"))
+	idx := newIndexer(dir, elog)
+	if err := idx.ensureAll(context.Background()); err != nil {
+		_ = ln.Close()
+		removeTmp()
+		return nil, err
+	}
+
 	flog := logger.With(slog.String("component", "ferretdb"))
 	sqliteURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}).String()
 
@@ -258,7 +272,9 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 	p := &proxy{
 		ln:     ln,
 		dial:   func() (net.Conn, error) { return net.Dial(network, addr) },
-		logger: logger.With(slog.String("component", "embedded")),
+		logger: elog,
+		idx:    idx,
+		ver:    newVersions(maxTrackedDocs),
 		conns:  make(map[net.Conn]struct{}),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -271,10 +287,12 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 	go p.serve()
 
 	stop := make(chan struct{})
-	e := &Engine{dir: dir, uri: uri, owner: true, stop: sync.OnceFunc(func() { close(stop) }), done: make(chan struct{})}
+	e := &Engine{dir: dir, uri: uri, owner: true, stop: sync.OnceFunc(func() { close(stop) }), done: make(chan struct{}), ver: p.ver}
 	go func() {
 		defer close(e.done)
 		<-stop
+		// Once stopped, another process may own the directory and write.
+		p.ver.close()
 		// Clients first, so that FerretDB has no connection to wait for.
 		p.close()
 		cancel()
@@ -442,4 +460,37 @@ func (e *Engine) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("embedded: stop engine on %s: %w", e.dir, context.Cause(ctx))
 	}
+}
+
+// Version returns the version of the document {_id: id} of collection
+// coll of database db, for caching it exactly: a value that changes
+// whenever the document may have been changed or deleted, by any client
+// of the engine (in this process or another, through its socket).
+//
+// The protocol: record v := Version(db, coll, id) BEFORE reading the
+// document, then read it; the copy read stays valid while Version(db,
+// coll, id) == v. A cached missing document is not covered: inserts do
+// not change versions.
+//
+// How it works: the engine's relay sees every command. An update, delete
+// or findAndModify whose filter is exactly {_id: <string>} moves on that
+// document's version; any other write to the collection (another filter,
+// a multi-document update, drop, renameCollection, dropDatabase, a
+// message the relay cannot read) moves on the version of every document
+// of the collection, the database or the engine. It does so before the
+// command reaches FerretDB and again once its reply has arrived, so a
+// read that overlaps a write never leaves a stale copy with a current
+// version. The per-document counters are bounded: past 65,536 documents
+// written they are forgotten, and every version moves on once.
+//
+// Not covered: unacknowledged writes (write concern w:0), whose effect
+// may land after the relay has passed them on, and writes that do not go
+// through the engine's socket. On a client-mode Engine (Owner false), and
+// on an owner once closed, the writes are not seen by this process, so
+// Version returns a new value on every call: nothing stays cached.
+func (e *Engine) Version(db, coll, id string) uint64 {
+	if e.ver == nil {
+		return e.clientSeq.Add(1)
+	}
+	return e.ver.get(db, coll, id)
 }
