@@ -41,6 +41,11 @@
 // filtered update is not a compare-and-set; through the engine they are
 // atomic, as on MongoDB. Unacknowledged writes (w:0) are not serialized.
 //
+// The relay also reads the filters of the writes it passes on, so that
+// [Engine.Version] can tell a process that caches documents when a copy
+// may be stale, whichever client (this process or `aspengo user` through
+// the socket) made the write.
+//
 // # What is indexed
 //
 // FerretDB v1 turns a filter into SQL only when it is exactly
