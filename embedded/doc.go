@@ -5,7 +5,8 @@
 //
 // # Data directory
 //
-// [Open] keeps the data in Config.Dir (created 0700): one <database>.sqlite
+// [Open] keeps the data in Config.Dir (created 0700, with a [GitignoreFile]
+// that ignores everything): one <database>.sqlite
 // file per database (SQLite in WAL mode), plus [LockFile], [URIFile] and,
 // while running, the sockets. One process owns a directory: the one that
 // holds an flock on LockFile (which contains its pid). Every other Open on
@@ -24,12 +25,13 @@
 // 107 bytes (103 on BSD and macOS) and the driver cannot parse one with a
 // ':'; in those cases the sockets go to a new private directory
 // os.TempDir()/aspengo-db-* (0700, removed by Close, left behind by a
-// crash), and if even that is too long, to loopback TCP (127.0.0.1, a free
-// port), which other local users can reach. In every case URIFile tells
-// other processes where the server is. Nothing listens on any other
-// address, there is no HTTP (metrics or debug) listener, and FerretDB's
-// telemetry reporter is not linked (only FerretDB's own command creates
-// it; New also marks telemetry disabled).
+// crash), and if even that does not fit, Open fails with an error that
+// asks for a shorter data directory. The engine has no authentication, so
+// it never listens on TCP, which every local user could reach. URIFile
+// tells other processes where the server is. Nothing listens on any
+// other address, there is no HTTP (metrics or debug) listener, and
+// FerretDB's telemetry reporter is not linked (only FerretDB's own command
+// creates it; New also marks telemetry disabled).
 //
 // # Proxy
 //

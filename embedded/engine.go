@@ -31,6 +31,10 @@ const (
 	// URIFile holds the mongodb:// URI of the owner's server, one line.
 	// It exists while an owner runs.
 	URIFile = "mongodb.uri"
+	// GitignoreFile is written, ignoring everything, in a data directory
+	// that Open creates, so that a site kept in git does not commit its
+	// database.
+	GitignoreFile = ".gitignore"
 	// internalSocketFile is FerretDB's own socket, behind the proxy.
 	internalSocketFile = "ferretdb.sock"
 )
@@ -102,8 +106,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if strings.ContainsAny(dir, "?#%") {
 		return nil, fmt.Errorf("embedded: data directory %s: the characters ?, # and %% are not supported in its path", dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded: create data directory: %w", err)
+	if err := makeDataDir(dir); err != nil {
+		return nil, err
 	}
 
 	logger := slog.New(slog.DiscardHandler)
@@ -169,6 +173,22 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 }
 
+// makeDataDir creates dir (mode 0700) if it is missing, with a
+// .gitignore that keeps a site's data out of its repository.
+func makeDataDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("embedded: create data directory: %w", err)
+	}
+	err := os.WriteFile(filepath.Join(dir, GitignoreFile), []byte("# Written by aspengo: the embedded database's files.\n*\n"), 0o600)
+	if err != nil {
+		return fmt.Errorf("embedded: create data directory: %w", err)
+	}
+	return nil
+}
+
 // start runs FerretDB on dir, whose lock the caller holds, behind the
 // proxy.
 func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
@@ -193,21 +213,12 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 	}
 
 	// The clients' listener.
-	var ln net.Listener
-	var uri string
-	if sockDir != "" {
-		sock := filepath.Join(sockDir, SocketFile)
-		ln, err = net.Listen("unix", sock)
-		if err == nil {
-			err = os.Chmod(sock, 0o600)
-		}
-		uri = socketURI(sock)
-	} else {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		if err == nil {
-			uri = "mongodb://" + ln.Addr().String() + "/"
-		}
+	sock := filepath.Join(sockDir, SocketFile)
+	ln, err := net.Listen("unix", sock)
+	if err == nil {
+		err = os.Chmod(sock, 0o600)
 	}
+	uri := socketURI(sock)
 	if err != nil {
 		if ln != nil {
 			_ = ln.Close()
@@ -217,10 +228,7 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 	}
 
 	// FerretDB's own listener, which only the proxy uses.
-	lc := ferretdb.ListenerConfig{TCP: "127.0.0.1:0"}
-	if sockDir != "" {
-		lc = ferretdb.ListenerConfig{Unix: filepath.Join(sockDir, internalSocketFile)}
-	}
+	lc := ferretdb.ListenerConfig{Unix: filepath.Join(sockDir, internalSocketFile)}
 	// FerretDB leaks its backend (whose finalizer then panics) when its
 	// listener fails: make sure it will not.
 	if err := checkListen(lc); err != nil {
@@ -255,19 +263,8 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 		removeTmp()
 		return nil, fmt.Errorf("embedded: start FerretDB on %s: %w", dir, err)
 	}
+	_ = os.Chmod(lc.Unix, 0o600)
 	network, addr := "unix", lc.Unix
-	if lc.Unix != "" {
-		_ = os.Chmod(lc.Unix, 0o600)
-	} else {
-		// The listener is bound by now, so this does not block.
-		u, err := url.Parse(f.MongoDBURI())
-		if err != nil {
-			_ = ln.Close()
-			removeTmp()
-			return nil, fmt.Errorf("embedded: FerretDB address: %w", err)
-		}
-		network, addr = "tcp", u.Host
-	}
 
 	p := &proxy{
 		ln:     ln,
@@ -317,7 +314,8 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 // socketDir chooses the directory of the sockets: dir itself when the
 // socket paths fit in a socket address and the driver can parse them; else
 // a new private directory under os.TempDir (also returned as tmpDir, to be
-// removed); else none (""), and both listeners use loopback TCP.
+// removed). When neither fits, it fails: the engine never listens on TCP,
+// which every local user could reach, since it has no authentication.
 func socketDir(dir string) (sockDir, tmpDir string, err error) {
 	if socketPathOK(filepath.Join(dir, internalSocketFile)) {
 		return dir, "", nil
@@ -330,16 +328,24 @@ func socketDir(dir string) (sockDir, tmpDir string, err error) {
 		return tmp, tmp, nil
 	}
 	_ = os.Remove(tmp)
-	return "", "", nil
+	return "", "", fmt.Errorf("embedded: the unix socket path %s is too long (at most %d bytes) or contains ':', and so is the one in the temporary directory %s; "+
+		"choose a data directory with a shorter path (--data), e.g. %s, or a shorter TMPDIR",
+		filepath.Join(dir, internalSocketFile), maxSocketPath(), os.TempDir(), shortDataDirExample())
+}
+
+// shortDataDirExample suggests a data directory whose socket path fits.
+func shortDataDirExample() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		if d := filepath.Join(home, ".aspengo-data"); socketPathOK(filepath.Join(d, internalSocketFile)) {
+			return d
+		}
+	}
+	return "/var/tmp/aspengo-data"
 }
 
 // checkListen checks that FerretDB will be able to listen as lc says.
 func checkListen(lc ferretdb.ListenerConfig) error {
-	network, addr := "tcp", lc.TCP
-	if lc.Unix != "" {
-		network, addr = "unix", lc.Unix
-	}
-	l, err := net.Listen(network, addr)
+	l, err := net.Listen("unix", lc.Unix)
 	if err != nil {
 		return fmt.Errorf("embedded: listen: %w", err)
 	}
@@ -431,8 +437,7 @@ func ownerURI(dir string) (string, error) {
 }
 
 // URI returns the mongodb:// URI of the server, for the official driver:
-// mongodb://%2Fpath%2Fto%2Fmongodb.sock/ for a unix socket, or
-// mongodb://127.0.0.1:port/ on the loopback fallback.
+// mongodb://%2Fpath%2Fto%2Fmongodb.sock/, its unix socket.
 func (e *Engine) URI() string { return e.uri }
 
 // Dir returns the absolute path of the data directory.

@@ -78,7 +78,10 @@ func TestVersionMovesOnWrites(t *testing.T) {
 		}, [4]bool{true, true, false, false}},
 		{"UpdateMany", func() error { _, err := s2().UpdateMany(ctx, bson.D{}, set); return err }, [4]bool{true, true, false, false}},
 		{"DeleteMany", func() error { _, err := s2().DeleteMany(ctx, bson.D{{Key: "n", Value: 1}}); return err }, [4]bool{true, true, false, false}},
-		{"UpdateOne by ObjectID", func() error { _, err := s2().UpdateOne(ctx, bson.D{{Key: "_id", Value: bson.NewObjectID()}}, set); return err }, [4]bool{true, true, false, false}},
+		{"UpdateOne by ObjectID", func() error {
+			_, err := s2().UpdateOne(ctx, bson.D{{Key: "_id", Value: bson.NewObjectID()}}, set)
+			return err
+		}, [4]bool{true, true, false, false}},
 		{"BulkWrite", func() error {
 			_, err := s2().BulkWrite(ctx, []mongo.WriteModel{
 				mongo.NewUpdateOneModel().SetFilter(id("a")).SetUpdate(set),
@@ -208,4 +211,3 @@ func TestVersionProtocol(t *testing.T) {
 	}
 	t.Logf("%d reads, %d uses of a cached copy", checks.Load(), hits.Load())
 }
-
