@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -339,7 +339,26 @@ func TestIDIndexUnknownToFerretDB(t *testing.T) {
 	if diff := cmp.Diff([]string{"e"}, findIDs(coll)); diff != "" {
 		t.Errorf("documents after dropDatabase and insert (-want +got):\n%s", diff)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "other"+dbFileExt)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a database nobody used exists: %v", err)
+}
+
+// TestIndexerNeverCreatesADatabase: indexing a database whose file is
+// gone (dropped meanwhile) must not create an empty file, which FerretDB
+// would take for a database.
+func TestIndexerNeverCreatesADatabase(t *testing.T) {
+	dir := t.TempDir()
+	x := newIndexer(dir, slog.New(slog.DiscardHandler))
+	x.ensure(t.Context(), "gone", "sessions")
+	if err := x.ensureAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("file %s created", e.Name())
+	}
+	if x.indexed("gone", "sessions") {
+		t.Error("a collection of a missing database marked as indexed")
 	}
 }
