@@ -5,7 +5,8 @@
 //
 // # Data directory
 //
-// [Open] keeps the data in Config.Dir (created 0700): one <database>.sqlite
+// [Open] keeps the data in Config.Dir (created 0700, with a [GitignoreFile]
+// that ignores everything): one <database>.sqlite
 // file per database (SQLite in WAL mode), plus [LockFile], [URIFile] and,
 // while running, the sockets. One process owns a directory: the one that
 // holds an flock on LockFile (which contains its pid). Every other Open on
@@ -24,12 +25,13 @@
 // 107 bytes (103 on BSD and macOS) and the driver cannot parse one with a
 // ':'; in those cases the sockets go to a new private directory
 // os.TempDir()/aspengo-db-* (0700, removed by Close, left behind by a
-// crash), and if even that is too long, to loopback TCP (127.0.0.1, a free
-// port), which other local users can reach. In every case URIFile tells
-// other processes where the server is. Nothing listens on any other
-// address, there is no HTTP (metrics or debug) listener, and FerretDB's
-// telemetry reporter is not linked (only FerretDB's own command creates
-// it; New also marks telemetry disabled).
+// crash), and if even that does not fit, Open fails with an error that
+// asks for a shorter data directory. The engine has no authentication, so
+// it never listens on TCP, which every local user could reach. URIFile
+// tells other processes where the server is. Nothing listens on any
+// other address, there is no HTTP (metrics or debug) listener, and
+// FerretDB's telemetry reporter is not linked (only FerretDB's own command
+// creates it; New also marks telemetry disabled).
 //
 // # Proxy
 //
@@ -40,6 +42,34 @@
 // a transaction, so bare FerretDB loses concurrent $inc updates and a
 // filtered update is not a compare-and-set; through the engine they are
 // atomic, as on MongoDB. Unacknowledged writes (w:0) are not serialized.
+//
+// The relay also reads the filters of the writes it passes on, so that
+// [Engine.Version] can tell a process that caches documents when a copy
+// may be stale, whichever client (this process or `aspengo user` through
+// the socket) made the write.
+//
+// # What is indexed
+//
+// FerretDB v1 turns a filter into SQL only when it is exactly
+// {_id: <string or ObjectID>}; every other filter (two keys, an operator,
+// another field, even {_id: {$eq: v}}) reads and decodes every document
+// of the collection, whatever indexes exist. For that one pushed-down
+// lookup (used by find, count, update, delete and findAndModify),
+// FerretDB's SQL compares an expression that its own unique _id index
+// does not match, so SQLite would scan the table. The engine therefore
+// adds to every collection table an index on exactly that expression:
+// for the collections found at Open, before FerretDB starts, and for
+// each collection created later, as soon as the relay sees the command
+// that created it (create, insert, update, an upserting findAndModify,
+// createIndexes) succeed, before the client gets the reply. FerretDB does
+// not know of this index: listIndexes does not show it, dropIndexes
+// leaves it, drop and dropDatabase remove it with the table,
+// renameCollection keeps it. The index is maintained with a SQLite
+// connection of the engine's own, opened only while it works.
+//
+// So on the embedded engine, a lookup by exact _id costs the same at 1 k
+// and at 1 M documents; anything else costs time in proportion to the
+// collection's size, about 5 to 30 µs per stored document.
 //
 // # Logging
 //

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -30,6 +31,10 @@ const (
 	// URIFile holds the mongodb:// URI of the owner's server, one line.
 	// It exists while an owner runs.
 	URIFile = "mongodb.uri"
+	// GitignoreFile is written, ignoring everything, in a data directory
+	// that Open creates, so that a site kept in git does not commit its
+	// database.
+	GitignoreFile = ".gitignore"
 	// internalSocketFile is FerretDB's own socket, behind the proxy.
 	internalSocketFile = "ferretdb.sock"
 )
@@ -67,6 +72,9 @@ type Engine struct {
 
 	stop func()        // starts the shutdown; nil for a client; idempotent
 	done chan struct{} // closed once the engine stopped and the directory is released
+
+	ver       *versions     // the owner's document versions; nil for a client
+	clientSeq atomic.Uint64 // a client's versions, which change on every call
 }
 
 // newMu serializes ferretdb.New, which writes a package-level variable of
@@ -98,8 +106,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if strings.ContainsAny(dir, "?#%") {
 		return nil, fmt.Errorf("embedded: data directory %s: the characters ?, # and %% are not supported in its path", dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded: create data directory: %w", err)
+	if err := makeDataDir(dir); err != nil {
+		return nil, err
 	}
 
 	logger := slog.New(slog.DiscardHandler)
@@ -165,6 +173,22 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 }
 
+// makeDataDir creates dir (mode 0700) if it is missing, with a
+// .gitignore that keeps a site's data out of its repository.
+func makeDataDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("embedded: create data directory: %w", err)
+	}
+	err := os.WriteFile(filepath.Join(dir, GitignoreFile), []byte("# Written by aspengo: the embedded database's files.\n*\n"), 0o600)
+	if err != nil {
+		return fmt.Errorf("embedded: create data directory: %w", err)
+	}
+	return nil
+}
+
 // start runs FerretDB on dir, whose lock the caller holds, behind the
 // proxy.
 func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
@@ -189,21 +213,12 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 	}
 
 	// The clients' listener.
-	var ln net.Listener
-	var uri string
-	if sockDir != "" {
-		sock := filepath.Join(sockDir, SocketFile)
-		ln, err = net.Listen("unix", sock)
-		if err == nil {
-			err = os.Chmod(sock, 0o600)
-		}
-		uri = socketURI(sock)
-	} else {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		if err == nil {
-			uri = "mongodb://" + ln.Addr().String() + "/"
-		}
+	sock := filepath.Join(sockDir, SocketFile)
+	ln, err := net.Listen("unix", sock)
+	if err == nil {
+		err = os.Chmod(sock, 0o600)
 	}
+	uri := socketURI(sock)
 	if err != nil {
 		if ln != nil {
 			_ = ln.Close()
@@ -213,13 +228,20 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 	}
 
 	// FerretDB's own listener, which only the proxy uses.
-	lc := ferretdb.ListenerConfig{TCP: "127.0.0.1:0"}
-	if sockDir != "" {
-		lc = ferretdb.ListenerConfig{Unix: filepath.Join(sockDir, internalSocketFile)}
-	}
+	lc := ferretdb.ListenerConfig{Unix: filepath.Join(sockDir, internalSocketFile)}
 	// FerretDB leaks its backend (whose finalizer then panics) when its
 	// listener fails: make sure it will not.
 	if err := checkListen(lc); err != nil {
+		_ = ln.Close()
+		removeTmp()
+		return nil, err
+	}
+
+	// Index the collections that exist before FerretDB opens them, so
+	// that nothing writes meanwhile; the proxy indexes the new ones.
+	elog := logger.With(slog.String("component", "embedded"))
+	idx := newIndexer(dir, elog)
+	if err := idx.ensureAll(context.Background()); err != nil {
 		_ = ln.Close()
 		removeTmp()
 		return nil, err
@@ -241,24 +263,15 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 		removeTmp()
 		return nil, fmt.Errorf("embedded: start FerretDB on %s: %w", dir, err)
 	}
+	_ = os.Chmod(lc.Unix, 0o600)
 	network, addr := "unix", lc.Unix
-	if lc.Unix != "" {
-		_ = os.Chmod(lc.Unix, 0o600)
-	} else {
-		// The listener is bound by now, so this does not block.
-		u, err := url.Parse(f.MongoDBURI())
-		if err != nil {
-			_ = ln.Close()
-			removeTmp()
-			return nil, fmt.Errorf("embedded: FerretDB address: %w", err)
-		}
-		network, addr = "tcp", u.Host
-	}
 
 	p := &proxy{
 		ln:     ln,
 		dial:   func() (net.Conn, error) { return net.Dial(network, addr) },
-		logger: logger.With(slog.String("component", "embedded")),
+		logger: elog,
+		idx:    idx,
+		ver:    newVersions(maxTrackedDocs),
 		conns:  make(map[net.Conn]struct{}),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -271,10 +284,12 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 	go p.serve()
 
 	stop := make(chan struct{})
-	e := &Engine{dir: dir, uri: uri, owner: true, stop: sync.OnceFunc(func() { close(stop) }), done: make(chan struct{})}
+	e := &Engine{dir: dir, uri: uri, owner: true, stop: sync.OnceFunc(func() { close(stop) }), done: make(chan struct{}), ver: p.ver}
 	go func() {
 		defer close(e.done)
 		<-stop
+		// Once stopped, another process may own the directory and write.
+		p.ver.close()
 		// Clients first, so that FerretDB has no connection to wait for.
 		p.close()
 		cancel()
@@ -299,7 +314,8 @@ func start(dir string, lock *os.File, logger *slog.Logger) (*Engine, error) {
 // socketDir chooses the directory of the sockets: dir itself when the
 // socket paths fit in a socket address and the driver can parse them; else
 // a new private directory under os.TempDir (also returned as tmpDir, to be
-// removed); else none (""), and both listeners use loopback TCP.
+// removed). When neither fits, it fails: the engine never listens on TCP,
+// which every local user could reach, since it has no authentication.
 func socketDir(dir string) (sockDir, tmpDir string, err error) {
 	if socketPathOK(filepath.Join(dir, internalSocketFile)) {
 		return dir, "", nil
@@ -312,16 +328,24 @@ func socketDir(dir string) (sockDir, tmpDir string, err error) {
 		return tmp, tmp, nil
 	}
 	_ = os.Remove(tmp)
-	return "", "", nil
+	return "", "", fmt.Errorf("embedded: the unix socket path %s is too long (at most %d bytes) or contains ':', and so is the one in the temporary directory %s; "+
+		"choose a data directory with a shorter path (--data), e.g. %s, or a shorter TMPDIR",
+		filepath.Join(dir, internalSocketFile), maxSocketPath(), os.TempDir(), shortDataDirExample())
+}
+
+// shortDataDirExample suggests a data directory whose socket path fits.
+func shortDataDirExample() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		if d := filepath.Join(home, ".aspengo-data"); socketPathOK(filepath.Join(d, internalSocketFile)) {
+			return d
+		}
+	}
+	return "/var/tmp/aspengo-data"
 }
 
 // checkListen checks that FerretDB will be able to listen as lc says.
 func checkListen(lc ferretdb.ListenerConfig) error {
-	network, addr := "tcp", lc.TCP
-	if lc.Unix != "" {
-		network, addr = "unix", lc.Unix
-	}
-	l, err := net.Listen(network, addr)
+	l, err := net.Listen("unix", lc.Unix)
 	if err != nil {
 		return fmt.Errorf("embedded: listen: %w", err)
 	}
@@ -413,8 +437,7 @@ func ownerURI(dir string) (string, error) {
 }
 
 // URI returns the mongodb:// URI of the server, for the official driver:
-// mongodb://%2Fpath%2Fto%2Fmongodb.sock/ for a unix socket, or
-// mongodb://127.0.0.1:port/ on the loopback fallback.
+// mongodb://%2Fpath%2Fto%2Fmongodb.sock/, its unix socket.
 func (e *Engine) URI() string { return e.uri }
 
 // Dir returns the absolute path of the data directory.
@@ -442,4 +465,37 @@ func (e *Engine) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("embedded: stop engine on %s: %w", e.dir, context.Cause(ctx))
 	}
+}
+
+// Version returns the version of the document {_id: id} of collection
+// coll of database db, for caching it exactly: a value that changes
+// whenever the document may have been changed or deleted, by any client
+// of the engine (in this process or another, through its socket).
+//
+// The protocol: record v := Version(db, coll, id) BEFORE reading the
+// document, then read it; the copy read stays valid while Version(db,
+// coll, id) == v. A cached missing document is not covered: inserts do
+// not change versions.
+//
+// How it works: the engine's relay sees every command. An update, delete
+// or findAndModify whose filter is exactly {_id: <string>} moves on that
+// document's version; any other write to the collection (another filter,
+// a multi-document update, drop, renameCollection, dropDatabase, a
+// message the relay cannot read) moves on the version of every document
+// of the collection, the database or the engine. It does so before the
+// command reaches FerretDB and again once its reply has arrived, so a
+// read that overlaps a write never leaves a stale copy with a current
+// version. The per-document counters are bounded: past 65,536 documents
+// written they are forgotten, and every version moves on once.
+//
+// Not covered: unacknowledged writes (write concern w:0), whose effect
+// may land after the relay has passed them on, and writes that do not go
+// through the engine's socket. On a client-mode Engine (Owner false), and
+// on an owner once closed, the writes are not seen by this process, so
+// Version returns a new value on every call: nothing stays cached.
+func (e *Engine) Version(db, coll, id string) uint64 {
+	if e.ver == nil {
+		return e.clientSeq.Add(1)
+	}
+	return e.ver.get(db, coll, id)
 }

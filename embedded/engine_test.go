@@ -238,8 +238,9 @@ func TestLongPathFallsBackToPrivateSocketDir(t *testing.T) {
 	}
 }
 
-func TestLoopbackTCPFallback(t *testing.T) {
-	// Neither the data directory nor TMPDIR can hold a socket.
+func TestSocketPathTooLongIsRefused(t *testing.T) {
+	// Neither the data directory nor TMPDIR can hold a socket: the engine
+	// refuses to start rather than listen on TCP without authentication.
 	long := strings.Repeat("long-directory-name-", 6)
 	tmp := filepath.Join(t.TempDir(), long)
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
@@ -248,18 +249,57 @@ func TestLoopbackTCPFallback(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	dir := filepath.Join(tmp, "data")
 
-	e := enginetest.Engine(t, dir)
-	u, err := url.Parse(e.URI())
+	e, err := embedded.Open(t.Context(), embedded.Config{Dir: dir})
+	if err == nil {
+		_ = e.Close(context.Background())
+		t.Fatalf("Open succeeded with URI %q; want an error", e.URI())
+	}
+	for _, want := range []string{"too long", "--data", dir} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	entries, err := os.ReadDir(tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, _, err := net.SplitHostPort(u.Host)
-	if err != nil || host != "127.0.0.1" {
-		t.Fatalf("URI %q: want loopback TCP (%v)", e.URI(), err)
+	for _, en := range entries {
+		if strings.HasPrefix(en.Name(), "aspengo-db-") {
+			t.Errorf("temporary socket directory %s left behind", en.Name())
+		}
 	}
-	c := enginetest.Connect(t, e.URI())
-	ping(t, c)
-	checkLocalSockets(t)
+	// The failed Open released the directory: another fails the same way,
+	// not on the lock.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := embedded.Open(ctx, embedded.Config{Dir: dir}); err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("second Open: %v; want the same refusal", err)
+	}
+}
+
+func TestDataDirGitignore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	enginetest.Engine(t, dir)
+	b, err := os.ReadFile(filepath.Join(dir, embedded.GitignoreFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	if diff := cmp.Diff([]string{"*"}, lines); diff != "" {
+		t.Errorf("%s patterns (-want +got):\n%s", embedded.GitignoreFile, diff)
+	}
+
+	// A directory that exists is left as it is.
+	existing := t.TempDir()
+	enginetest.Engine(t, existing)
+	if _, err := os.Stat(filepath.Join(existing, embedded.GitignoreFile)); err == nil {
+		t.Errorf("%s written into a directory the engine did not create", embedded.GitignoreFile)
+	}
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -2,23 +2,23 @@ package embedded_test
 
 import (
 	"bufio"
-	"encoding/hex"
-	"net/netip"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/aspengo/aspengo/embedded/enginetest"
 )
 
-// checkLocalSockets fails the test if this process has a TCP socket bound
-// to, or connected to, anything but loopback. Linux only (it reads /proc).
-func checkLocalSockets(t *testing.T) {
+// tcpListeners counts the TCP sockets of this process in the LISTEN
+// state. Linux only (it reads /proc): elsewhere the test is skipped.
+func tcpListeners(t *testing.T) int {
 	t.Helper()
 	if runtime.GOOS != "linux" {
-		t.Log("socket check skipped: needs /proc")
-		return
+		t.Skip("socket check skipped: needs /proc")
 	}
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -31,7 +31,8 @@ func checkLocalSockets(t *testing.T) {
 			inodes[strings.TrimSuffix(inode, "]")] = true
 		}
 	}
-	found := 0
+	const listen = "0A" // TCP_LISTEN in /proc/net/tcp's st column
+	n := 0
 	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
 		f, err := os.Open(table)
 		if err != nil {
@@ -41,39 +42,32 @@ func checkLocalSockets(t *testing.T) {
 		sc.Scan() // header
 		for sc.Scan() {
 			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || !inodes[fields[9]] {
-				continue
-			}
-			found++
-			local, remote := procAddr(t, fields[1]), procAddr(t, fields[2])
-			if !local.IsLoopback() {
-				t.Errorf("socket bound to %v, not loopback", local)
-			}
-			if !remote.IsLoopback() && !remote.IsUnspecified() {
-				t.Errorf("socket connected to %v, not loopback", remote)
+			if len(fields) >= 10 && inodes[fields[9]] && fields[3] == listen {
+				n++
 			}
 		}
 		f.Close()
 	}
-	if found == 0 {
-		t.Error("no TCP socket of this process found; the check checked nothing")
-	}
+	return n
 }
 
-// procAddr parses an address of /proc/net/tcp{,6}: hex, in 32-bit words of
-// host (little-endian) byte order, then ":port".
-func procAddr(t *testing.T, s string) netip.Addr {
-	t.Helper()
-	ip, _, _ := strings.Cut(s, ":")
-	b, err := hex.DecodeString(ip)
-	if err != nil || (len(b) != 4 && len(b) != 16) {
-		t.Fatalf("bad /proc address %q", s)
+// TestNoTCPListener checks that a running engine, with a client, listens
+// on no TCP port: it has no authentication.
+func TestNoTCPListener(t *testing.T) {
+	e := enginetest.Engine(t, filepath.Join(t.TempDir(), "data"))
+	ping(t, enginetest.Connect(t, e.URI()))
+	if n := tcpListeners(t); n != 0 {
+		t.Errorf("%d TCP sockets listening, want none", n)
 	}
-	for i := 0; i < len(b); i += 4 {
-		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+	// The check sees a listener when there is one.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	a, _ := netip.AddrFromSlice(b)
-	return a.Unmap()
+	defer ln.Close()
+	if n := tcpListeners(t); n != 1 {
+		t.Errorf("with one listener of the test's own, found %d", n)
+	}
 }
 
 // TestNoTelemetryOrDebugServerLinked checks the import graph: FerretDB's

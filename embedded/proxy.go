@@ -2,7 +2,7 @@ package embedded
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,26 +24,17 @@ const (
 	maxMessageLen = 64 << 20
 )
 
-// serializedCommands are the commands that FerretDB v1 runs as
-// read-modify-write without a transaction: it reads the matching
-// documents, applies the change in Go and writes them back. The proxy lets
-// one of them run at a time, so that single-document updates are atomic
-// as they are on MongoDB (concurrent $inc are not lost, a filtered update
-// is a real compare-and-set, a delete and an update do not interleave).
-var serializedCommands = map[string]bool{
-	"update":        true,
-	"delete":        true,
-	"findAndModify": true,
-	"findandmodify": true,
-}
-
 // proxy accepts the clients' connections and relays each to its own
 // connection to FerretDB, one request and its reply at a time, holding
-// writeMu across the round trip of every serialized command.
+// writeMu across the round trip of every serialized command. It also
+// keeps the _id indexes (idx) and the document versions (ver) up to date
+// with the commands it relays.
 type proxy struct {
 	ln     net.Listener
 	dial   func() (net.Conn, error) // connects to FerretDB
 	logger *slog.Logger
+	idx    *indexer
+	ver    *versions
 
 	writeMu sync.Mutex // one serialized command at a time
 
@@ -138,15 +129,7 @@ func (p *proxy) pump(cr io.Reader, cw io.Writer, sr io.Reader, sw io.Writer) err
 		if req, err = readMessage(cr, req); err != nil {
 			return err
 		}
-		locked := serialized(req)
-		if locked {
-			p.writeMu.Lock()
-		}
-		err = p.roundTrip(req, cw, sr, sw, &resp, &locked)
-		if locked {
-			p.writeMu.Unlock()
-		}
-		if err != nil {
+		if err := p.roundTrip(inspect(req), req, cw, sr, sw, &resp); err != nil {
 			return err
 		}
 	}
@@ -154,9 +137,47 @@ func (p *proxy) pump(cr io.Reader, cw io.Writer, sr io.Reader, sw io.Writer) err
 
 // roundTrip sends req to the server and relays its replies: none for a
 // request with moreToCome, else replies until one without moreToCome
-// (exhaust streams). It unlocks writeMu (clearing *locked) as soon as the
-// first reply has arrived, before writing to a possibly slow client.
-func (p *proxy) roundTrip(req []byte, cw io.Writer, sr io.Reader, sw io.Writer, resp *[]byte, locked *bool) error {
+// (exhaust streams). Around it, it does what a says: the locks are taken
+// before req is sent and released as soon as the first reply has arrived
+// (or, without a reply, once req is sent), before writing to a possibly
+// slow client; the versions are bumped before req is sent and again
+// then; a collection that may be new is indexed before its reply reaches
+// the client.
+func (p *proxy) roundTrip(a action, req []byte, cw io.Writer, sr io.Reader, sw io.Writer, resp *[]byte) error {
+	if a.serialize {
+		p.writeMu.Lock()
+	}
+	if a.ddl {
+		p.idx.mu.Lock()
+	}
+	p.ver.bump(a.bump)
+	pending := true
+	finish := func(reply []byte) {
+		pending = false
+		p.ver.bump(a.bump)
+		if a.ddl {
+			if a.forgetAll {
+				p.idx.forgetAll()
+			}
+			for _, db := range a.forget {
+				p.idx.forget(db)
+			}
+			p.idx.mu.Unlock()
+		}
+		if a.serialize {
+			p.writeMu.Unlock()
+		}
+		if a.ensure && reply != nil && !p.idx.indexed(a.db, a.coll) &&
+			replyOK(reply, a.upsertedOnly) {
+			p.idx.ensure(context.Background(), a.db, a.coll)
+		}
+	}
+	defer func() {
+		if pending {
+			finish(nil)
+		}
+	}()
+
 	if _, err := sw.Write(req); err != nil {
 		return err
 	}
@@ -168,9 +189,8 @@ func (p *proxy) roundTrip(req []byte, cw io.Writer, sr io.Reader, sw io.Writer, 
 		if *resp, err = readMessage(sr, *resp); err != nil {
 			return err
 		}
-		if *locked {
-			p.writeMu.Unlock()
-			*locked = false
+		if pending {
+			finish(*resp)
 		}
 		if _, err := cw.Write(*resp); err != nil {
 			return err
@@ -208,56 +228,4 @@ func msgFlags(m []byte) uint32 {
 		return 0
 	}
 	return binary.LittleEndian.Uint32(m[16:20])
-}
-
-// serialized reports whether m must run under writeMu: an OP_MSG whose
-// command is in serializedCommands, or a message the proxy cannot read
-// (compressed), to be safe.
-func serialized(m []byte) bool {
-	switch binary.LittleEndian.Uint32(m[12:16]) {
-	case opCompressed:
-		return true
-	case opMsg:
-		name, ok := commandName(m)
-		return !ok || serializedCommands[name]
-	default:
-		return false
-	}
-}
-
-// commandName returns the first key of the body (kind 0 section) of an
-// OP_MSG, which is the command's name.
-func commandName(m []byte) (string, bool) {
-	if len(m) < headerLen+4 {
-		return "", false
-	}
-	flags := binary.LittleEndian.Uint32(m[16:20])
-	end := len(m)
-	if flags&flagChecksum != 0 {
-		end -= 4
-	}
-	s := m[headerLen+4 : max(end, headerLen+4)]
-	for len(s) > 0 {
-		kind := s[0]
-		s = s[1:]
-		if len(s) < 4 {
-			return "", false
-		}
-		size := int(int32(binary.LittleEndian.Uint32(s)))
-		if size < 4 || size > len(s) {
-			return "", false
-		}
-		if kind == 0 {
-			// BSON document: int32 length, then elements: a type byte
-			// and a NUL-terminated key.
-			doc := s[4:size]
-			if len(doc) < 2 || doc[0] == 0 {
-				return "", false
-			}
-			key, _, found := bytes.Cut(doc[1:], []byte{0})
-			return string(key), found
-		}
-		s = s[size:]
-	}
-	return "", false
 }

@@ -10,6 +10,9 @@
 // Without it the tests still work, but the engine's temporary directory
 // (under os.TempDir, named aspengo-enginetest-*) is left behind.
 //
+// [AssertPushedDown] guards a query against becoming a collection scan:
+// call it, in a test, with the collection and filter a request path uses.
+//
 // The shared engine and client are package-level state by necessity: they
 // live as long as the test binary.
 package enginetest
