@@ -25,14 +25,19 @@ type errorPages struct {
 
 // render fills req.Response.Body from .aspen/<code>.html, else
 // .aspen/error.html, else the built-in page. The templates see .code,
-// .message, .traceback (only with --show-tracebacks), .request and
+// .message (the status text, or the reason a request was refused or
+// stopped), .traceback (only with --show-tracebacks), .request and
 // .website. A broken error template falls back to the built-in page, so
 // an error never hides behind another.
 func (p *errorPages) render(req *Request, tb string) {
 	resp := req.Response
+	msg := resp.message
+	if msg == "" {
+		msg = http.StatusText(resp.Code)
+	}
 	data := map[string]any{
 		"code":      resp.Code,
-		"message":   http.StatusText(resp.Code),
+		"message":   msg,
 		"traceback": tb,
 		"request":   simplate.ToGo(req.Starlark()),
 		"website":   simplate.ToGo(req.Website.Starlark()),

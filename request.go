@@ -21,7 +21,7 @@ type Request struct {
 	// and when dispatch failed.
 	Resource *Resource
 
-	attrs   map[string]starlark.Value                // request.<name> set by hooks (session, user, ...)
+	attrs   map[string]starlark.Value                 // request.<name> set by hooks (session, user, ...)
 	lazy    map[string]func() (starlark.Value, error) // request.<name> computed on first use
 	lazyErr error                                     // the first failed lazy load of a template's data
 	values  map[any]any                               // Go-side values shared between hooks
@@ -176,8 +176,9 @@ type Response struct {
 	// written straight from disk.
 	Body []byte
 
-	value  starlark.Value // response.body as Starlark set it, before encoding
-	static *staticFile    // set when the resource is a static file
+	value   starlark.Value // response.body as Starlark set it, before encoding
+	static  *staticFile    // set when the resource is a static file
+	message string         // the error page's .message; empty means the status text
 }
 
 func (r *Response) Error() string {
