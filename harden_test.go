@@ -81,3 +81,54 @@ func TestRefusedOperatorIsBadRequest(t *testing.T) {
 		t.Errorf("a refused operator was not logged as a warning with its status:\n%s", logs)
 	}
 }
+
+// TestSecurityHeaders checks the default security headers on every kind of
+// response, and that a page's own policy is kept.
+func TestSecurityHeaders(t *testing.T) {
+	root := writeSite(t, map[string]string{
+		"page.html.spt":   "x = 1\n[---]\n<p>{{ .x }}</p>\n",
+		"framed.html.spt": "response.headers.set('Content-Security-Policy', \"frame-ancestors https://partner.example\")\n[---]\n<p>framed</p>\n",
+		"own.html.spt":    "response.headers.set('Content-Security-Policy', \"default-src 'self'\")\nresponse.headers.set('Referrer-Policy', 'no-referrer')\n[---]\n<p>own</p>\n",
+		"style.css":       "p {}\n",
+		"dir/index.html":  "dir",
+		"fail.spt":        "1 // 0\n[---]\nnever\n",
+	})
+	s := startSite(t, root, nil)
+	defaults := map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "same-origin",
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "frame-ancestors 'none'",
+	}
+	tests := []struct {
+		path     string
+		wantCode int
+		want     map[string]string // differences from defaults; "" means absent
+	}{
+		{"/page.html", 200, nil},
+		{"/style.css", 200, nil},
+		{"/dir", 301, nil},
+		{"/missing", 404, nil},
+		{"/fail", 500, nil},
+		{"/framed.html", 200, map[string]string{"Content-Security-Policy": "frame-ancestors https://partner.example", "X-Frame-Options": ""}},
+		{"/own.html", 200, map[string]string{"Content-Security-Policy": "default-src 'self'", "Referrer-Policy": "no-referrer"}},
+	}
+	for _, tt := range tests {
+		resp, _ := s.do(t, http.MethodGet, tt.path, nil, nil)
+		if resp.StatusCode != tt.wantCode {
+			t.Errorf("GET %s: status %d, want %d", tt.path, resp.StatusCode, tt.wantCode)
+		}
+		for name, v := range defaults {
+			if w, ok := tt.want[name]; ok {
+				v = w
+			}
+			got := resp.Header.Values(name)
+			switch {
+			case v == "" && len(got) != 0:
+				t.Errorf("GET %s: %s: %q, want none", tt.path, name, got)
+			case v != "" && (len(got) != 1 || got[0] != v):
+				t.Errorf("GET %s: %s: %q, want %q", tt.path, name, got, v)
+			}
+		}
+	}
+}

@@ -508,6 +508,7 @@ func (w *Website) write(rw http.ResponseWriter, req *Request) {
 	for k, v := range resp.Header {
 		h[k] = v
 	}
+	hooks.SetSecurityHeaders(h)
 	if resp.static != nil {
 		w.serveStatic(rw, req)
 		return
