@@ -29,6 +29,8 @@ type Request struct {
 	thread *starlark.Thread // created on first use, one per request
 	stop   func() bool      // stops the thread's cancellation on context end
 	sl     *requestValue    // the Starlark `request`, created on first use
+
+	timedOut bool // ran out of time and was answered 503
 }
 
 // SetAttr makes v visible to Starlark code and templates as request.<name>.

@@ -15,6 +15,8 @@ import (
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/aspengo/aspengo/internal/budget"
 )
 
 // Simplate is a compiled simplate. It is immutable and may be run by many
@@ -131,7 +133,7 @@ func paddedTemplate(p *page) string {
 func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 	var once starlark.StringDict
 	if lay.once != nil {
-		_, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, padded(lay.once), l.base.Has)
+		_, prog, err := budget.SourceProgram(pageOptions, s.file, padded(lay.once), l.base.Has)
 		if err != nil {
 			return starlarkError(s.file, err)
 		}
@@ -150,7 +152,7 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 		isPredeclared := func(name string) bool {
 			return l.globals[name] || once.Has(name) || l.base.Has(name)
 		}
-		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, padded(lay.request), isPredeclared)
+		f, prog, err := budget.SourceProgram(pageOptions, s.file, padded(lay.request), isPredeclared)
 		if err != nil {
 			return starlarkError(s.file, err)
 		}
