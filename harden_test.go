@@ -1,10 +1,12 @@
 package aspengo_test
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,5 +132,84 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("GET %s: %s: %q, want %q", tt.path, name, got, v)
 			}
 		}
+	}
+}
+
+// TestHostileRequests sends the requests that used to take a server
+// down: each fails with the right status and a message naming the limit,
+// a normal request is answered while they run, and the server stays up.
+func TestHostileRequests(t *testing.T) {
+	root := writeSite(t, map[string]string{
+		"amp.spt":     "n = int(request.qs.one('n'))\ns = 'a' * n\n[---]\nnever\n",
+		"zeros.spt":   "l = [0] * 100000000\n[---]\nnever\n",
+		"nested.spt":  "x = []\nfor i in range(160000):\n    x = [x]\ns = str(x)\n[---]\nnever\n",
+		"busy.spt":    "while True:\n    pass\n[---]\nnever\n",
+		"builtin.spt": "r = max(range(1000000000000000))\n[---]\nnever\n",
+		"hello.spt":   "[---]\nhello\n",
+	})
+	const timeout = 300 * time.Millisecond
+	// One site with the default time limit for the memory cases, one
+	// with a short one for the busy loops.
+	roomy := startSite(t, root, func(cfg *aspengo.Config) { cfg.MaxSteps = 1 << 62 })
+	short := startSite(t, root, func(cfg *aspengo.Config) {
+		cfg.RequestTimeout = timeout
+		cfg.MaxSteps = 1 << 62 // only the clock stops the busy loop
+	})
+	// A generous bound: a request not answered within it is a failure
+	// (the server is stuck), not a slow test.
+	client := &http.Client{Timeout: time.Minute}
+	get := func(s *site, path string) (int, string, error) {
+		resp, err := client.Get(s.URL + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, err = io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String(), err
+	}
+	tests := []struct {
+		s        *site
+		path     string
+		wantCode int
+		want     string
+	}{
+		{roomy, "/amp?n=1000000000", 500, "memory limit of 64 MiB per request"},
+		{roomy, "/zeros", 500, "memory limit of 64 MiB per request"},
+		{roomy, "/nested", 500, "nested deeper than 1000 levels"},
+		{short, "/busy", 503, "longer than the limit of 300ms"},
+		{short, "/builtin", 503, "longer than the limit of 300ms"},
+	}
+	var wg sync.WaitGroup
+	for _, tt := range tests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body, err := get(tt.s, tt.path)
+			if err != nil {
+				t.Errorf("GET %s: %v", tt.path, err)
+				return
+			}
+			if code != tt.wantCode || !strings.Contains(body, tt.want) {
+				t.Errorf("GET %s: %d, want %d with %q in the body:\n%s", tt.path, code, tt.wantCode, tt.want, body)
+			}
+		}()
+	}
+	// Meanwhile, and afterwards, ordinary requests are answered.
+	for range 3 {
+		for _, s := range []*site{roomy, short} {
+			if code, body, err := get(s, "/hello"); err != nil || code != 200 || strings.TrimSpace(body) != "hello" {
+				t.Errorf("GET /hello during the attack: %d %q %v", code, body, err)
+			}
+		}
+	}
+	wg.Wait()
+	for _, s := range []*site{roomy, short} {
+		if code, _, err := get(s, "/hello"); err != nil || code != 200 {
+			t.Errorf("GET /hello after the attack: %d %v", code, err)
+		}
+	}
+	if n := strings.Count(short.log.String(), "request timed out"); n != 2 {
+		t.Errorf("%d timeouts logged, want 2 (one per request):\n%s", n, short.log.String())
 	}
 }

@@ -113,9 +113,9 @@ type LimitError struct {
 // Error implements error; it names the limit.
 func (e *LimitError) Error() string {
 	if e.Depth > 0 {
-		return fmt.Sprintf("%s: value nested deeper than %d levels, the limit for rendering a value", e.Op, e.Depth)
+		return fmt.Sprintf("%s of a value nested deeper than %d levels, the limit for rendering a value", e.Op, e.Depth)
 	}
-	return fmt.Sprintf("%s: result of %s or more would exceed the memory limit of %s per request", e.Op, bytesString(e.Size), bytesString(e.Limit))
+	return fmt.Sprintf("result of %s would be %s or more, beyond the memory limit of %s per request", e.Op, bytesString(e.Size), bytesString(e.Limit))
 }
 
 // bytesString formats n bytes for messages: "64 MiB", "1.5 GiB", "512 B".
