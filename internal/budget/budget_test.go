@@ -293,3 +293,43 @@ func TestCancelInsideBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPage runs a page-like program as Starlark compiles it and as
+// Rewrite does, to show what the checks cost.
+func BenchmarkPage(b *testing.B) {
+	const src = `rows = []
+total = 0
+for i in range(200):
+    total += i
+    name = "item " + str(i)
+    rows.append("<tr><td>%s</td><td>%d</td></tr>" % (name, i * 2))
+html = "\n".join(rows)
+`
+	pre := budget.Builtins()
+	_, checkedProg, err := budget.SourceProgram(opts, "bench.star", src, pre.Has)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, plainProg, err := starlark.SourceProgramOptions(opts, "bench.star", src, func(string) bool { return false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("plain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := plainProg.Init(&starlark.Thread{}, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("checked", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			thread := &starlark.Thread{}
+			budget.Install(thread, 0)
+			if _, err := checkedProg.Init(thread, pre); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -52,9 +52,29 @@ type sizer struct {
 // reprSize returns an upper estimate of len(repr(v)), or a *LimitError
 // if it exceeds max or v nests too deeply, or the thread's cancellation.
 func reprSize(thread *starlark.Thread, op string, v starlark.Value, max int64) (int64, error) {
-	s := &sizer{thread: thread, op: op, max: max}
+	if n, ok := scalarSize(v); ok && n <= max {
+		return n, nil // the common case, without a walk
+	}
+	s := sizer{thread: thread, op: op, max: max}
 	s.walk(v, 0)
 	return s.n, s.err
+}
+
+// scalarSize is the repr size of a value that contains no other value.
+func scalarSize(v starlark.Value) (int64, bool) {
+	switch v := v.(type) {
+	case starlark.NoneType, starlark.Bool:
+		return 5, true
+	case starlark.Int:
+		if _, ok := v.Int64(); ok {
+			return 20, true
+		}
+	case starlark.Float:
+		return 32, true
+	case starlark.String:
+		return quotedLen(string(v)), true
+	}
+	return 0, false
 }
 
 // add adds k to the estimate and reports whether to go on.
@@ -95,13 +115,16 @@ func (s *sizer) walk(v starlark.Value, depth int) {
 		s.add(quotedLen(string(v)))
 	case starlark.Bytes:
 		s.add(4*int64(len(v)) + 3)
-	case *starlark.List:
-		s.container(v, "[", v.Len(), func(i int) starlark.Value { return v.Index(i) }, depth)
+	case *starlark.List, *starlark.Set:
+		s.container(v, depth)
 	case starlark.Tuple:
-		s.seq(v.Len(), func(i int) starlark.Value { return v[i] }, depth)
 		s.add(3)
-	case *starlark.Set:
-		s.container(v, "set([", v.Len(), func(i int) starlark.Value { return nil }, depth)
+		for _, x := range v {
+			if !s.add(2) {
+				return
+			}
+			s.walk(x, depth+1)
+		}
 	case *starlark.Dict:
 		if s.path[v] {
 			s.add(5)
@@ -133,32 +156,19 @@ func (s *sizer) enter(v starlark.Value) {
 }
 
 // container walks a list or set, which may be part of a cycle.
-func (s *sizer) container(v starlark.Value, open string, n int, at func(int) starlark.Value, depth int) {
+func (s *sizer) container(v starlark.Value, depth int) {
 	if s.path[v] {
 		s.add(5)
 		return
 	}
 	s.enter(v)
 	defer delete(s.path, v)
-	s.add(int64(len(open)) + 2)
-	if set, ok := v.(*starlark.Set); ok {
-		for x := range starlark.Elements(set) {
-			if !s.add(2) {
-				return
-			}
-			s.walk(x, depth+1)
-		}
-		return
-	}
-	s.seq(n, at, depth)
-}
-
-func (s *sizer) seq(n int, at func(int) starlark.Value, depth int) {
-	for i := 0; i < n && s.err == nil; i++ {
+	s.add(7) // "set([" and "])"
+	for x := range starlark.Elements(v.(starlark.Iterable)) {
 		if !s.add(2) {
 			return
 		}
-		s.walk(at(i), depth+1)
+		s.walk(x, depth+1)
 	}
 }
 
