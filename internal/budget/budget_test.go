@@ -93,6 +93,19 @@ r = (l, d, sorted(d.keys()), sorted(d.values()), sorted(d.items()), s.union([3])
 		`a = []
 a.append(a)
 r = str(a) + repr({"k": a})`,
+		`f = "-".join
+g = getattr("x", "upper")
+h = getattr([], "append")
+r = (f(["a", "b"]), g(), str(f), str(g), h, getattr(1, "real", 0), hasattr("", "join"))`,
+		`d = {}
+l = [0, 0]
+(l[0], d["z"]) = (1, 2)
+[l[1], d["y"]] = [3, 4]
+for d["w"] in [5]:
+    pass
+r = (l, d)`,
+		`r = getattr("", "nosuch")`,
+		`f = (1).join`,
 		`r = [1] + 1`,
 		`r = "a" * "b"`,
 		`r = 1 + "a"`,
@@ -183,6 +196,11 @@ for i in range(40):
 		{"zip of ranges", `z = zip(range(100000000), range(100000000))`, false},
 		{"join amplifies", `big = "x" * 100000
 s = "".join([big] * 1000)`, false},
+		{"join as a value", `big = "x" * 100000
+j = "".join
+s = j([big] * 1000)`, false},
+		{"join from getattr", `big = "x" * 100000
+s = getattr("", "join")([big] * 1000)`, false},
 		{"replace amplifies", `s = ("a" * 10000).replace("a", "b" * 10000)`, false},
 		{"format repeats", `big = "x" * 100000
 s = ("{0}" * 1000).format(big)`, false},

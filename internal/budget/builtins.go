@@ -40,7 +40,67 @@ func Builtins() starlark.StringDict {
 	for name := range rewrittenMethods {
 		d[methodName(name)] = methodBuiltin(name)
 	}
+	d[bindName] = starlark.NewBuiltin("getattr", bindMethod)
+	d["getattr"] = starlark.NewBuiltin("getattr", checkedGetattr)
 	return d
+}
+
+// bindName is what Rewrite calls for x.name where name is a checked
+// method and the method is not called at once (f = s.join).
+const bindName = "$bind"
+
+// bindMethod is $bind(x, name): x's attribute name, as a function that
+// charges like x.name(...) does when x is a str, list, dict or set.
+func bindMethod(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("internal error: $bind takes 2 arguments")
+	}
+	recv := args[0]
+	name, _ := starlark.AsString(args[1])
+	v, err := attr(recv, name)
+	if err != nil {
+		return nil, err
+	}
+	return bound(recv, name, v), nil
+}
+
+// bound returns the checked method for the attribute v = recv.name, or v
+// when it needs no check.
+func bound(recv starlark.Value, name string, v starlark.Value) starlark.Value {
+	if _, ok := v.(*starlark.Builtin); !ok || !rewrittenMethods[name] {
+		return v
+	}
+	switch recv.(type) {
+	case starlark.String, *starlark.List, *starlark.Dict, *starlark.Set:
+	default:
+		return v
+	}
+	m := methodBuiltin(name)
+	return starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		return m.CallInternal(thread, append(starlark.Tuple{recv}, args...), kwargs)
+	}).BindReceiver(recv)
+}
+
+// attr returns x.name, with Starlark's error when x has no such
+// attribute.
+func attr(x starlark.Value, name string) (starlark.Value, error) {
+	if ha, ok := x.(starlark.HasAttrs); ok {
+		v, err := ha.Attr(name)
+		if err != nil || v != nil {
+			return v, err
+		}
+	}
+	return nil, fmt.Errorf("%s has no .%s field or method", x.Type(), name)
+}
+
+// checkedGetattr is getattr, returning checked methods.
+func checkedGetattr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v, err := universe("getattr").CallInternal(thread, args, kwargs)
+	if err != nil || len(args) < 2 {
+		return v, err
+	}
+	name, _ := starlark.AsString(args[1])
+	return bound(args[0], name, v), nil
 }
 
 // universe returns Starlark's own built-in function name.
@@ -109,7 +169,7 @@ func iterBuiltin(name string, per int64) *starlark.Builtin {
 		wrapped := args
 		for i, a := range args {
 			n := starlark.Len(a)
-			if n >= 0 && (per > 0 || n <= pollEvery) {
+			if _, ok := a.(starlark.Iterable); !ok || n >= 0 && (per > 0 || n <= pollEvery) {
 				if err := Of(thread).Charge(name, per*int64(n)); err != nil {
 					return nil, err
 				}
@@ -146,14 +206,9 @@ func methodBuiltin(name string) *starlark.Builtin {
 		if err := Of(thread).Charge(name, n); err != nil {
 			return nil, err
 		}
-		var fn starlark.Value
-		if ha, ok := recv.(starlark.HasAttrs); ok {
-			if fn, err = ha.Attr(name); err != nil {
-				return nil, err
-			}
-		}
-		if fn == nil {
-			return nil, fmt.Errorf("%s has no .%s field or method", recv.Type(), name)
+		fn, err := attr(recv, name)
+		if err != nil {
+			return nil, err
 		}
 		return starlark.Call(thread, fn, rest, kwargs)
 	})

@@ -46,7 +46,7 @@ func (r rewriter) stmts(stmts []syntax.Stmt) {
 func (r rewriter) stmt(s syntax.Stmt) {
 	switch s := s.(type) {
 	case *syntax.AssignStmt:
-		s.LHS = r.expr(s.LHS)
+		s.LHS = r.target(s.LHS)
 		s.RHS = r.expr(s.RHS)
 		if op, ok := augOp(s.Op); ok && !(op == syntax.PLUS && isNumber(s.RHS)) {
 			s.RHS = call(augName(op), s.OpPos, s.RHS)
@@ -57,7 +57,7 @@ func (r rewriter) stmt(s syntax.Stmt) {
 	case *syntax.ExprStmt:
 		s.X = r.expr(s.X)
 	case *syntax.ForStmt:
-		s.Vars = r.expr(s.Vars)
+		s.Vars = r.target(s.Vars)
 		s.X = r.expr(s.X)
 		r.stmts(s.Body)
 	case *syntax.WhileStmt:
@@ -118,7 +118,7 @@ func (r rewriter) expr(e syntax.Expr) syntax.Expr {
 		for _, c := range e.Clauses {
 			switch c := c.(type) {
 			case *syntax.ForClause:
-				c.Vars = r.expr(c.Vars)
+				c.Vars = r.target(c.Vars)
 				c.X = r.expr(c.X)
 			case *syntax.IfClause:
 				c.Cond = r.expr(c.Cond)
@@ -132,6 +132,11 @@ func (r rewriter) expr(e syntax.Expr) syntax.Expr {
 		r.exprs(e.List)
 	case *syntax.DotExpr:
 		e.X = r.expr(e.X)
+		if rewrittenMethods[e.Name.Name] {
+			// f = s.join: the method as a value, checked when called.
+			name := &syntax.Literal{Token: syntax.STRING, TokenPos: e.NamePos, Raw: `"` + e.Name.Name + `"`, Value: e.Name.Name}
+			return call(bindName, e.Dot, e.X, name)
+		}
 	case *syntax.IndexExpr:
 		e.X, e.Y = r.expr(e.X), r.expr(e.Y)
 	case *syntax.LambdaExpr:
@@ -147,6 +152,28 @@ func (r rewriter) expr(e syntax.Expr) syntax.Expr {
 		r.exprs(e.List)
 	case *syntax.UnaryExpr:
 		e.X = r.expr(e.X)
+	}
+	return e
+}
+
+// target rewrites the expressions inside an assignment target (the
+// index in a[i + 1] = v) but not the target itself.
+func (r rewriter) target(e syntax.Expr) syntax.Expr {
+	switch e := e.(type) {
+	case *syntax.DotExpr:
+		e.X = r.expr(e.X)
+	case *syntax.IndexExpr:
+		e.X, e.Y = r.expr(e.X), r.expr(e.Y)
+	case *syntax.ParenExpr:
+		e.X = r.target(e.X)
+	case *syntax.TupleExpr:
+		for i, x := range e.List {
+			e.List[i] = r.target(x)
+		}
+	case *syntax.ListExpr:
+		for i, x := range e.List {
+			e.List[i] = r.target(x)
+		}
 	}
 	return e
 }
