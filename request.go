@@ -180,7 +180,7 @@ type Response struct {
 
 	value   starlark.Value // response.body as Starlark set it, before encoding
 	static  *staticFile    // set when the resource is a static file
-	message string         // the error page's .message; empty means the status text
+	message string         // the error page's .detail
 }
 
 func (r *Response) Error() string {
