@@ -106,6 +106,10 @@ for d["w"] in [5]:
 r = (l, d)`,
 		`r = getattr("", "nosuch")`,
 		`f = (1).join`,
+		`l = [0, 1, 2, 3, 4]
+t = tuple(l)
+i = 1
+r = (l[:], l[1:], l[:-1], l[i:3], l[::2], l[::-1], l[-2:], t[1:3], "abcdef"[1:4], b"xyz"[1:], range(10)[2:5], l[len(l)-2:], l[100:], l[3:1])`,
 		`r = [1] + 1`,
 		`r = "a" * "b"`,
 		`r = 1 + "a"`,
@@ -201,6 +205,10 @@ j = "".join
 s = j([big] * 1000)`, false},
 		{"join from getattr", `big = "x" * 100000
 s = getattr("", "join")([big] * 1000)`, false},
+		{"slices kept", `big = [0] * 100000
+keep = []
+for i in range(1000):
+    keep.append(big[:])`, false},
 		{"replace amplifies", `s = ("a" * 10000).replace("a", "b" * 10000)`, false},
 		{"format repeats", `big = "x" * 100000
 s = ("{0}" * 1000).format(big)`, false},

@@ -41,8 +41,55 @@ func Builtins() starlark.StringDict {
 		d[methodName(name)] = methodBuiltin(name)
 	}
 	d[bindName] = starlark.NewBuiltin("getattr", bindMethod)
+	d[sliceName] = starlark.NewBuiltin("slice", chargeSlice)
 	d["getattr"] = starlark.NewBuiltin("getattr", checkedGetattr)
 	return d
+}
+
+// sliceName is what Rewrite calls for the x of x[lo:hi:step].
+const sliceName = "$slice"
+
+// chargeSlice is $slice(x, lo, hi, step): it charges for the copy that
+// slicing a list or tuple x makes, and returns x.
+func chargeSlice(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) != 4 {
+		return nil, fmt.Errorf("internal error: $slice takes 4 arguments")
+	}
+	x := args[0]
+	switch x.(type) {
+	case *starlark.List, starlark.Tuple:
+	default:
+		return x, nil // strings and bytes share memory; ranges compute
+	}
+	n := int64(starlark.Len(x))
+	lo, hi, step := int64(0), n, int64(1)
+	clamp := func(v starlark.Value, def int64) int64 {
+		i, ok := v.(starlark.Int)
+		if !ok {
+			return def
+		}
+		k, ok := i.Int64()
+		switch {
+		case !ok:
+			return def
+		case k < 0:
+			k += n
+		}
+		return max(0, min(n, k))
+	}
+	if s, ok := args[3].(starlark.Int); ok {
+		if k, ok := s.Int64(); ok && k != 0 {
+			step = k
+		}
+	}
+	size := n
+	if step == 1 {
+		lo, hi = clamp(args[1], 0), clamp(args[2], n)
+		size = max(0, hi-lo)
+	} else if step > 1 || step < -1 {
+		size = n/max(step, -step) + 1
+	}
+	return x, Of(thread).Charge("slice", wordSize*size)
 }
 
 // bindName is what Rewrite calls for x.name where name is a checked

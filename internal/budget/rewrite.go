@@ -148,6 +148,12 @@ func (r rewriter) expr(e syntax.Expr) syntax.Expr {
 		e.X = r.expr(e.X)
 	case *syntax.SliceExpr:
 		e.X, e.Lo, e.Hi, e.Step = r.expr(e.X), r.expr(e.Lo), r.expr(e.Hi), r.expr(e.Step)
+		if simple(e.Lo) && simple(e.Hi) && simple(e.Step) {
+			// x[lo:hi] copies a list or tuple: x becomes $slice(x, lo,
+			// hi, step), which charges the copy and returns x. The
+			// bounds are evaluated twice, so only names and literals.
+			e.X = call(sliceName, e.Lbrack, e.X, orNone(e.Lo, e.Lbrack), orNone(e.Hi, e.Lbrack), orNone(e.Step, e.Lbrack))
+		}
 	case *syntax.TupleExpr:
 		r.exprs(e.List)
 	case *syntax.UnaryExpr:
@@ -174,6 +180,41 @@ func (r rewriter) target(e syntax.Expr) syntax.Expr {
 		for i, x := range e.List {
 			e.List[i] = r.target(x)
 		}
+	}
+	return e
+}
+
+// simple reports whether evaluating e twice is harmless: it is absent, a
+// name, a literal, or a negated literal.
+func simple(e syntax.Expr) bool {
+	switch e := e.(type) {
+	case nil, *syntax.Ident, *syntax.Literal:
+		return true
+	case *syntax.UnaryExpr:
+		_, ok := e.X.(*syntax.Literal)
+		return ok && e.Op == syntax.MINUS
+	}
+	return false
+}
+
+// orNone returns e, or None when e is absent.
+func orNone(e syntax.Expr, pos syntax.Position) syntax.Expr {
+	if e == nil {
+		return &syntax.Ident{NamePos: pos, Name: "None"}
+	}
+	// A copy: the resolver binds each Ident node once.
+	switch e := e.(type) {
+	case *syntax.Ident:
+		c := *e
+		return &c
+	case *syntax.Literal:
+		c := *e
+		return &c
+	case *syntax.UnaryExpr:
+		c := *e
+		x := *e.X.(*syntax.Literal)
+		c.X = &x
+		return &c
 	}
 	return e
 }
