@@ -25,10 +25,14 @@
 // check, every few hundred elements, whether the thread was cancelled,
 // so a cancelled request stops promptly even inside one call.
 //
-// Limits: allocation proportional to the number of steps (appending in a
-// loop, list comprehensions, slicing) is bounded by the step limit, not
-// by the budget; functions of Go packages other than Starlark's own
-// (json, the database, templates) bound their work by their input size.
+// Limits: allocation of a few words per step (appending in a loop, list
+// comprehensions, dict and set entries one at a time) is bounded by the
+// step limit, not by the budget; so is slicing a list whose bounds are
+// computed by a call (x[f():]), which is not rewritten because its
+// bounds would be evaluated twice. A method taken from a module or
+// struct of Go code is not checked. Functions of Go packages other than
+// Starlark's own (json, the database, templates) bound their work by
+// their input size.
 package budget
 
 import (
