@@ -505,8 +505,10 @@ func (w *Website) finish(req *Request, err error) {
 			// answer with its status, no traceback.
 			w.log.Warn("request failed", "method", req.Method, "path", req.URL.Path, "status", status.HTTPStatus(), "err", err.Error())
 			req.Response = &Response{Code: status.HTTPStatus(), Header: http.Header{}}
-			if status.HTTPStatus() < 500 {
-				// The client's own mistake: tell it what was refused.
+			if status.HTTPStatus() == http.StatusBadRequest {
+				// The client's own malformed input: tell it what was
+				// refused. (Other statuses, such as a 404 for an unknown
+				// account, keep their reason in the log.)
 				req.Response.message = status.Error()
 			}
 		default:
