@@ -135,8 +135,14 @@ func formatSize(thread *starlark.Thread, b *Budget, op, format string, args star
 	max := b.remaining()
 	size := int64(len(format))
 	if t, ok := args.(starlark.Tuple); ok && op == "%" {
-		n, err := reprSize(thread, op, t, max)
-		return size + n, err
+		for _, v := range t {
+			n, err := reprSize(thread, op, v, max-size)
+			if err != nil {
+				return 0, err
+			}
+			size += n + 2
+		}
+		return size, nil
 	}
 	directives := int64(strings.Count(format, "%"))
 	if op != "%" {
