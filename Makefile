@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./simplate
 	$(GO) test -run '^$$' -fuzz FuzzCookieOpen -fuzztime $(FUZZTIME) ./trembling/session/cookiestore
 	$(GO) test -run '^$$' -fuzz FuzzSafeNext -fuzztime $(FUZZTIME) ./trembling/auth
+	$(GO) test -run '^$$' -fuzz FuzzRewrite -fuzztime $(FUZZTIME) ./internal/budget
 
 clean:
 	rm -rf bin

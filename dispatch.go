@@ -56,6 +56,10 @@ var indexNames = [...]string{"index.html", "index.html.spt", "index.spt"}
 //     files are never served and nothing can climb out of the root;
 //   - a segment starting with "%": virtual names are never requested
 //     directly;
+//   - a segment that names an editor backup ("login.html.spt~", ".bak",
+//     ".orig", ".swp", ".tmp", "#name#"; see isBackupName): such a copy
+//     holds a page's source. Backup names are not virtual candidates
+//     either;
 //   - a last segment ending in ".spt", in any case: simplate file names are not exposed
 //     (foo.html.spt answers /foo.html, never /foo.html.spt).
 //
@@ -282,15 +286,15 @@ func (d *dispatcher) isFile(name string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// virtualEntries returns the entries of d.dir whose names start with "%",
-// sorted by name.
+// virtualEntries returns the entries of d.dir whose names start with "%"
+// and are not backups, sorted by name.
 func (d *dispatcher) virtualEntries() []fs.DirEntry {
 	entries, err := fs.ReadDir(d.fsys, d.dir)
 	if err != nil {
 		return nil
 	}
 	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool {
-		return !strings.HasPrefix(e.Name(), "%")
+		return !strings.HasPrefix(e.Name(), "%") || isBackupName(e.Name())
 	})
 	// fs.ReadDirFS promises sorted entries; do not rely on every
 	// implementation keeping the promise.
@@ -360,9 +364,9 @@ func validURLPath(p string) bool {
 	for {
 		seg, tail, more := strings.Cut(rest, "/")
 		if !more {
-			return seg == "" || (seg[0] != '.' && seg[0] != '%' && !hasSptSuffix(seg))
+			return seg == "" || (seg[0] != '.' && seg[0] != '%' && !hasSptSuffix(seg) && !isBackupName(seg))
 		}
-		if seg == "" || seg[0] == '.' || seg[0] == '%' {
+		if seg == "" || seg[0] == '.' || seg[0] == '%' || isBackupName(seg) {
 			return false
 		}
 		rest = tail

@@ -85,6 +85,11 @@ func dispatchFS() fstest.MapFS {
 		"shadow/%d/index.html":    file("virtual dir"),
 		"shadow2/empty/style.css": file("css"),
 		"shadow2/%f.spt":          file("virtual file"),
+		// Editor backups, never served (see TestDispatchBackups).
+		"contact.html.spt~":     file("backup"),
+		"contact.html.spt.orig": file("backup"),
+		"#contact.html.spt#":    file("backup"),
+		"bk/%slug~":             file("backup of a virtual file"),
 	}
 }
 
@@ -486,6 +491,7 @@ func FuzzDispatch(f *testing.F) {
 		"/nested/a/1/b.txt", "/users/u/settings.html", "/%name", "//",
 		"/a\\b", "/\x00", "/contact.html", "/vdirfirst/x", "/twokeys/a/b",
 		"/shadow/empty", "/shadow/x", "/fileasdir/thing/", "/w/x/page.html",
+		"/contact.html.spt~", "/#contact.html.spt#", "/bk/x",
 	} {
 		f.Add(s)
 	}
@@ -503,6 +509,9 @@ func FuzzDispatch(f *testing.F) {
 			for _, seg := range strings.Split(res.Path, "/") {
 				if strings.HasPrefix(seg, ".") {
 					t.Fatalf("dispatch(%q) = %q, with hidden or dot segment", p, res.Path)
+				}
+				if isBackupName(seg) {
+					t.Fatalf("dispatch(%q) = %q, an editor backup", p, res.Path)
 				}
 			}
 			fi, err := fs.Stat(fsys, res.Path)

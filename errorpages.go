@@ -17,7 +17,7 @@ var builtinErrorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html
 <html><head><meta charset="utf-8"><title>{{ .code }} {{ .message }}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}pre{overflow:auto;background:#f5f5f5;padding:1rem}</style>
 </head><body><h1>{{ .code }} {{ .message }}</h1>
-{{ with .detail }}<p>{{ . }}</p>{{ end }}
+{{ if .detail }}<p>{{ .detail }}</p>{{ end }}
 {{ if .traceback }}<pre>{{ .traceback }}</pre>{{ end }}</body></html>
 `))
 
@@ -30,23 +30,25 @@ type errorPages struct {
 // with {"error": reason, "code": code}, plus "traceback" where tracebacks
 // are shown; else from .aspen/<code>.html, else
 // .aspen/error.html, else the built-in page. The templates see .code,
-// .message (the status text), .detail (why a typed getter such as
-// request.qs.int refused the request, else empty), .traceback (only with
-// --show-tracebacks), .request and .website. A broken error template falls back to the built-in page, so
+// .message (the status text), .detail (why the request was refused or
+// stopped, when that is the client's business: the operator that a
+// query refused, the time or memory limit that a request exceeded; else
+// empty), .traceback (only with --show-tracebacks), .request and
+// .website. A broken error template falls back to the built-in page, so
 // an error never hides behind another.
 func (p *errorPages) render(req *Request, tb string) {
 	resp := req.Response
 	data := map[string]any{
 		"code":      resp.Code,
 		"message":   http.StatusText(resp.Code),
-		"detail":    errorDetail(req),
+		"detail":    resp.message,
 		"traceback": tb,
 		"request":   simplate.ToGo(req.Starlark()),
 		"website":   simplate.ToGo(req.Website.Starlark()),
 	}
 	if wantsJSON(req) {
 		body := map[string]any{"code": resp.Code, "error": http.StatusText(resp.Code)}
-		if d := errorDetail(req); d != "" {
+		if d := resp.message; d != "" {
 			body["error"] = d
 		}
 		if tb != "" {
@@ -78,12 +80,6 @@ func (p *errorPages) render(req *Request, tb string) {
 	}
 	resp.Body = buf.Bytes()
 	resp.Header.Set("Content-Type", "text/html; charset=utf-8")
-}
-
-// errorDetail is the reason a typed getter left for a 400, or "".
-func errorDetail(req *Request) string {
-	d, _ := req.Value(errorDetailKey{}).(string)
-	return d
 }
 
 // wantsJSON reports whether the error body of req should be JSON: the

@@ -21,7 +21,7 @@ type Request struct {
 	// and when dispatch failed.
 	Resource *Resource
 
-	attrs   map[string]starlark.Value                // request.<name> set by hooks (session, user, ...)
+	attrs   map[string]starlark.Value                 // request.<name> set by hooks (session, user, ...)
 	lazy    map[string]func() (starlark.Value, error) // request.<name> computed on first use
 	lazyErr error                                     // the first failed lazy load of a template's data
 	values  map[any]any                               // Go-side values shared between hooks
@@ -29,6 +29,8 @@ type Request struct {
 	thread *starlark.Thread // created on first use, one per request
 	stop   func() bool      // stops the thread's cancellation on context end
 	sl     *requestValue    // the Starlark `request`, created on first use
+
+	timedOut bool // ran out of time and was answered 503
 }
 
 // SetAttr makes v visible to Starlark code and templates as request.<name>.
@@ -176,8 +178,9 @@ type Response struct {
 	// written straight from disk.
 	Body []byte
 
-	value  starlark.Value // response.body as Starlark set it, before encoding
-	static *staticFile    // set when the resource is a static file
+	value   starlark.Value // response.body as Starlark set it, before encoding
+	static  *staticFile    // set when the resource is a static file
+	message string         // the error page's .detail
 }
 
 func (r *Response) Error() string {

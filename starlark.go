@@ -811,15 +811,12 @@ func multiDictKeys(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 // not one of the choices. The 400 carries a message that names the
 // parameter and says what was wanted; error pages show it as .detail.
 
-// errorDetailKey is the Request value under which a getter leaves the
-// reason for its 400, for the error page.
-type errorDetailKey struct{}
-
 // badInput ends the request with a 400 whose error page says why.
 func (d *multiDict) badInput(format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
-	d.r.SetValue(errorDetailKey{}, msg)
-	return stop(d.typ+": "+msg, d.r.Abort(http.StatusBadRequest, ""))
+	resp := d.r.Abort(http.StatusBadRequest, "")
+	resp.message = msg
+	return stop(d.typ+": "+msg, resp)
 }
 
 // typedValue returns the first value of name, or ok false when it is

@@ -73,7 +73,7 @@ func TestTypedGetters(t *testing.T) {
 			if !errors.As(err, &resp) || resp.Code != http.StatusBadRequest {
 				t.Fatalf("error = %v, want a 400 response", err)
 			}
-			if got := errorDetail(r); got != tt.wantDetail {
+			if got := resp.message; got != tt.wantDetail {
 				t.Errorf("detail = %q, want %q", got, tt.wantDetail)
 			}
 		})

@@ -17,15 +17,25 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo/hooks"
+	"github.com/aspengo/aspengo/internal/budget"
 	"github.com/aspengo/aspengo/simplate"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 10 << 20
+
+// DefaultRequestTimeout is the time limit of one request when
+// Config.RequestTimeout is 0.
+const DefaultRequestTimeout = 30 * time.Second
+
+// errRequestTimeout is the cause of a request context that ran out of
+// time.
+var errRequestTimeout = errors.New("request timeout")
 
 // Config configures a Website.
 type Config struct {
@@ -55,6 +65,16 @@ type Config struct {
 	// MaxSteps bounds the Starlark steps of one execution, so that a
 	// runaway loop ends as a 500; 0 means the simplate package's default.
 	MaxSteps uint64
+	// RequestTimeout bounds the wall-clock time of one request, hooks
+	// included: past it, the request's context is done, its Starlark is
+	// cancelled (also inside long built-in calls) and it answers 503,
+	// logged once. 0 means DefaultRequestTimeout; negative means none.
+	RequestTimeout time.Duration
+	// MaxRequestMemory is what the Starlark code of one request may
+	// allocate, in bytes, as estimated by the checked operators and
+	// built-ins that every page and module is compiled with; beyond it
+	// the request is a 500 that names the limit. 0 means 64 MiB.
+	MaxRequestMemory int64
 }
 
 // StatusError is an error that knows the HTTP status it should answer
@@ -77,6 +97,7 @@ type Website struct {
 	loader   *simplate.Loader
 	hooks    [numPhases][]hookEntry
 	maxBody  int64
+	timeout  time.Duration // 0: none
 	showTB   bool
 	errPages *errorPages
 	cop      *http.CrossOriginProtection
@@ -121,6 +142,12 @@ func New(cfg Config) (*Website, error) {
 	if w.maxBody <= 0 {
 		w.maxBody = DefaultMaxBodyBytes
 	}
+	switch {
+	case cfg.RequestTimeout == 0:
+		w.timeout = DefaultRequestTimeout
+	case cfg.RequestTimeout > 0:
+		w.timeout = cfg.RequestTimeout
+	}
 	builtins := starlark.StringDict{"abort": abortBuiltin}
 	for name, v := range w.registry.builtins {
 		builtins[name] = v
@@ -130,6 +157,7 @@ func New(cfg Config) (*Website, error) {
 		Builtins: builtins,
 		Globals:  []string{"request", "response", "website"},
 		MaxSteps: cfg.MaxSteps,
+		MaxAlloc: cfg.MaxRequestMemory,
 		Logger:   w.log,
 		RootName: filepath.ToSlash(filepath.Clean(cfg.Root)),
 	})
@@ -295,6 +323,11 @@ func (w *Website) SetAttr(name string, v starlark.Value) error {
 // and outbound_late hooks (always).
 func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
 	hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
+	if w.timeout > 0 {
+		ctx, cancel := context.WithTimeoutCause(hr.Context(), w.timeout, errRequestTimeout)
+		defer cancel()
+		hr = hr.WithContext(ctx)
+	}
 	req := &Request{
 		Request:  hr,
 		Website:  w,
@@ -465,6 +498,11 @@ func (w *Website) runRequestHook(req *Request, p Phase, e hookEntry) (err error)
 // finish turns the outcome of a stage into the response: a returned
 // *Response is the answer; any other error is a 500.
 func (w *Website) finish(req *Request, err error) {
+	if err != nil && context.Cause(req.Context()) == errRequestTimeout && !errors.As(err, new(*Response)) {
+		// Whatever failed after the deadline failed because of it.
+		w.timedOut(req)
+		err = nil
+	}
 	if err != nil {
 		var resp *Response
 		var status StatusError
@@ -479,6 +517,12 @@ func (w *Website) finish(req *Request, err error) {
 			// answer with its status, no traceback.
 			w.log.Warn("request failed", "method", req.Method, "path", req.URL.Path, "status", status.HTTPStatus(), "err", err.Error())
 			req.Response = &Response{Code: status.HTTPStatus(), Header: http.Header{}}
+			if status.HTTPStatus() == http.StatusBadRequest {
+				// The client's own malformed input: tell it what was
+				// refused. (Other statuses, such as a 404 for an unknown
+				// account, keep their reason in the log.)
+				req.Response.message = status.Error()
+			}
 		default:
 			w.internalError(req, err)
 		}
@@ -486,6 +530,20 @@ func (w *Website) finish(req *Request, err error) {
 	resp := req.Response
 	if resp.Code >= 400 && resp.Body == nil && resp.value == nil && resp.static == nil {
 		w.errPages.render(req, "")
+	}
+}
+
+// timedOut answers 503 to a request that ran out of time, and logs it
+// once, however many of its stages fail afterwards.
+func (w *Website) timedOut(req *Request) {
+	if !req.timedOut {
+		req.timedOut = true
+		w.log.Warn("request timed out", "method", req.Method, "path", req.URL.Path, "limit", w.timeout.String())
+	}
+	req.Response = &Response{
+		Code:    http.StatusServiceUnavailable,
+		Header:  http.Header{},
+		message: fmt.Sprintf("The request took longer than the limit of %s.", w.timeout),
 	}
 }
 
@@ -501,6 +559,10 @@ func (w *Website) internalError(req *Request, err error) {
 		w.log.Error("internal server error", "method", req.Method, "path", req.URL.Path, "err", err.Error(), "traceback", tb)
 	}
 	resp := &Response{Code: http.StatusInternalServerError, Header: http.Header{}}
+	var limit *budget.LimitError
+	if errors.As(err, &limit) {
+		resp.message = limit.Error() // names the limit, and nothing of the page
+	}
 	req.Response = resp
 	if w.showTB {
 		w.errPages.render(req, tb)
@@ -516,6 +578,7 @@ func (w *Website) write(rw http.ResponseWriter, req *Request) {
 	for k, v := range resp.Header {
 		h[k] = v
 	}
+	hooks.SetSecurityHeaders(h)
 	if resp.static != nil {
 		w.serveStatic(rw, req)
 		return

@@ -113,5 +113,8 @@
 // request cancelled by its visitor gives the context's error instead.
 // Violating a unique index gives an error that says "duplicate key", for
 // which IsDuplicateKey reports true (through *starlark.EvalError too).
-// Refused filters, updates and documents are errors that name the field.
+// Refused filters, updates and documents are *QueryError values that name
+// the field; their HTTPStatus is 400, so a website answers a request that
+// carried a refused operator with a 400 giving the reason, logged as a
+// warning, not with a 500 and a traceback.
 package database

@@ -51,6 +51,38 @@ func (e *InvalidObjectIDError) Error() string {
 // HTTPStatus returns 400 (Bad Request).
 func (e *InvalidObjectIDError) HTTPStatus() int { return http.StatusBadRequest }
 
+// QueryError reports a filter, update or document that the operator rules
+// refuse (see "Operators" in the package documentation): an operator such
+// as $where, $regex or $expr, a field name that starts with $, an update
+// without operators. Its HTTPStatus is 400: the usual source of such a
+// value is a request (a JSON body whose dict became a filter), and the
+// answer to a request that tries to smuggle an operator is a bad request,
+// not a server failure with a traceback. Find it with errors.As; Starlark's
+// *starlark.EvalError unwraps to it.
+type QueryError struct {
+	// Err says what was refused and where ("tags[2]: operator $where is
+	// not allowed in a filter ...").
+	Err error
+}
+
+// Error implements error.
+func (e *QueryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *QueryError) Unwrap() error { return e.Err }
+
+// HTTPStatus returns 400 (Bad Request).
+func (e *QueryError) HTTPStatus() int { return http.StatusBadRequest }
+
+// refused wraps a violation of the operator rules in a *QueryError; nil
+// stays nil.
+func refused(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &QueryError{Err: err}
+}
+
 // IsDuplicateKey reports whether err (or an error it wraps, such as the
 // cause of a *starlark.EvalError) is MongoDB's duplicate key error: an
 // insert or update that would break a unique index. It also recognises

@@ -40,8 +40,12 @@ const (
 // isOperator reports whether a key is an operator ($-prefixed).
 func isOperator(key string) bool { return strings.HasPrefix(key, "$") }
 
-// checkFilter enforces the filter rule on a converted filter document.
-func checkFilter(d bson.D, depth int) error {
+// checkFilter enforces the filter rule on a converted filter document; a
+// violation is a *QueryError.
+func checkFilter(d bson.D, depth int) error { return refused(filterRule(d, depth)) }
+
+// filterRule is checkFilter without the *QueryError around its error.
+func filterRule(d bson.D, depth int) error {
 	if depth > maxDepth {
 		return convErrorf("filter nested deeper than %d levels", maxDepth)
 	}
@@ -57,7 +61,7 @@ func checkFilter(d bson.D, depth int) error {
 				if !ok {
 					return at(fmt.Sprintf("%s[%d]", e.Key, i), convErrorf("%s takes a list of filters (dicts), not %s", e.Key, bsonKind(x)))
 				}
-				if err := checkFilter(sub, depth+1); err != nil {
+				if err := filterRule(sub, depth+1); err != nil {
 					return at(fmt.Sprintf("%s[%d]", e.Key, i), err)
 				}
 			}
@@ -138,8 +142,9 @@ func checkLiteral(v any, depth int) error {
 	return nil
 }
 
-// checkDocument checks a document to store (insert_one).
-func checkDocument(d bson.D) error { return checkLiteral(d, 0) }
+// checkDocument checks a document to store (insert_one); a violation is a
+// *QueryError.
+func checkDocument(d bson.D) error { return refused(checkLiteral(d, 0)) }
 
 // checkFieldName checks a key of a stored document: not empty, no $ at
 // the start, no dot, no NUL.
@@ -211,8 +216,11 @@ func hasOperator(d bson.D) bool {
 // checkUpdate enforces the update rule: only update operators at the top,
 // each with a dict of field paths; values are data (see checkLiteral),
 // except the modifiers of $push/$addToSet, the condition of $pull and the
-// {"$type": ...} of $currentDate.
-func checkUpdate(d bson.D) error {
+// {"$type": ...} of $currentDate. A violation is a *QueryError.
+func checkUpdate(d bson.D) error { return refused(updateRule(d)) }
+
+// updateRule is checkUpdate without the *QueryError around its error.
+func updateRule(d bson.D) error {
 	if len(d) == 0 {
 		return convErrorf("empty update: use operators such as {\"$set\": {...}}")
 	}
@@ -263,7 +271,7 @@ func checkUpdateArg(op string, v any) error {
 	case "$pull":
 		if isDoc && !hasOperator(d) {
 			// A condition on the fields of the array's documents.
-			return checkFilter(d, 1)
+			return filterRule(d, 1)
 		}
 		return checkCondition(v, 0)
 	case "$currentDate":

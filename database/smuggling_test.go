@@ -2,12 +2,16 @@ package database_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo/database"
 )
 
 // TestOperatorSmuggling runs attack inputs through the collection methods.
@@ -122,6 +126,11 @@ func TestOperatorSmuggling(t *testing.T) {
 			if tt.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("%s with evil=%s: %v; want an error containing %q", tt.call, tt.evil, err, tt.want)
+				}
+				// A website answers it with a 400, not a 500.
+				var qe *database.QueryError
+				if !errors.As(err, &qe) || qe.HTTPStatus() != http.StatusBadRequest {
+					t.Errorf("%s with evil=%s: error %T does not wrap a *database.QueryError with status 400", tt.call, tt.evil, err)
 				}
 				// Nothing changed.
 				n, err := h.Database().Collection(coll).CountDocuments(ctx, bson.D{{Key: "name", Value: "ann"}, {Key: "pw", Value: "x"}, {Key: "profile.city", Value: "Oslo"}})

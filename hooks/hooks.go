@@ -1,4 +1,8 @@
-// Package hooks finds and calls hooks written in Starlark.
+// Package hooks holds the general-purpose hook machinery that is not
+// trembling's: it finds and calls hooks written in Starlark, and it sets
+// the default security headers of every response ([SetSecurityHeaders]).
+//
+// # Starlark hooks
 //
 // In hooks.conf a line such as
 //
@@ -17,6 +21,14 @@
 // subdirectories of .aspen are not searched. The value a hook returns is
 // ignored: hooks act by changing their argument (Aspen's hooks returned
 // it, so `return request` is harmless).
+//
+// # Security headers
+//
+// The defaults in [SecurityHeaders] are not a hook listed in hooks.conf:
+// a site should not have to opt in to them. The website applies them to
+// every response once the outbound hooks have run, and keeps any of
+// those headers that a page or hook set itself, so a page that must be
+// framed sets its own Content-Security-Policy or X-Frame-Options.
 package hooks
 
 import (

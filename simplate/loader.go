@@ -14,6 +14,8 @@ import (
 	starlarktime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/aspengo/aspengo/internal/budget"
 )
 
 // DefaultMaxSteps is the Starlark step limit used when Options.MaxSteps
@@ -61,6 +63,10 @@ type Options struct {
 	// the loading of a module, and every thread made by NewThread (one
 	// request). 0 means DefaultMaxSteps.
 	MaxSteps uint64
+	// MaxAlloc is the memory budget in bytes of every thread made by
+	// NewThread (one request); see package internal/budget. 0 means
+	// budget.DefaultLimit.
+	MaxAlloc int64
 	// Logger receives what Starlark code prints. nil means slog.Default().
 	Logger *slog.Logger
 	// RootName is shown before file names in error messages and Starlark
@@ -76,6 +82,7 @@ type Loader struct {
 	base      starlark.StringDict // Builtins plus json, time, math; frozen
 	globals   map[string]bool     // Options.Globals
 	maxSteps  uint64
+	maxAlloc  int64
 	log       *slog.Logger
 	rootName  string
 	simplates sync.Map // file name → *entry
@@ -94,9 +101,13 @@ func NewLoader(opts Options) *Loader {
 		base:     starlark.StringDict{"json": jsonModule, "time": starlarktime.Module, "math": starlarkmath.Module},
 		globals:  map[string]bool{},
 		maxSteps: opts.MaxSteps,
+		maxAlloc: opts.MaxAlloc,
 		log:      opts.Logger,
 		rootName: opts.RootName,
 		mods:     map[string]*module{},
+	}
+	for name, v := range budget.Builtins() {
+		l.base[name] = v // checked str, list ... and what rewritten code calls
 	}
 	for name, v := range opts.Builtins {
 		l.base[name] = v
@@ -152,6 +163,7 @@ func stampOf(fi fs.FileInfo) stamp {
 func (l *Loader) NewThread(name string) *starlark.Thread {
 	t := &starlark.Thread{Name: name, Print: l.print, Load: l.threadLoad}
 	t.SetMaxExecutionSteps(l.maxSteps)
+	budget.Install(t, l.maxAlloc)
 	return t
 }
 

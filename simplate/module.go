@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo/internal/budget"
 )
 
 // module is one loaded version of a Starlark module in .aspen.
@@ -174,7 +176,12 @@ func (l *Loader) execModule(name string, stack []string) *module {
 	thread := &starlark.Thread{Name: shown, Print: l.print, Load: l.threadLoad}
 	thread.SetMaxExecutionSteps(l.maxSteps)
 	thread.SetLocal(loadKey, &loadCtx{stack: append(slices.Clone(stack), name), locked: true, deps: &m.deps})
-	globals, err := starlark.ExecFileOptions(fileOptions, thread, shown, src, l.base)
+	_, prog, err := budget.SourceProgram(fileOptions, shown, src, l.base.Has)
+	var globals starlark.StringDict
+	if err == nil {
+		globals, err = prog.Init(thread, l.base)
+		globals.Freeze()
+	}
 	if err != nil {
 		m.err = fixSyntaxLine(starlarkError(shown, err), string(src))
 		return m

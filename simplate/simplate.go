@@ -15,6 +15,8 @@ import (
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/aspengo/aspengo/internal/budget"
 )
 
 // Simplate is a compiled simplate. It is immutable and may be run by many
@@ -145,7 +147,7 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 	var once starlark.StringDict
 	if lay.once != nil {
 		src := padded(lay.once)
-		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, src, l.base.Has)
+		f, prog, err := budget.SourceProgram(pageOptions, s.file, src, l.base.Has)
 		if err != nil {
 			return fixSyntaxLine(starlarkError(s.file, err), src)
 		}
@@ -166,7 +168,7 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 			return l.globals[name] || once.Has(name) || l.base.Has(name)
 		}
 		src := padded(lay.request)
-		f, prog, err := starlark.SourceProgramOptions(pageOptions, s.file, src, isPredeclared)
+		f, prog, err := budget.SourceProgram(pageOptions, s.file, src, isPredeclared)
 		if err != nil {
 			return fixSyntaxLine(starlarkError(s.file, err), src)
 		}

@@ -286,7 +286,7 @@ func TestStepLimit(t *testing.T) {
 	if _, err := l.Load("once-loop.spt"); err == nil || !strings.Contains(err.Error(), "too many steps") {
 		t.Errorf("runaway once-page: Load error %v; want too many steps", err)
 	}
-	if _, err := l.Load("mod-loop.spt"); err == nil || err.Error() != "www/mod-loop.spt:1: cannot load spin.star: www/.aspen/spin.star:2: Starlark computation cancelled: too many steps" {
+	if _, err := l.Load("mod-loop.spt"); err == nil || err.Error() != "www/mod-loop.spt:1: cannot load spin.star: www/.aspen/spin.star:3: Starlark computation cancelled: too many steps" {
 		t.Errorf("runaway module: Load error %v; want too many steps in spin.star", err)
 	}
 	if got := run(t, l, "ok.spt", nil); got != "4950" {

@@ -34,6 +34,7 @@ type serveFlags struct {
 	dev            bool
 	maxBody        int64
 	trustedOrigins listFlag
+	requestTimeout time.Duration
 	drain          time.Duration // 0 means drainTimeout; shorter in tests
 }
 
@@ -52,6 +53,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&f.dev, "dev", false, "development: implies --show-tracebacks (never on a public server)")
 	fs.Var(&f.trustedOrigins, "trusted-origins", "comma-separated origins (https://admin.example.com) allowed to POST cross-site")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", aspengo.DefaultRequestTimeout, "the longest a request may run before it is cancelled and answered 503 (0: no limit)")
 	setUsage(fs, serveSynopsis, stdout)
 	if code := parseFlags(fs, args, getenv, stderr, storageEnv); code >= 0 {
 		return code
@@ -74,6 +76,10 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 		ShowTracebacks: f.showTracebacks || f.dev,
 		MaxBodyBytes:   f.maxBody,
 		TrustedOrigins: f.trustedOrigins,
+		RequestTimeout: f.requestTimeout,
+	}
+	if f.requestTimeout == 0 {
+		f.config.RequestTimeout = -1 // no limit
 	}
 	f.storage.mustOwn = true
 	site, err := startSite(ctx, f.siteOptions, log)
@@ -94,6 +100,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	ctx = watchDataDir(ctx, site.storage, log) // ends ctx if the data directory goes
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", append([]any{"root", site.w.Root(), "url", "http://" + ln.Addr().String() + "/"}, site.storage.describe()...)...)
@@ -112,7 +119,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 	}
 	drain, cancel := context.WithTimeout(context.Background(), f.drain)
 	defer cancel()
-	errs := []error{serveErr}
+	errs := []error{serveErr, dataDirLost(ctx)}
 	if err := srv.Shutdown(drain); err != nil {
 		// A client still sending or a page still running after
 		// drainTimeout is cut off, so that the shutdown hooks run.
