@@ -19,6 +19,30 @@ import (
 // option is given.
 const DefaultTimeout = 5 * time.Second
 
+// Driver defaults for what the URI does not set. They are chosen so that
+// a plain URI neither deadlocks a server under many concurrent sessions
+// nor keeps requests waiting while the server is down:
+const (
+	// DefaultServerSelectionTimeout bounds the wait for a usable server
+	// (serverSelectionTimeoutMS), so that while the database is
+	// unreachable each request fails within about half a second instead
+	// of the driver's 30 s. Raise it in the URI to ride out a replica set
+	// election (typically several seconds) instead of answering 503s.
+	DefaultServerSelectionTimeout = 500 * time.Millisecond
+
+	// DefaultConnectTimeout bounds opening one connection
+	// (connectTimeoutMS), TLS handshake included.
+	DefaultConnectTimeout = 2 * time.Second
+
+	// DefaultMaxPoolSize is the most connections one process opens to
+	// one server (maxPoolSize; the driver's default is 100). Requests
+	// beyond it wait for a free connection, within their operation
+	// timeout. Several processes multiply it: keep processes times
+	// maxPoolSize below what the server serves at once (with FerretDB,
+	// below its PostgreSQL pool, pool_max_conns, which defaults to 50).
+	DefaultMaxPoolSize = 20
+)
+
 // DefaultDatabaseName is the default database when neither
 // WithDefaultDatabase nor the URI names one.
 const DefaultDatabaseName = "aspengo"
@@ -50,8 +74,9 @@ type config struct {
 }
 
 // WithTimeout sets the time limit of each database operation (default
-// DefaultTimeout). It also bounds server selection and connecting, unless
-// the URI sets serverSelectionTimeoutMS or connectTimeoutMS.
+// DefaultTimeout), unless the URI sets timeoutMS. Server selection and
+// connecting are bounded by the shorter of it and their own defaults,
+// unless the URI sets serverSelectionTimeoutMS or connectTimeoutMS.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
 // WithDefaultDatabase sets the name DefaultDatabase returns, overriding
@@ -100,16 +125,25 @@ func New(ctx context.Context, uri string, opts ...Option) (*Connector, error) {
 	return &Connector{uri: uri, client: client, defaultDB: cfg.defaultDB, timeout: cfg.timeout}, nil
 }
 
-// newClient makes a driver client for uri whose server selection,
-// connection attempts and operations end within timeout unless the URI
-// says otherwise.
+// newClient makes a driver client for uri with clientOptions.
 func newClient(uri string, timeout time.Duration) (*mongo.Client, error) {
+	c, err := mongo.Connect(clientOptions(uri, timeout))
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", redact(uri), err)
+	}
+	return c, nil
+}
+
+// clientOptions returns the driver options for uri: the URI's own, and
+// for what it does not set, operations bounded by timeout and the
+// Default* values above.
+func clientOptions(uri string, timeout time.Duration) *options.ClientOptions {
 	o := options.Client().ApplyURI(uri)
 	if o.ServerSelectionTimeout == nil {
-		o.SetServerSelectionTimeout(timeout)
+		o.SetServerSelectionTimeout(min(timeout, DefaultServerSelectionTimeout))
 	}
 	if o.ConnectTimeout == nil {
-		o.SetConnectTimeout(timeout)
+		o.SetConnectTimeout(min(timeout, DefaultConnectTimeout))
 	}
 	if o.Timeout == nil {
 		// Bounds each operation whose context has no deadline, such as
@@ -117,14 +151,13 @@ func newClient(uri string, timeout time.Duration) (*mongo.Client, error) {
 		// deadline with bcrypt's CPU time.
 		o.SetTimeout(timeout)
 	}
+	if o.MaxPoolSize == nil {
+		o.SetMaxPoolSize(DefaultMaxPoolSize)
+	}
 	if o.AppName == nil {
 		o.SetAppName("aspengo")
 	}
-	c, err := mongo.Connect(o)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", redact(uri), err)
-	}
-	return c, nil
+	return o
 }
 
 // uriDatabase returns the database named in the path of a MongoDB URI,

@@ -33,6 +33,7 @@ type serveFlags struct {
 	showTracebacks bool
 	maxBody        int64
 	trustedOrigins listFlag
+	health         string
 	drain          time.Duration // 0 means drainTimeout; shorter in tests
 }
 
@@ -49,11 +50,16 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "the address to listen on")
 	fs.BoolVar(&f.showTracebacks, "show-tracebacks", false, "show tracebacks of 500s in the page (they are always logged)")
 	fs.Var(&f.trustedOrigins, "trusted-origins", "comma-separated origins (https://admin.example.com) allowed to POST cross-site")
+	fs.StringVar(&f.health, "health", defaultHealthPath, "the URL path of the health check for load balancers (200 when the database answers, else 503); empty turns it off")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
 	if code := parseFlags(fs, args, getenv, stderr, storageEnv); code >= 0 {
 		return code
 	}
 	if err := checkSessionStore(f.sessions.store); err != nil {
+		fmt.Fprintf(stderr, "aspengo serve: %v\n", err)
+		return 2
+	}
+	if err := checkHealthPath(f.health); err != nil {
 		fmt.Fprintf(stderr, "aspengo serve: %v\n", err)
 		return 2
 	}
@@ -83,7 +89,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 		return err
 	}
 	srv := &http.Server{
-		Handler:           accessLog(log, site.w),
+		Handler:           withHealth(f.health, site.storage.conn.Ping, log, accessLog(log, site.w)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
