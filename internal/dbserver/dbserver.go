@@ -284,7 +284,7 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops FerretDB (PostgreSQL keeps running), so that clients find
+// Stop kills FerretDB (PostgreSQL keeps running), so that clients find
 // the database server down until Start. Connections are refused
 // meanwhile.
 func (s *Server) Stop(ctx context.Context) error {
@@ -299,13 +299,8 @@ func (s *Server) stopFerretDB(ctx context.Context) error {
 	}
 	cmd, done := s.ferret, s.fDone
 	s.ferret, s.fDone = nil, nil
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	case <-time.After(10 * time.Second):
-	}
+	// Killed at once, as a crash would: a graceful stop waits for
+	// clients to hang up, which clients of a live site never do.
 	cmd.Process.Kill()
 	<-done
 	return nil
