@@ -64,6 +64,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("ParallelWrongPasswordsThrottled", s.testParallelWrongPasswords)
 	t.Run("ConcurrentSessionsExact", s.testConcurrentSessions)
 	t.Run("KillOneProcess", s.testKillOneProcess)
+	t.Run("BehindNginx", s.testBehindNginx)
 	t.Run("DatabaseOutage", s.testOutage)
 }
 
