@@ -42,9 +42,10 @@ func (s *scaleout) testBehindNginx(t *testing.T) {
 			t.Fatal("nginx is not installed (apt-get install nginx)")
 		}
 	}
+	uri := s.uri(t)
 	ps := make([]*proc, 2)
 	for i := range ps {
-		ps[i] = startProc(t, s.bin, scaleoutSite, s.uri(t), "--secure-cookies")
+		ps[i] = startProc(t, s.bin, scaleoutSite, uri, "--secure-cookies")
 	}
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSignedCert(t, dir)

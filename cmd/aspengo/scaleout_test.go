@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -14,31 +15,59 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/aspengo/aspengo/internal/dbserver"
 	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 // The scale-out suite runs several real aspengo serve processes on
 // copies of testdata/scaleout, all on one database server over TCP (a
-// FerretDB server on PostgreSQL, see internal/dbserver), as several
-// machines behind a load balancer would. Each subtest has a database of
-// its own on the shared server; the outage test has a server of its own.
+// FerretDB server on PostgreSQL, see internal/dbserver, or the MongoDB
+// named by MONGODB_URI), as several machines behind a load balancer
+// would. Each subtest has a database of its own on the shared server;
+// the outage test has a server of its own, which it stops and starts.
 
 const scaleoutSite = "testdata/scaleout"
 
 // scaleout is what the subtests share.
 type scaleout struct {
 	bin    string
-	server *dbserver.Server
+	server string // URI of the shared database server
+	mongo  bool   // the server is MONGODB_URI's: drop what the tests make
 }
 
 // uri returns a URI on the shared server whose default database is
 // unique to t.
 func (s *scaleout) uri(t *testing.T) string {
-	return s.server.URI() + dbNameFor(t)
+	u, err := url.Parse(s.server)
+	if err != nil {
+		t.Fatalf("database server URI: %v", err)
+	}
+	u.Path = "/" + dbNameFor(t)
+	if s.mongo {
+		t.Cleanup(func() { dropDatabase(t, s.server, u.Path[1:]) })
+	}
+	return u.String()
 }
 
-// dbNameFor makes a database name from a test name.
+// dropDatabase drops a database the test made on a MongoDB of the
+// environment.
+func dropDatabase(t *testing.T, uri, name string) {
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
+	if err != nil {
+		t.Errorf("drop %s: %v", name, err)
+		return
+	}
+	defer c.Disconnect(context.Background())
+	if err := c.Database(name).Drop(context.Background()); err != nil {
+		t.Errorf("drop %s: %v", name, err)
+	}
+}
+
+// dbNameFor makes a database name from a test name, with a random suffix
+// so that runs sharing one MongoDB do not collide.
 func dbNameFor(t *testing.T) string {
 	name := t.Name()
 	if i := strings.LastIndex(name, "/"); i >= 0 {
@@ -53,11 +82,15 @@ func dbNameFor(t *testing.T) string {
 			b.WriteRune(r)
 		}
 	}
-	return "so_" + b.String()
+	return fmt.Sprintf("so_%s_%08x", b.String(), rand.Uint32())
 }
 
 func TestScaleOut(t *testing.T) {
-	s := &scaleout{server: dbserver.StartForTest(t), bin: buildAspengo(t)}
+	s := &scaleout{server: os.Getenv("MONGODB_URI"), mongo: true}
+	if s.server == "" {
+		s.server, s.mongo = dbserver.StartForTest(t).URI(), false
+	}
+	s.bin = buildAspengo(t)
 	t.Run("LoginAndLogoutAcrossProcesses", s.testLoginLogout)
 	t.Run("PasswordChangeEndsOtherSessions", s.testPasswordChange)
 	t.Run("UserDisableEndsSessions", s.testUserDisable)

@@ -195,12 +195,6 @@ func DB(t testing.TB) *mongo.Database {
 // rather than the embedded engine, for tests of behaviour that differs.
 func UsingMongoDB() bool { return os.Getenv(EnvURI) != "" }
 
-// UsingServer reports whether DB uses the FerretDB server on PostgreSQL
-// (EnvEngine is EngineServer and MONGODB_URI is not set).
-func UsingServer() bool {
-	return os.Getenv(EnvURI) == "" && os.Getenv(EnvEngine) == EngineServer
-}
-
 // dbName makes a database name valid for MongoDB and FerretDB
 // ([A-Za-z0-9_-], at most 63 bytes) from a test name.
 func dbName(testName string) string {
