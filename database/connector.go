@@ -59,6 +59,7 @@ type Connector struct {
 	client    *mongo.Client
 	defaultDB string
 	timeout   time.Duration
+	limits    limits
 
 	mu     sync.Mutex
 	closed bool
@@ -70,14 +71,26 @@ type Option func(*config)
 
 type config struct {
 	timeout   time.Duration
+	limits    limits
 	defaultDB string
 }
 
+// limits are the driver's timeouts where the URI sets none.
+type limits struct {
+	operation, selection, connect time.Duration
+}
+
 // WithTimeout sets the time limit of each database operation (default
-// DefaultTimeout), unless the URI sets timeoutMS. Server selection and
-// connecting are bounded by the shorter of it and their own defaults,
-// unless the URI sets serverSelectionTimeoutMS or connectTimeoutMS.
-func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+// DefaultTimeout), unless the URI sets timeoutMS. It also bounds server
+// selection and connecting (instead of DefaultServerSelectionTimeout and
+// DefaultConnectTimeout), unless the URI sets serverSelectionTimeoutMS or
+// connectTimeoutMS.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) {
+		c.timeout = d
+		c.limits = limits{operation: d, selection: d, connect: d}
+	}
+}
 
 // WithDefaultDatabase sets the name DefaultDatabase returns, overriding
 // the database named in the URI.
@@ -94,7 +107,7 @@ func New(ctx context.Context, uri string, opts ...Option) (*Connector, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	cfg := config{timeout: DefaultTimeout}
+	cfg := config{timeout: DefaultTimeout, limits: defaultLimits}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -118,16 +131,19 @@ func New(ctx context.Context, uri string, opts ...Option) (*Connector, error) {
 	default:
 		cfg.defaultDB = DefaultDatabaseName
 	}
-	client, err := newClient(uri, cfg.timeout)
+	client, err := newClient(uri, cfg.limits)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	return &Connector{uri: uri, client: client, defaultDB: cfg.defaultDB, timeout: cfg.timeout}, nil
+	return &Connector{uri: uri, client: client, defaultDB: cfg.defaultDB, timeout: cfg.timeout, limits: cfg.limits}, nil
 }
 
+// defaultLimits are the limits without WithTimeout.
+var defaultLimits = limits{operation: DefaultTimeout, selection: DefaultServerSelectionTimeout, connect: DefaultConnectTimeout}
+
 // newClient makes a driver client for uri with clientOptions.
-func newClient(uri string, timeout time.Duration) (*mongo.Client, error) {
-	c, err := mongo.Connect(clientOptions(uri, timeout))
+func newClient(uri string, l limits) (*mongo.Client, error) {
+	c, err := mongo.Connect(clientOptions(uri, l))
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", redact(uri), err)
 	}
@@ -135,21 +151,20 @@ func newClient(uri string, timeout time.Duration) (*mongo.Client, error) {
 }
 
 // clientOptions returns the driver options for uri: the URI's own, and
-// for what it does not set, operations bounded by timeout and the
-// Default* values above.
-func clientOptions(uri string, timeout time.Duration) *options.ClientOptions {
+// l and DefaultMaxPoolSize for what it does not set.
+func clientOptions(uri string, l limits) *options.ClientOptions {
 	o := options.Client().ApplyURI(uri)
 	if o.ServerSelectionTimeout == nil {
-		o.SetServerSelectionTimeout(min(timeout, DefaultServerSelectionTimeout))
+		o.SetServerSelectionTimeout(l.selection)
 	}
 	if o.ConnectTimeout == nil {
-		o.SetConnectTimeout(min(timeout, DefaultConnectTimeout))
+		o.SetConnectTimeout(l.connect)
 	}
 	if o.Timeout == nil {
 		// Bounds each operation whose context has no deadline, such as
 		// the database calls of a login, which must not share one
 		// deadline with bcrypt's CPU time.
-		o.SetTimeout(timeout)
+		o.SetTimeout(l.operation)
 	}
 	if o.MaxPoolSize == nil {
 		o.SetMaxPoolSize(DefaultMaxPoolSize)
@@ -286,7 +301,7 @@ func (c *Connector) clientFor(uri string) (*mongo.Client, error) {
 	if cl, ok := c.others[uri]; ok {
 		return cl, nil
 	}
-	cl, err := newClient(uri, c.timeout)
+	cl, err := newClient(uri, c.limits)
 	if err != nil {
 		return nil, err
 	}

@@ -19,31 +19,35 @@ func TestClientOptionsDefaults(t *testing.T) {
 	tests := []struct {
 		name    string
 		uri     string
-		timeout time.Duration
+		options []Option
 		want    opts
 	}{
 		{
-			"plain URI", "mongodb://127.0.0.1:27017/", DefaultTimeout,
+			"plain URI", "mongodb://127.0.0.1:27017/", nil,
 			opts{DefaultServerSelectionTimeout, DefaultConnectTimeout, DefaultTimeout, DefaultMaxPoolSize, "aspengo"},
 		},
 		{
-			"short timeout bounds selection and connect", "mongodb://127.0.0.1:27017/", 200 * time.Millisecond,
-			opts{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, DefaultMaxPoolSize, "aspengo"},
+			"WithTimeout bounds selection and connect", "mongodb://127.0.0.1:27017/", []Option{WithTimeout(30 * time.Second)},
+			opts{30 * time.Second, 30 * time.Second, 30 * time.Second, DefaultMaxPoolSize, "aspengo"},
 		},
 		{
 			"the URI wins",
 			"mongodb://127.0.0.1:27017/?serverSelectionTimeoutMS=7000&connectTimeoutMS=9000&timeoutMS=11000&maxPoolSize=150&appName=mine",
-			DefaultTimeout,
+			[]Option{WithTimeout(30 * time.Second)},
 			opts{7 * time.Second, 9 * time.Second, 11 * time.Second, 150, "mine"},
 		},
 		{
-			"maxPoolSize=0 (unlimited) in the URI wins", "mongodb://127.0.0.1:27017/?maxPoolSize=0", DefaultTimeout,
+			"maxPoolSize=0 (unlimited) in the URI wins", "mongodb://127.0.0.1:27017/?maxPoolSize=0", nil,
 			opts{DefaultServerSelectionTimeout, DefaultConnectTimeout, DefaultTimeout, 0, "aspengo"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := clientOptions(tt.uri, tt.timeout)
+			cfg := config{limits: defaultLimits}
+			for _, o := range tt.options {
+				o(&cfg)
+			}
+			o := clientOptions(tt.uri, cfg.limits)
 			var got opts
 			if o.ServerSelectionTimeout != nil {
 				got.ServerSelection = *o.ServerSelectionTimeout

@@ -448,7 +448,8 @@ func (s *scaleout) testKillOneProcess(t *testing.T) {
 // testOutage: the database server stopped for a few seconds under load.
 // Requests answer 503 without hanging, the health check says so, and
 // every process serves again soon after the server's return, without a
-// restart.
+// restart. Then a process started while the server is down waits for
+// it rather than failing its startup.
 func (s *scaleout) testOutage(t *testing.T) {
 	server := dbserver.StartForTest(t)
 	ps := startProcs(t, s.bin, scaleoutSite, server.URI()+"outage", 2)
@@ -545,4 +546,21 @@ func (s *scaleout) testOutage(t *testing.T) {
 			break
 		}
 	}
+	// A process started while the database is down waits for it.
+	if err := server.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	restarted := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		restarted <- server.Start(context.Background())
+	}()
+	late := startProc(t, s.bin, scaleoutSite, server.URI()+"outage")
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(late.logs.String(), "waiting for the database") {
+		t.Errorf("a process started while the database was down did not wait for it:\n%s", late.logs)
+	}
+	must(t, newBrowser(10*time.Second).c, "POST", late.base+"/incr.json?client=late", url.Values{}, nil)
 }
