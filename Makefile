@@ -19,10 +19,11 @@ STORAGE_PKGS ?= ./database/... ./trembling/... ./embedded/enginetest/...
 
 # The test command the README gives and CI runs: vet, then every test with
 # the race detector (the scale-out suite of cmd/aspengo included), then the
-# storage suites on the database server.
+# storage suites on the database server (slower there: each test's
+# collections are PostgreSQL tables, made anew).
 test: vet
 	$(GO) test -race -count=1 ./...
-	ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test -race -count=1 $(STORAGE_PKGS)
+	ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test -race -count=1 -timeout 20m $(STORAGE_PKGS)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
