@@ -11,10 +11,19 @@ all: build
 build:
 	$(GO) build -o bin/aspengo ./cmd/aspengo
 
+# The packages whose tests take their database from enginetest: they run
+# a second time on a FerretDB server on PostgreSQL (Debian's postgresql),
+# the stand-in for a MongoDB deployment. Without PostgreSQL they skip,
+# except under CI=true.
+STORAGE_PKGS ?= ./database/... ./trembling/... ./embedded/enginetest/...
+
 # The test command the README gives and CI runs: vet, then every test with
-# the race detector.
+# the race detector (the scale-out suite of cmd/aspengo included), then the
+# storage suites on the database server (slower there: each test's
+# collections are PostgreSQL tables, made anew).
 test: vet
 	$(GO) test -race -count=1 ./...
+	ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test -race -count=1 -timeout 20m $(STORAGE_PKGS)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }

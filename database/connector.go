@@ -19,6 +19,30 @@ import (
 // option is given.
 const DefaultTimeout = 5 * time.Second
 
+// Driver defaults for what the URI does not set. They are chosen so that
+// a plain URI neither deadlocks a server under many concurrent sessions
+// nor keeps requests waiting while the server is down:
+const (
+	// DefaultServerSelectionTimeout bounds the wait for a usable server
+	// (serverSelectionTimeoutMS), so that while the database is
+	// unreachable each request fails within about half a second instead
+	// of the driver's 30 s. Raise it in the URI to ride out a replica set
+	// election (typically several seconds) instead of answering 503s.
+	DefaultServerSelectionTimeout = 500 * time.Millisecond
+
+	// DefaultConnectTimeout bounds opening one connection
+	// (connectTimeoutMS), TLS handshake included.
+	DefaultConnectTimeout = 2 * time.Second
+
+	// DefaultMaxPoolSize is the most connections one process opens to
+	// one server (maxPoolSize; the driver's default is 100). Requests
+	// beyond it wait for a free connection, within their operation
+	// timeout. Several processes multiply it: keep processes times
+	// maxPoolSize below what the server serves at once (with FerretDB,
+	// below its PostgreSQL pool, pool_max_conns, which defaults to 50).
+	DefaultMaxPoolSize = 20
+)
+
 // DefaultDatabaseName is the default database when neither
 // WithDefaultDatabase nor the URI names one.
 const DefaultDatabaseName = "aspengo"
@@ -35,6 +59,7 @@ type Connector struct {
 	client    *mongo.Client
 	defaultDB string
 	timeout   time.Duration
+	limits    limits
 
 	mu     sync.Mutex
 	closed bool
@@ -46,13 +71,26 @@ type Option func(*config)
 
 type config struct {
 	timeout   time.Duration
+	limits    limits
 	defaultDB string
 }
 
+// limits are the driver's timeouts where the URI sets none.
+type limits struct {
+	operation, selection, connect time.Duration
+}
+
 // WithTimeout sets the time limit of each database operation (default
-// DefaultTimeout). It also bounds server selection and connecting, unless
-// the URI sets serverSelectionTimeoutMS or connectTimeoutMS.
-func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+// DefaultTimeout), unless the URI sets timeoutMS. It also bounds server
+// selection and connecting (instead of DefaultServerSelectionTimeout and
+// DefaultConnectTimeout), unless the URI sets serverSelectionTimeoutMS or
+// connectTimeoutMS.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) {
+		c.timeout = d
+		c.limits = limits{operation: d, selection: d, connect: d}
+	}
+}
 
 // WithDefaultDatabase sets the name DefaultDatabase returns, overriding
 // the database named in the URI.
@@ -69,7 +107,7 @@ func New(ctx context.Context, uri string, opts ...Option) (*Connector, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	cfg := config{timeout: DefaultTimeout}
+	cfg := config{timeout: DefaultTimeout, limits: defaultLimits}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -93,38 +131,48 @@ func New(ctx context.Context, uri string, opts ...Option) (*Connector, error) {
 	default:
 		cfg.defaultDB = DefaultDatabaseName
 	}
-	client, err := newClient(uri, cfg.timeout)
+	client, err := newClient(uri, cfg.limits)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	return &Connector{uri: uri, client: client, defaultDB: cfg.defaultDB, timeout: cfg.timeout}, nil
+	return &Connector{uri: uri, client: client, defaultDB: cfg.defaultDB, timeout: cfg.timeout, limits: cfg.limits}, nil
 }
 
-// newClient makes a driver client for uri whose server selection,
-// connection attempts and operations end within timeout unless the URI
-// says otherwise.
-func newClient(uri string, timeout time.Duration) (*mongo.Client, error) {
+// defaultLimits are the limits without WithTimeout.
+var defaultLimits = limits{operation: DefaultTimeout, selection: DefaultServerSelectionTimeout, connect: DefaultConnectTimeout}
+
+// newClient makes a driver client for uri with clientOptions.
+func newClient(uri string, l limits) (*mongo.Client, error) {
+	c, err := mongo.Connect(clientOptions(uri, l))
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", redact(uri), err)
+	}
+	return c, nil
+}
+
+// clientOptions returns the driver options for uri: the URI's own, and
+// l and DefaultMaxPoolSize for what it does not set.
+func clientOptions(uri string, l limits) *options.ClientOptions {
 	o := options.Client().ApplyURI(uri)
 	if o.ServerSelectionTimeout == nil {
-		o.SetServerSelectionTimeout(timeout)
+		o.SetServerSelectionTimeout(l.selection)
 	}
 	if o.ConnectTimeout == nil {
-		o.SetConnectTimeout(timeout)
+		o.SetConnectTimeout(l.connect)
 	}
 	if o.Timeout == nil {
 		// Bounds each operation whose context has no deadline, such as
 		// the database calls of a login, which must not share one
 		// deadline with bcrypt's CPU time.
-		o.SetTimeout(timeout)
+		o.SetTimeout(l.operation)
+	}
+	if o.MaxPoolSize == nil {
+		o.SetMaxPoolSize(DefaultMaxPoolSize)
 	}
 	if o.AppName == nil {
 		o.SetAppName("aspengo")
 	}
-	c, err := mongo.Connect(o)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", redact(uri), err)
-	}
-	return c, nil
+	return o
 }
 
 // uriDatabase returns the database named in the path of a MongoDB URI,
@@ -253,7 +301,7 @@ func (c *Connector) clientFor(uri string) (*mongo.Client, error) {
 	if cl, ok := c.others[uri]; ok {
 		return cl, nil
 	}
-	cl, err := newClient(uri, c.timeout)
+	cl, err := newClient(uri, c.limits)
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ type serveFlags struct {
 	maxBody        int64
 	trustedOrigins listFlag
 	requestTimeout time.Duration
+	health         string
 	drain          time.Duration // 0 means drainTimeout; shorter in tests
 }
 
@@ -52,6 +53,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&f.showTracebacks, "show-tracebacks", false, "show tracebacks of 500s in the page (they are always logged)")
 	fs.BoolVar(&f.dev, "dev", false, "development: implies --show-tracebacks (never on a public server)")
 	fs.Var(&f.trustedOrigins, "trusted-origins", "comma-separated origins (https://admin.example.com) allowed to POST cross-site")
+	fs.StringVar(&f.health, "health", defaultHealthPath, "the URL path of the health check for load balancers (200 when the database answers, else 503); empty turns it off")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", aspengo.DefaultRequestTimeout, "the longest a request may run before it is cancelled and answered 503 (0: no limit)")
 	setUsage(fs, serveSynopsis, stdout)
@@ -59,6 +61,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return code
 	}
 	if err := checkSessionStore(f.sessions.store); err != nil {
+		fmt.Fprintf(stderr, "aspengo serve: %v\n", err)
+		return 2
+	}
+	if err := checkHealthPath(f.health); err != nil {
 		fmt.Fprintf(stderr, "aspengo serve: %v\n", err)
 		return 2
 	}
@@ -92,7 +98,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 		return err
 	}
 	srv := &http.Server{
-		Handler:           accessLog(log, site.w),
+		Handler:           withHealth(f.health, site.storage.conn.Ping, log, accessLog(log, site.w)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

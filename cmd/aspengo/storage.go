@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/embedded"
@@ -67,7 +68,41 @@ func openStorage(ctx context.Context, f storageFlags, root string, log *slog.Log
 		return nil, err
 	}
 	s.conn = conn
+	if s.engine == nil {
+		if err := waitForServer(ctx, conn, log); err != nil {
+			s.Close(context.Background())
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// startupWait is how long a command waits for a MongoDB server to answer
+// at startup, before its startup hooks use it: each operation gives up
+// after the driver's short server selection timeout, which a first
+// connection (TLS, authentication) to a remote server may exceed.
+const startupWait = 15 * time.Second
+
+// waitForServer pings conn until it answers, for at most startupWait.
+func waitForServer(ctx context.Context, conn *database.Connector, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, startupWait)
+	defer cancel()
+	for logged := false; ; logged = true {
+		err := conn.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("database: no answer within %v: %w", startupWait, err)
+		}
+		if !logged {
+			log.Warn("waiting for the database", "err", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // describe says where the data is, for the log.

@@ -17,21 +17,6 @@ import (
 	"github.com/aspengo/aspengo/embedded"
 )
 
-// buildAspengo builds the aspengo command into a temporary directory.
-func buildAspengo(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build aspengo with")
-	}
-	bin := filepath.Join(t.TempDir(), "aspengo")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // serveProcess is a running aspengo serve process.
 type serveProcess struct {
 	cmd  *exec.Cmd

@@ -1,6 +1,8 @@
 // Package enginetest gives tests a MongoDB database: on the embedded
 // engine, started once per test binary, or on the real MongoDB named by
-// the MONGODB_URI environment variable.
+// the MONGODB_URI environment variable, or, with
+// ASPENGO_TEST_ENGINE=ferretdb-pg, on a FerretDB server on PostgreSQL
+// started once per test binary (see internal/dbserver).
 //
 // A test package that uses DB should stop the shared engine and remove its
 // temporary directory when its tests end, by calling Main from TestMain:
@@ -33,11 +35,21 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/aspengo/aspengo/embedded"
+	"github.com/aspengo/aspengo/internal/dbserver"
 )
 
 // EnvURI names the environment variable that, when set, points DB at a
 // real MongoDB instead of the embedded engine.
 const EnvURI = "MONGODB_URI"
+
+// EnvEngine names the environment variable that chooses the engine of DB
+// when EnvURI is not set: "embedded" (the default) or EngineServer.
+const EnvEngine = "ASPENGO_TEST_ENGINE"
+
+// EngineServer is the EnvEngine value that runs DB on a FerretDB server
+// on PostgreSQL, a process of its own reached over TCP. Where PostgreSQL
+// is not installed, DB skips the test (fails it under CI=true).
+const EngineServer = "ferretdb-pg"
 
 // Timeouts of the clients made by ClientOptions: a stopped server gives an
 // error within a few seconds instead of a hang.
@@ -53,6 +65,7 @@ var shared struct {
 	once   sync.Once
 	dir    string // temporary data directory of the shared engine; "" with MONGODB_URI
 	engine *embedded.Engine
+	server *dbserver.Server // with EngineServer
 	client *mongo.Client
 	err    error
 }
@@ -73,7 +86,7 @@ func Main(m *testing.M) {
 
 // shutdown releases what setup made.
 func shutdown() error {
-	if shared.client == nil && shared.engine == nil && shared.dir == "" {
+	if shared.client == nil && shared.engine == nil && shared.server == nil && shared.dir == "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -89,6 +102,11 @@ func shutdown() error {
 			errs = append(errs, err)
 		}
 	}
+	if shared.server != nil {
+		if err := shared.server.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if shared.dir != "" {
 		if err := os.RemoveAll(shared.dir); err != nil {
 			errs = append(errs, err)
@@ -100,13 +118,27 @@ func shutdown() error {
 	return nil
 }
 
-// setup connects the shared client, starting the shared engine unless
-// MONGODB_URI is set.
+// setup connects the shared client, starting the shared engine or server
+// unless MONGODB_URI is set.
 func setup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Long enough for a first build of the FerretDB server.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	uri := os.Getenv(EnvURI)
-	if uri == "" {
+	switch engine := os.Getenv(EnvEngine); {
+	case uri != "":
+	case engine == EngineServer:
+		s, err := dbserver.Start(ctx)
+		if err != nil {
+			shared.err = fmt.Errorf("enginetest: %w", err)
+			return
+		}
+		shared.server = s
+		uri = s.URI()
+	case engine != "" && engine != "embedded":
+		shared.err = fmt.Errorf("enginetest: %s=%q: want embedded or %s", EnvEngine, engine, EngineServer)
+		return
+	default:
 		dir, err := os.MkdirTemp("", "aspengo-enginetest-")
 		if err != nil {
 			shared.err = fmt.Errorf("enginetest: %w", err)
@@ -149,7 +181,7 @@ func DB(t testing.TB) *mongo.Database {
 	t.Helper()
 	shared.once.Do(setup)
 	if shared.err != nil {
-		t.Fatal(shared.err)
+		dbserver.SkipOrFail(t, shared.err)
 	}
 	db := shared.client.Database(dbName(t.Name()))
 	t.Cleanup(func() {
