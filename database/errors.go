@@ -88,13 +88,15 @@ func refused(err error) error {
 // insert or update that would break a unique index. It also recognises
 // the embedded engine (FerretDB on SQLite), which reports an update that
 // breaks a unique index as an InternalError (code 1) whose message says
-// "UNIQUE constraint failed".
+// "UNIQUE constraint failed", and FerretDB on PostgreSQL, whose message
+// carries PostgreSQL's unique_violation (SQLSTATE 23505).
 func IsDuplicateKey(err error) bool {
 	if mongo.IsDuplicateKeyError(err) {
 		return true
 	}
 	var se mongo.ServerError
-	return errors.As(err, &se) && se.HasErrorCode(1) && se.HasErrorMessage("UNIQUE constraint failed")
+	return errors.As(err, &se) && se.HasErrorCode(1) &&
+		(se.HasErrorMessage("UNIQUE constraint failed") || se.HasErrorMessage("(SQLSTATE 23505)"))
 }
 
 // IsUnavailable reports whether err is or wraps an *UnavailableError.
