@@ -73,11 +73,11 @@ func freeAddr() (string, error) {
 
 // AspengoOptions say how to run aspengo.
 type AspengoOptions struct {
-	Bin      string   // the aspengo binary
-	Root     string   // the benchmark site's www root
-	Data     string   // the embedded engine's data directory (made fresh by the caller)
-	Sessions string   // mongo, memory or cookie
-	Args     []string // more flags for aspengo serve
+	Bin      string    // the aspengo binary
+	Root     string    // the benchmark site's www root
+	Data     string    // the embedded engine's data directory (made fresh by the caller)
+	Sessions string    // mongo, memory or cookie
+	Args     []string  // more flags for aspengo serve
 	Log      io.Writer // nil: discarded
 }
 
