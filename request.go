@@ -21,7 +21,7 @@ type Request struct {
 	// and when dispatch failed.
 	Resource *Resource
 
-	attrs   map[string]starlark.Value                // request.<name> set by hooks (session, user, ...)
+	attrs   map[string]starlark.Value                 // request.<name> set by hooks (session, user, ...)
 	lazy    map[string]func() (starlark.Value, error) // request.<name> computed on first use
 	lazyErr error                                     // the first failed lazy load of a template's data
 	values  map[any]any                               // Go-side values shared between hooks

@@ -53,6 +53,12 @@ type Config struct {
 	// MaxSteps bounds the Starlark steps of one execution, so that a
 	// runaway loop ends as a 500; 0 means the simplate package's default.
 	MaxSteps uint64
+	// NoWatch turns off watching the www root for changes: every request
+	// then checks the modification times of the files it uses, as it does
+	// anyway where watching is not possible. With watching, an unchanged
+	// site is served without a stat, and a change is seen from the
+	// request after the watcher has read its event.
+	NoWatch bool
 }
 
 // StatusError is an error that knows the HTTP status it should answer
@@ -78,6 +84,8 @@ type Website struct {
 	showTB   bool
 	errPages *errorPages
 	cop      *http.CrossOriginProtection
+	watch    *changeWatcher // nil when not watching
+	dcache   dispatchCache
 
 	mu      sync.RWMutex
 	attrs   map[string]starlark.Value // website.<name>, set by startup hooks
@@ -119,6 +127,9 @@ func New(cfg Config) (*Website, error) {
 	if w.maxBody <= 0 {
 		w.maxBody = DefaultMaxBodyBytes
 	}
+	if !cfg.NoWatch {
+		w.watch = watchRoot(root, w.log, nil)
+	}
 	builtins := starlark.StringDict{"abort": abortBuiltin}
 	for name, v := range w.registry.builtins {
 		builtins[name] = v
@@ -130,11 +141,13 @@ func New(cfg Config) (*Website, error) {
 		MaxSteps: cfg.MaxSteps,
 		Logger:   w.log,
 		RootName: filepath.ToSlash(filepath.Clean(cfg.Root)),
+		Changes:  w.watch.Changes,
 	})
 	w.errPages = &errorPages{loader: w.loader}
 	w.cop = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := w.cop.AddTrustedOrigin(o); err != nil {
+			w.watch.Close()
 			osRoot.Close()
 			return nil, fmt.Errorf("aspengo: trusted origin: %w", err)
 		}
@@ -146,6 +159,7 @@ func New(cfg Config) (*Website, error) {
 	}
 	w.hooks, err = loadHooksConf(hooksFile, mustExist, w.registry, w)
 	if err != nil {
+		w.watch.Close()
 		osRoot.Close()
 		return nil, err
 	}
@@ -208,6 +222,9 @@ func (w *Website) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
 	}
+	if err := w.watch.Close(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := w.osRoot.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -243,12 +260,13 @@ func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err er
 // Check reports every problem in the site at cfg.Root without serving it:
 // hooks.conf and every simplate and .star module, each as file:line.
 func Check(cfg Config) error {
+	cfg.NoWatch = true
 	w, err := New(cfg)
 	if err != nil {
 		// New stops at hooks.conf; still compile the simplates so that one
 		// run lists everything.
 		errs := []error{err}
-		if w2, err2 := New(Config{Root: cfg.Root, HooksFile: os.DevNull, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger}); err2 == nil {
+		if w2, err2 := New(Config{Root: cfg.Root, HooksFile: os.DevNull, NoWatch: true, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger}); err2 == nil {
 			errs = append(errs, w2.loader.CheckAll()...)
 			w2.osRoot.Close()
 		}
@@ -315,7 +333,7 @@ func (w *Website) inbound(req *Request) error {
 	if err := w.runRequestHooks(req, InboundEarly); err != nil {
 		return err
 	}
-	res, err := dispatch(w.fsys, req.URL.Path)
+	res, err := w.dcache.get(w.fsys, req.URL.Path, w.checkpoint())
 	if err != nil {
 		var redir *redirectError
 		switch {
@@ -335,6 +353,16 @@ func (w *Website) inbound(req *Request) error {
 		return err
 	}
 	return w.runResource(req)
+}
+
+// checkpoint returns the watcher's change count plus one, or 0 when the
+// count cannot be trusted (see simplate.Options.Changes).
+func (w *Website) checkpoint() uint64 {
+	n, ok := w.watch.Changes()
+	if !ok {
+		return 0
+	}
+	return n + 1
 }
 
 // runResource serves a static file or runs a simplate. A Go panic in a
