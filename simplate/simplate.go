@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	texttemplate "text/template"
+	tparse "text/template/parse"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
@@ -42,6 +43,7 @@ type Simplate struct {
 	html     *htmltemplate.Template
 	text     *texttemplate.Template
 	tnames   map[string]string // template name → file, for errors
+	needs    *needs            // what the template reads of its data
 	sizeHint atomic.Int64      // size of the last body, to size the buffer
 }
 
@@ -177,6 +179,11 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 			return templateError(s.file, s.tnames, err)
 		}
 		s.text = t
+		trees := map[string]*tparse.Tree{}
+		for _, x := range t.Templates() {
+			trees[x.Name()] = x.Tree
+		}
+		s.needs = analyzeTemplate(trees, s.file)
 		return nil
 	}
 	for name, file := range v.tpl.names {
@@ -190,6 +197,12 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 	if err != nil {
 		return templateError(s.file, s.tnames, err)
 	}
+	// Before escaping, which adds escaper functions to every pipeline.
+	trees := map[string]*tparse.Tree{}
+	for _, x := range t.Templates() {
+		trees[x.Name()] = x.Tree
+	}
+	s.needs = analyzeTemplate(trees, s.file)
 	// html/template escapes a template when it is first executed; do it
 	// now so that escaping errors are compile errors, not runtime ones.
 	// Errors from executing with no data are expected and ignored.
@@ -198,6 +211,53 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 		return templateError(s.file, s.tnames, err)
 	}
 	s.html = t
+	return nil
+}
+
+// templateData returns the data of the template: the once-page's globals,
+// vars and the per-request page's globals (later ones win), converted
+// with ToGo and without callables; only the names and fields the template
+// can read (see needs), unless the analysis could not tell.
+func (s *Simplate) templateData(vars, globals starlark.StringDict) map[string]any {
+	n := s.needs
+	if n == nil || n.all {
+		data := make(map[string]any, len(s.onceData)+len(vars)+len(globals))
+		for k, v := range s.onceData {
+			data[k] = v
+		}
+		addTemplateData(data, vars)
+		addTemplateData(data, globals)
+		return data
+	}
+	data := make(map[string]any, len(n.top))
+	c := converter{left: maxValues}
+	for name, f := range n.top {
+		v := lookupData(name, globals, vars)
+		if v == nil {
+			if x, ok := s.onceData[name]; ok {
+				data[name] = x
+			}
+			continue
+		}
+		if fv, ok := v.(TemplateFieldsValuer); ok && !f.whole {
+			data[name] = fv.TemplateFields(f.fields)
+			continue
+		}
+		data[name] = c.toGo(v, 0)
+	}
+	return data
+}
+
+// lookupData returns the value of name in the first of dicts that has it
+// as a value that is not callable, or nil.
+func lookupData(name string, dicts ...starlark.StringDict) starlark.Value {
+	for _, d := range dicts {
+		if v, ok := d[name]; ok {
+			if _, callable := v.(starlark.Callable); !callable {
+				return v
+			}
+		}
+	}
 	return nil
 }
 
@@ -254,12 +314,7 @@ func (s *Simplate) Run(thread *starlark.Thread, vars starlark.StringDict) ([]byt
 	if s.JSON {
 		return nil, nil
 	}
-	data := make(map[string]any, len(s.onceData)+len(vars)+len(globals))
-	for k, v := range s.onceData {
-		data[k] = v
-	}
-	addTemplateData(data, vars)
-	addTemplateData(data, globals)
+	data := s.templateData(vars, globals)
 	var buf bytes.Buffer
 	buf.Grow(int(s.sizeHint.Load()) + 512)
 	var err error
