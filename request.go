@@ -29,6 +29,15 @@ type Request struct {
 	thread *starlark.Thread // created on first use, one per request
 	stop   func() bool      // stops the thread's cancellation on context end
 	sl     *requestValue    // the Starlark `request`, created on first use
+	rsl    starlark.Value   // the Starlark `response`, created on first use
+}
+
+// responseStarlark returns the Starlark `response` of r, made once.
+func (r *Request) responseStarlark() starlark.Value {
+	if r.rsl == nil {
+		r.rsl = newResponseValue(r)
+	}
+	return r.rsl
 }
 
 // SetAttr makes v visible to Starlark code and templates as request.<name>.

@@ -48,8 +48,8 @@ import (
 type watchBackend interface {
 	// add watches the directory dir (not its subdirectories).
 	add(dir string) error
-	// read calls fn for each event that has arrived, without waiting.
-	read(fn func(name string, created bool)) error
+	// read returns the events that have arrived, without waiting.
+	read() ([]watchEvent, error)
 	// wait blocks until events have arrived, or the backend is closed
 	// (errWatchClosed).
 	wait() error
@@ -60,6 +60,13 @@ type watchBackend interface {
 }
 
 var errWatchClosed = errors.New("watcher closed")
+
+// watchEvent is a change to the file name; created is true when name
+// appeared (created, or moved in).
+type watchEvent struct {
+	name    string
+	created bool
+}
 
 // changeWatcher counts the changes made under a www root.
 type changeWatcher struct {
@@ -170,16 +177,21 @@ func (cw *changeWatcher) checkAspen() error {
 }
 
 // Changes is the simplate loader's Options.Changes: the count of changes
-// seen so far, and whether it can be trusted. With an exact backend it
-// first reads the events already queued.
+// seen so far, and whether it can be trusted.
 func (cw *changeWatcher) Changes() (uint64, bool) {
-	if cw == nil || !cw.ok.Load() {
+	if cw == nil {
 		return 0, false
 	}
-	if cw.exact {
+	return cw.count.Load(), cw.ok.Load()
+}
+
+// Sync reads, with an exact backend, the events already queued, so that
+// Changes counts every change completed before Sync was called. The
+// website calls it once as each request starts.
+func (cw *changeWatcher) Sync() {
+	if cw != nil && cw.exact && cw.ok.Load() {
 		cw.readEvents()
 	}
-	return cw.count.Load(), cw.ok.Load()
 }
 
 // run reads events as they come until the watcher is closed, so that
@@ -201,15 +213,16 @@ func (cw *changeWatcher) run() {
 func (cw *changeWatcher) readEvents() {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	err := cw.be.read(func(name string, created bool) {
+	evs, err := cw.be.read()
+	for _, ev := range evs {
 		cw.count.Add(1)
-		if created {
-			cw.created(name)
+		if ev.created {
+			cw.created(ev.name)
 		}
 		if cw.notify != nil {
-			cw.notify(name)
+			cw.notify(ev.name)
 		}
-	})
+	}
 	if err != nil && !errors.Is(err, errWatchClosed) {
 		cw.giveUp(err)
 	}
@@ -286,23 +299,24 @@ func (b *fsnotifyBackend) wait() error {
 	}
 }
 
-func (b *fsnotifyBackend) read(fn func(string, bool)) error {
+func (b *fsnotifyBackend) read() ([]watchEvent, error) {
 	b.pmu.Lock()
-	evs := b.pending
+	pending := b.pending
 	b.pending = nil
 	b.pmu.Unlock()
-	for _, ev := range evs {
-		fn(ev.Name, ev.Has(fsnotify.Create))
+	var evs []watchEvent
+	for _, ev := range pending {
+		evs = append(evs, watchEvent{ev.Name, ev.Has(fsnotify.Create)})
 	}
 	for {
 		select {
 		case ev, open := <-b.w.Events:
 			if !open {
-				return errWatchClosed
+				return evs, errWatchClosed
 			}
-			fn(ev.Name, ev.Has(fsnotify.Create))
+			evs = append(evs, watchEvent{ev.Name, ev.Has(fsnotify.Create)})
 		default:
-			return nil
+			return evs, nil
 		}
 	}
 }

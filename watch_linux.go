@@ -61,16 +61,13 @@ func (b *inotifyBackend) add(dir string) error {
 // errOverflow: the kernel's queue overflowed and events were lost.
 var errOverflow = errors.New("inotify: event queue overflowed")
 
-func (b *inotifyBackend) read(fn func(string, bool)) error {
+func (b *inotifyBackend) read() ([]watchEvent, error) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
-		b.mu.Unlock()
-		return errWatchClosed
+		return nil, errWatchClosed
 	}
-	var evs []struct {
-		name    string
-		created bool
-	}
+	var evs []watchEvent
 	var rerr error
 	for {
 		n, err := unix.Read(b.fd, b.buf)
@@ -102,17 +99,10 @@ func (b *inotifyBackend) read(fn func(string, bool)) error {
 			if i := indexNUL(nameBytes); i > 0 {
 				name = filepath.Join(dir, string(nameBytes[:i]))
 			}
-			evs = append(evs, struct {
-				name    string
-				created bool
-			}{name, ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0})
+			evs = append(evs, watchEvent{name, ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0})
 		}
 	}
-	b.mu.Unlock()
-	for _, ev := range evs {
-		fn(ev.name, ev.created)
-	}
-	return rerr
+	return evs, rerr
 }
 
 // indexNUL returns the length of the NUL-padded name in b.

@@ -26,7 +26,7 @@ func writeSite(t *testing.T, files map[string]string) string {
 	return root
 }
 
-func writeFile(t *testing.T, name, body string) {
+func writeFile(t testing.TB, name, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"go.starlark.net/starlark"
 
@@ -86,6 +87,7 @@ type Website struct {
 	cop      *http.CrossOriginProtection
 	watch    *changeWatcher // nil when not watching
 	dcache   dispatchCache
+	hookFns  [numPhases][]atomic.Pointer[hookFn] // Starlark hook functions, by phase and index
 
 	mu      sync.RWMutex
 	attrs   map[string]starlark.Value // website.<name>, set by startup hooks
@@ -162,6 +164,9 @@ func New(cfg Config) (*Website, error) {
 		w.watch.Close()
 		osRoot.Close()
 		return nil, err
+	}
+	for p := range w.hooks {
+		w.hookFns[p] = make([]atomic.Pointer[hookFn], len(w.hooks[p]))
 	}
 	return w, nil
 }
@@ -303,6 +308,9 @@ func (w *Website) SetAttr(name string, v starlark.Value) error {
 // inbound_late hooks, the resource, outbound_early hooks (exactly once)
 // and outbound_late hooks (always).
 func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
+	// Every change to the files completed before this request started is
+	// counted from here on (see watch.go).
+	w.watch.Sync()
 	hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
 	req := &Request{
 		Request:  hr,
@@ -391,7 +399,7 @@ func (w *Website) runResource(req *Request) (err error) {
 	}
 	vars := starlark.StringDict{
 		"request":  req.Starlark(),
-		"response": newResponseValue(req),
+		"response": req.responseStarlark(),
 		"website":  w.Starlark(),
 	}
 	body, err := sp.Run(req.Thread(), vars)
@@ -434,8 +442,8 @@ func jsonBody(resp *Response) ([]byte, error) {
 // hook that returns a *Response ends the phase; outbound hooks all run.
 func (w *Website) runRequestHooks(req *Request, p Phase) error {
 	var errs []error
-	for _, e := range w.hooks[p] {
-		err := w.runRequestHook(req, p, e)
+	for i, e := range w.hooks[p] {
+		err := w.runRequestHook(req, p, i, e)
 		if err == nil {
 			continue
 		}
@@ -447,7 +455,7 @@ func (w *Website) runRequestHooks(req *Request, p Phase) error {
 	return errors.Join(errs...)
 }
 
-func (w *Website) runRequestHook(req *Request, p Phase, e hookEntry) (err error) {
+func (w *Website) runRequestHook(req *Request, p Phase, i int, e hookEntry) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -467,15 +475,37 @@ func (w *Website) runRequestHook(req *Request, p Phase, e hookEntry) (err error)
 		}
 		return e.Builtin.Outbound(req)
 	}
-	fn, err := w.HookFunc(e.Module, e.Function)
+	fn, err := w.requestHookFunc(p, i, e)
 	if err != nil {
 		return err
 	}
 	arg := req.Starlark()
 	if p == OutboundEarly || p == OutboundLate {
-		arg = newResponseValue(req)
+		arg = req.responseStarlark()
 	}
 	return hooks.Call(req.Thread(), fn, arg)
+}
+
+// hookFn is a Starlark hook function found at a checkpoint.
+type hookFn struct {
+	cp uint64
+	fn starlark.Callable
+}
+
+// requestHookFunc returns the function of the Starlark hook e, the i-th of
+// phase p: from the cache while nothing under the root changed, else
+// found again (the module is reloaded when it changed).
+func (w *Website) requestHookFunc(p Phase, i int, e hookEntry) (starlark.Callable, error) {
+	cp := w.checkpoint()
+	slot := &w.hookFns[p][i]
+	if c := slot.Load(); c != nil && cp != 0 && c.cp == cp {
+		return c.fn, nil
+	}
+	fn, err := w.HookFunc(e.Module, e.Function)
+	if err == nil && cp != 0 {
+		slot.Store(&hookFn{cp: cp, fn: fn})
+	}
+	return fn, err
 }
 
 // finish turns the outcome of a stage into the response: a returned
