@@ -247,6 +247,17 @@ func (cw *changeWatcher) created(name string) {
 	}
 }
 
+// addDir watches one more directory, outside the tree or in it, such as
+// that of a hooks.conf given with --hooks.
+func (cw *changeWatcher) addDir(dir string) {
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = r
+	}
+	if err := cw.be.add(dir); err != nil {
+		cw.log.Debug("not watching a configuration directory", "dir", dir, "err", err.Error())
+	}
+}
+
 // giveUp stops trusting the count: from now on every request checks the
 // files.
 func (cw *changeWatcher) giveUp(err error) {

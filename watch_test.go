@@ -88,6 +88,8 @@ func TestWatchNextRequest(t *testing.T) {
 		x := strings.Repeat("x", i)
 		writeFile(t, filepath.Join(root, "page.html.spt"), "[---]\n[---]\np"+x)
 		check("/page.html", "p"+x)
+		writeFile(t, filepath.Join(root, "s.txt"), "s"+x)
+		check("/s.txt", "s"+x)
 		writeFile(t, filepath.Join(root, ".aspen/base.html"), `{{ define "base" }}`+x+`{{ template "content" . }}{{ end }}`)
 		check("/tpl.html", x+"c")
 		writeFile(t, filepath.Join(root, ".aspen/helpers.star"), "def word():\n    return \""+x+"\"\n")

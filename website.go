@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -88,6 +86,8 @@ type Website struct {
 	watch    *changeWatcher // nil when not watching
 	dcache   dispatchCache
 	hookFns  [numPhases][]atomic.Pointer[hookFn] // Starlark hook functions, by phase and index
+	restart  restartNotes                        // configuration read at startup, to report changes
+	static   staticCache
 
 	mu      sync.RWMutex
 	attrs   map[string]starlark.Value // website.<name>, set by startup hooks
@@ -130,7 +130,7 @@ func New(cfg Config) (*Website, error) {
 		w.maxBody = DefaultMaxBodyBytes
 	}
 	if !cfg.NoWatch {
-		w.watch = watchRoot(root, w.log, nil)
+		w.watch = watchRoot(root, w.log, w.configChanged)
 	}
 	builtins := starlark.StringDict{"abort": abortBuiltin}
 	for name, v := range w.registry.builtins {
@@ -168,6 +168,7 @@ func New(cfg Config) (*Website, error) {
 	for p := range w.hooks {
 		w.hookFns[p] = make([]atomic.Pointer[hookFn], len(w.hooks[p]))
 	}
+	w.rememberConfig(hooksFile)
 	return w, nil
 }
 
@@ -230,6 +231,7 @@ func (w *Website) Shutdown(ctx context.Context) error {
 	if err := w.watch.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	w.restart.stop()
 	if err := w.osRoot.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -576,30 +578,6 @@ func (w *Website) write(rw http.ResponseWriter, req *Request) {
 	if req.Method != http.MethodHead {
 		rw.Write(resp.Body)
 	}
-}
-
-// serveStatic writes a static file with http.ServeContent, which answers
-// Range, If-Modified-Since, If-None-Match and HEAD.
-func (w *Website) serveStatic(rw http.ResponseWriter, req *Request) {
-	f, err := w.fsys.Open(req.Resource.Path)
-	if err != nil {
-		http.Error(rw, "Not Found", http.StatusNotFound)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	rs, ok := f.(io.ReadSeeker)
-	if err != nil || !ok || fi.IsDir() {
-		http.Error(rw, "Not Found", http.StatusNotFound)
-		return
-	}
-	// Never let a browser guess a type other than the extension's (an
-	// uploaded file with an unknown extension sniffed as HTML).
-	rw.Header().Set("X-Content-Type-Options", "nosniff")
-	if rw.Header().Get("Etag") == "" {
-		rw.Header().Set("Etag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
-	}
-	http.ServeContent(rw, req.Request, path.Base(req.Resource.Path), fi.ModTime(), rs)
 }
 
 // panicError turns a recovered panic into an error carrying the stack.
