@@ -313,7 +313,9 @@ func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
 	// Every change to the files completed before this request started is
 	// counted from here on (see watch.go).
 	w.watch.Sync()
-	hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
+	if hr.Body != nil && hr.Body != http.NoBody {
+		hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
+	}
 	req := &Request{
 		Request:  hr,
 		Website:  w,
@@ -419,8 +421,8 @@ func (w *Website) runResource(req *Request) (err error) {
 	if resp.Body == nil && resp.value == nil {
 		resp.Body = body
 	}
-	if resp.Header.Get("Content-Type") == "" {
-		resp.Header.Set("Content-Type", sp.ContentType)
+	if v := resp.Header["Content-Type"]; len(v) == 0 || v[0] == "" {
+		resp.Header["Content-Type"] = sp.ContentTypeHeader()
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type Simplate struct {
 	// Pages is the number of pages in the file.
 	Pages int
 
+	ctHeader []string          // []string{ContentType}, shared
 	file     string            // Name as shown in messages
 	prog     *starlark.Program // the per-request page; nil if none
 	fixed    []binding         // predeclared values prog uses, other than Globals
@@ -45,6 +46,12 @@ type Simplate struct {
 	tnames   map[string]string // template name → file, for errors
 	needs    *needs            // what the template reads of its data
 	sizeHint atomic.Int64      // size of the last body, to size the buffer
+}
+
+// ContentTypeHeader returns ContentType as a header value, shared by
+// every response of s so that none allocates it: do not modify it.
+func (s *Simplate) ContentTypeHeader() []string {
+	return s.ctHeader
 }
 
 // binding is a predeclared name and its value.
@@ -84,6 +91,7 @@ func (l *Loader) compile(name string, st stamp) *version {
 		return v
 	}
 	s := &Simplate{Name: name, ContentType: k.contentType, JSON: k.json, file: l.shown(name)}
+	s.ctHeader = []string{s.ContentType}
 	lay, err := parse(s.file, k, src)
 	if err != nil {
 		v.err = err

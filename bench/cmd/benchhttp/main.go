@@ -15,12 +15,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aspengo/aspengo/bench"
 )
+
+// rounds is how many times each server is run on each page.
+var rounds int
 
 func main() {
 	var (
@@ -37,6 +41,7 @@ func main() {
 	flag.IntVar(&l.Threads, "t", 2, "wrk threads")
 	flag.DurationVar(&l.Duration, "d", 5*time.Second, "duration of each run")
 	flag.BoolVar(&l.GoClient, "go", false, "use the Go load client even if wrk is installed")
+	flag.IntVar(&rounds, "rounds", 3, "runs of each server on each page, alternating; the table shows the median")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -89,9 +94,8 @@ func run(ctx context.Context, aspengoBin, peerBin, root, stores, logFile, only s
 	if l.GoClient {
 		tool = "the Go client"
 	}
-	fmt.Fprintf(os.Stderr, "%d connections, %s per run, %s; ratio = aspengo / peer (requests/s)\n\n", l.Conns, l.Duration, tool)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "page\tserver\treq/s\tp50\tp99\tratio\tp99 ratio\t")
+	fmt.Fprintln(tw, "page\tserver\treq/s\tp50\tp99\tratio\tp99 ratio\ttarget\t")
 	for _, pg := range bench.Pages {
 		if only != "" && !strings.Contains(pg.Name, only) {
 			continue
@@ -100,45 +104,88 @@ func run(ctx context.Context, aspengoBin, peerBin, root, stores, logFile, only s
 		if err != nil {
 			return err
 		}
-		var peerRes bench.Result
+		results := make([][]bench.Result, len(servers))
+		notes := make([]string, len(servers))
 		for i, s := range servers {
 			got, err := s.Get(pg)
 			if err != nil {
 				return err
 			}
-			note := ""
 			if !got.Equal(want) && pg.Path != "/session/write.html" {
-				note = "  (answer differs from the peer's!)"
+				notes[i] = "  (answer differs from the peer's!)"
 			}
-			fmt.Fprintf(os.Stderr, "%s: %s ...\n", pg.Name, s.Name)
+			// A short warm-up.
 			cookie, _ := s.Cookie(pg.Session)
-			// A short warm-up, then the measured run.
 			warm := l
 			warm.Duration = time.Second
 			warm.Run(ctx, s.URL+pg.Path, cookie)
-			res, err := l.Run(ctx, s.URL+pg.Path, cookie)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", s.Name, pg.Name, err)
+		}
+		// Rounds alternate the servers, so that a change in the load of
+		// the machine falls on all of them.
+		for r := range max(rounds, 1) {
+			for i, s := range servers {
+				fmt.Fprintf(os.Stderr, "%s: %s, round %d ...\n", pg.Name, s.Name, r+1)
+				cookie, _ := s.Cookie(pg.Session)
+				res, err := l.Run(ctx, s.URL+pg.Path, cookie)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", s.Name, pg.Name, err)
+				}
+				if res.Non2xx > 0 {
+					notes[i] += fmt.Sprintf("  (%d answers not 2xx!)", res.Non2xx)
+				}
+				results[i] = append(results[i], res)
 			}
-			if res.Non2xx > 0 {
-				note += fmt.Sprintf("  (%d answers not 2xx!)", res.Non2xx)
-			}
-			ratio, p99 := "", ""
-			if i == 0 {
-				peerRes = res
-			} else {
+		}
+		peerRes := median(results[0])
+		for i, s := range servers {
+			res := median(results[i])
+			ratio, p99, target := "", "", ""
+			if i > 0 {
 				ratio = fmt.Sprintf("%.2f", res.RPS/peerRes.RPS)
 				p99 = fmt.Sprintf("%.2f", float64(res.P99)/float64(peerRes.P99))
+				if i == 1 {
+					target = targets[pg.Name]
+				}
 			}
 			name := pg.Name
 			if i > 0 {
 				name = ""
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\n", name, s.Name, res.RPS, round(res.P50), round(res.P99), ratio, p99, note)
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\n", name, s.Name, res.RPS, round(res.P50), round(res.P99), ratio, p99, target, notes[i])
 		}
 	}
-	fmt.Printf("%d connections, %s per run, %s; ratio = aspengo / peer\n\n", l.Conns, l.Duration, tool)
+	fmt.Printf("\n%d connections, %s per run, %d rounds (median shown), %s; ratio = aspengo / peer.\n", l.Conns, l.Duration, max(rounds, 1), tool)
+	fmt.Printf("Figures from a shared machine are noisy: compare the ratios of one run, not absolute figures.\n\n")
 	return tw.Flush()
+}
+
+// targets are the aims for the first aspengo server of the run (memory
+// sessions by default): ratio of requests/s, and p99 at most 1.5 times
+// the peer's.
+var targets = map[string]string{
+	"static file":               ">=0.95, p99 <=1.5",
+	"template, query parameter": ">=0.90, p99 <=1.5",
+	"session read":              ">=1.00, p99 <=1.5",
+	"session write":             ">=1.00, p99 <=1.5",
+	"logged-in page":            "p99 <=1.5",
+}
+
+// median returns the run with the median requests/s, and the median
+// latencies.
+func median(rs []bench.Result) bench.Result {
+	by := func(key func(bench.Result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = key(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return bench.Result{
+		RPS: by(func(r bench.Result) float64 { return r.RPS }),
+		P50: time.Duration(by(func(r bench.Result) float64 { return float64(r.P50) })),
+		P99: time.Duration(by(func(r bench.Result) float64 { return float64(r.P99) })),
+	}
 }
 
 // round shortens a latency for the table.
