@@ -55,8 +55,10 @@ type Config struct {
 	// NoWatch turns off watching the www root for changes: every request
 	// then checks the modification times of the files it uses, as it does
 	// anyway where watching is not possible. With watching, an unchanged
-	// site is served without a stat, and a change is seen from the
-	// request after the watcher has read its event.
+	// site is served without a stat, and a change is seen by the first
+	// request that starts after it (on Linux; elsewhere from the request
+	// after the watcher has read its event). The watcher holds a
+	// goroutine and a file descriptor until Shutdown.
 	NoWatch bool
 }
 
