@@ -4,7 +4,7 @@ ROOT      ?= example/www
 ADDR      ?= 127.0.0.1:8080
 FUZZTIME  ?= 30s
 
-.PHONY: all build test vet check run e2e screenshot bench fuzz clean
+.PHONY: all build test vet check run e2e screenshot bench bench-http fuzz clean
 
 all: build
 
@@ -50,6 +50,14 @@ screenshot:
 # skips it).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# aspengo against a hand-written net/http server, side by side (see
+# bench/): requests/s, p50, p99 and the ratio for each page. Uses wrk when
+# installed, else a Go client. BENCHFLAGS="-d 10s -sessions memory".
+bench-http:
+	$(GO) build -o bin/aspengo ./cmd/aspengo
+	$(GO) build -o bin/benchpeer ./bench/cmd/benchpeer
+	$(GO) run ./bench/cmd/benchhttp $(BENCHFLAGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseHooksConf -fuzztime $(FUZZTIME) .

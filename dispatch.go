@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -131,8 +133,8 @@ var indexNames = [...]string{"index.html", "index.html.spt", "index.spt"}
 // case for /favicon.ico or /robots.txt.
 //
 // Cost: an exact match costs one Stat per segment; a virtual match also
-// reads the directory, on every request (nothing is cached, so edits are
-// seen at once).
+// reads the directory. The website keeps the answers in a dispatchCache
+// while its watcher reports no change under the root.
 func dispatch(fsys fs.FS, urlPath string) (*Resource, error) {
 	if !validURLPath(urlPath) {
 		return nil, errNotFound
@@ -467,4 +469,65 @@ func parseInt(s string) (int, bool) {
 // source, which must never be served.
 func hasSptSuffix(seg string) bool {
 	return len(seg) >= 4 && strings.EqualFold(seg[len(seg)-4:], ".spt")
+}
+
+// maxDispatchCache bounds the dispatch cache: past it the cache starts
+// over, so that requests for many made-up paths cost memory only up to
+// this many entries.
+const maxDispatchCache = 4096
+
+// dispatchCache keeps dispatch's answers while nothing under the root
+// changes (see changeWatcher): a change drops them all.
+type dispatchCache struct {
+	cur atomic.Pointer[dispatchGen]
+}
+
+// dispatchGen is the cache for one checkpoint of the change count.
+type dispatchGen struct {
+	cp uint64
+	m  sync.Map // URL path → dispatchResult
+	n  atomic.Int64
+}
+
+// dispatchResult is one answer of dispatch. Its Resource is shared by
+// every request for the same path: nobody changes it.
+type dispatchResult struct {
+	res *Resource
+	err error
+}
+
+// get returns dispatch(fsys, urlPath), from the cache when the checkpoint
+// cp (0: nothing can be trusted) is the one it was cached at.
+func (c *dispatchCache) get(fsys fs.FS, urlPath string, cp uint64) (*Resource, error) {
+	if cp == 0 {
+		return dispatch(fsys, urlPath)
+	}
+	g := c.cur.Load()
+	if g != nil && g.cp == cp {
+		if r, ok := g.m.Load(urlPath); ok {
+			r := r.(dispatchResult)
+			return r.res, r.err
+		}
+	}
+	res, err := dispatch(fsys, urlPath)
+	if err != nil && !errors.Is(err, errNotFound) {
+		var redir *redirectError
+		if !errors.As(err, &redir) {
+			return res, err
+		}
+	}
+	if g != nil && g.cp > cp {
+		return res, err // a newer checkpoint is cached already
+	}
+	if g == nil || g.cp != cp || g.n.Load() >= maxDispatchCache {
+		ng := &dispatchGen{cp: cp}
+		if !c.cur.CompareAndSwap(g, ng) {
+			return res, err // another request replaced it; cache next time
+		}
+		g = ng
+	}
+	if _, loaded := g.m.LoadOrStore(urlPath, dispatchResult{res, err}); !loaded {
+		g.n.Add(1)
+	}
+	return res, err
 }

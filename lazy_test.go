@@ -35,6 +35,9 @@ func TestLazyAttr(t *testing.T) {
 		"plain.html.spt":    "[---]\nx = 1\n[---]\nplain {{ .x }}",
 		"code.html.spt":     "[---]\nv = request.thing + request.thing\n[---]\n{{ .v }}",
 		"template.html.spt": "[---]\n[---]\n{{ .request.thing }}",
+		"method.html.spt":   "[---]\n[---]\n{{ .request.method }} {{ .website }}",
+		"with.html.spt":     "[---]\n[---]\n{{ with .request }}{{ .method }}{{ end }}",
+		"base.html.spt":     "[---]\ny = 2\n[---]\n{{ define \"t\" }}{{ .method }}{{ $.thing }}{{ end }}{{ template \"t\" .request }}",
 		"names.json.spt":    "[---]\nresponse.body = {'has': hasattr(request, 'thing')}",
 		"data.json.spt":     "[---]\nresponse.body = {'thing': request.thing}",
 	}
@@ -78,6 +81,12 @@ func TestLazyAttr(t *testing.T) {
 		wantLoads int64
 	}{
 		{"/style.css", 200, "body{}", 0},
+		// Template pages that cannot read it never load it.
+		{"/plain.html", 200, "plain 1", 0},
+		{"/method.html", 200, "GET map[]", 0},
+		// One that hands all of request to with may read it.
+		{"/with.html", 200, "GET", 1},
+		{"/base.html", 200, "GETT", 1},
 		{"/names.json", 200, `{"has":true}`, 1}, // hasattr reads it
 		{"/code.html", 200, "TT", 1},
 		{"/template.html", 200, "T", 1},

@@ -24,13 +24,22 @@ type Request struct {
 	attrs   map[string]starlark.Value                 // request.<name> set by hooks (session, user, ...)
 	lazy    map[string]func() (starlark.Value, error) // request.<name> computed on first use
 	lazyErr error                                     // the first failed lazy load of a template's data
-	values  map[any]any                               // Go-side values shared between hooks
+	values  []keyValue                                // Go-side values shared between hooks
 
 	thread *starlark.Thread // created on first use, one per request
 	stop   func() bool      // stops the thread's cancellation on context end
 	sl     *requestValue    // the Starlark `request`, created on first use
+	rsl    starlark.Value   // the Starlark `response`, created on first use
 
 	timedOut bool // ran out of time and was answered 503
+}
+
+// responseStarlark returns the Starlark `response` of r, made once.
+func (r *Request) responseStarlark() starlark.Value {
+	if r.rsl == nil {
+		r.rsl = newResponseValue(r)
+	}
+	return r.rsl
 }
 
 // SetAttr makes v visible to Starlark code and templates as request.<name>.
@@ -93,16 +102,34 @@ func (r *Request) attrNames() []string {
 }
 
 // Value returns the Go value stored under key by SetValue, or nil.
-func (r *Request) Value(key any) any { return r.values[key] }
+func (r *Request) Value(key any) any {
+	for _, kv := range r.values {
+		if kv.key == key {
+			return kv.v
+		}
+	}
+	return nil
+}
 
 // SetValue stores a Go value for other hooks of the same request, keyed
 // as context values are (use an unexported key type).
 func (r *Request) SetValue(key, v any) {
-	if r.values == nil {
-		r.values = map[any]any{}
+	for i := range r.values {
+		if r.values[i].key == key {
+			r.values[i].v = v
+			return
+		}
 	}
-	r.values[key] = v
+	if r.values == nil {
+		// A request carries a handful of values: a slice searched in
+		// order costs one allocation, where a map costs two or more.
+		r.values = make([]keyValue, 0, 4)
+	}
+	r.values = append(r.values, keyValue{key, v})
 }
+
+// keyValue is one value set with SetValue.
+type keyValue struct{ key, v any }
 
 // Thread returns the request's Starlark thread, created on first use: it
 // carries the request for builtins (see RequestFromThread), loads .aspen

@@ -162,8 +162,8 @@ type requestValue struct {
 }
 
 var (
-	_ starlark.HasAttrs       = (*requestValue)(nil)
-	_ simplate.TemplateValuer = (*requestValue)(nil)
+	_ starlark.HasAttrs             = (*requestValue)(nil)
+	_ simplate.TemplateFieldsValuer = (*requestValue)(nil)
 )
 
 // Starlark returns the request as Starlark code sees it, `request`. It is
@@ -494,55 +494,107 @@ func requestAllow(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 func (rv *requestValue) TemplateValue() any {
 	r := rv.r
 	m := make(map[string]any, 16+len(r.attrs)+len(r.lazy))
-	m["method"] = r.Method
-	for _, name := range methodAttrs {
-		m[name] = r.Method == name
+	for _, name := range requestFields {
+		rv.templateField(m, name)
 	}
-	path := map[string]any{"raw": r.URL.Path}
-	if r.Resource != nil {
-		for k, v := range r.Resource.Vars {
-			path[k] = templateVar(v)
-		}
-	}
-	m["path"] = path
-	if rv.qs != nil {
-		m["qs"] = firstValues(rv.qs.values)
-	} else {
-		m["qs"] = firstValues(r.URL.Query())
-	}
-	// A multipart body that the page's code never read is not parsed
-	// just for the template: it may be megabytes of uploads.
-	m["body"] = map[string]string{}
-	if rv.bodyParsed || !isMultipart(r.Request) {
-		if rv.parseBody() == nil {
-			m["body"] = firstValues(rv.body.values)
-		}
-	}
-	cookies := map[string]string{}
-	for _, c := range r.Cookies() {
-		if _, dup := cookies[c.Name]; !dup {
-			cookies[c.Name] = c.Value
-		}
-	}
-	m["cookie"] = cookies
-	m["url"] = requestURL(r.Request)
-	m["host"] = requestHost(r.Request)
-	m["scheme"] = requestScheme(r.Request)
-	m["version"] = r.Proto
-	m["is_xhr"] = strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
 	for _, name := range r.attrNames() {
-		v, _, err := r.Attr(name)
-		if err != nil {
-			// The template cannot render without it; runResource
-			// answers with this error once the page has run.
-			if r.lazyErr == nil {
-				r.lazyErr = err
-			}
-			continue
-		}
-		m[name] = simplate.ToGo(v)
+		rv.templateAttr(m, name)
 	}
 	return m
+}
+
+// TemplateFields is TemplateValue with only the fields in names, for a
+// template that reads no other: an attribute set lazily by a hook (the
+// session) is computed only when it is among them.
+func (rv *requestValue) TemplateFields(names []string) any {
+	m := make(map[string]any, len(names))
+	for _, name := range names {
+		rv.templateField(m, name)
+		rv.templateAttr(m, name) // as in TemplateValue, a hook's attribute wins
+	}
+	return m
+}
+
+// requestFields are the fields of the template form of request that are
+// not hook attributes.
+var requestFields = append([]string{"method", "path", "qs", "body", "cookie", "url", "host", "scheme", "version", "is_xhr"}, methodAttrs...)
+
+// templateField sets m[name] to the template form of the built-in field
+// name and reports whether name is one.
+func (rv *requestValue) templateField(m map[string]any, name string) bool {
+	r := rv.r
+	switch name {
+	case "method":
+		m[name] = r.Method
+	case "path":
+		path := map[string]any{"raw": r.URL.Path}
+		if r.Resource != nil {
+			for k, v := range r.Resource.Vars {
+				path[k] = templateVar(v)
+			}
+		}
+		m[name] = path
+	case "qs":
+		if rv.qs != nil {
+			m[name] = firstValues(rv.qs.values)
+		} else {
+			m[name] = firstValues(r.URL.Query())
+		}
+	case "body":
+		// A multipart body that the page's code never read is not parsed
+		// just for the template: it may be megabytes of uploads.
+		m[name] = map[string]string{}
+		if rv.bodyParsed || !isMultipart(r.Request) {
+			if rv.parseBody() == nil {
+				m[name] = firstValues(rv.body.values)
+			}
+		}
+	case "cookie":
+		cookies := map[string]string{}
+		for _, c := range r.Cookies() {
+			if _, dup := cookies[c.Name]; !dup {
+				cookies[c.Name] = c.Value
+			}
+		}
+		m[name] = cookies
+	case "url":
+		m[name] = requestURL(r.Request)
+	case "host":
+		m[name] = requestHost(r.Request)
+	case "scheme":
+		m[name] = requestScheme(r.Request)
+	case "version":
+		m[name] = r.Proto
+	case "is_xhr":
+		m[name] = strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
+	default:
+		for _, meth := range methodAttrs {
+			if name == meth {
+				m[name] = r.Method == name
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// templateAttr sets m[name] to the template form of the hook attribute
+// name, computing it if it is lazy; it does nothing if no hook set name.
+func (rv *requestValue) templateAttr(m map[string]any, name string) {
+	r := rv.r
+	v, ok, err := r.Attr(name)
+	if err != nil {
+		// The template cannot render without it; runResource answers
+		// with this error once the page has run.
+		if r.lazyErr == nil {
+			r.lazyErr = err
+		}
+		return
+	}
+	if ok {
+		m[name] = simplate.ToGo(v)
+	}
 }
 
 // isMultipart reports whether r's body is a multipart form.

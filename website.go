@@ -5,18 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"mime"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -75,6 +73,14 @@ type Config struct {
 	// built-ins that every page and module is compiled with; beyond it
 	// the request is a 500 that names the limit. 0 means 64 MiB.
 	MaxRequestMemory int64
+	// NoWatch turns off watching the www root for changes: every request
+	// then checks the modification times of the files it uses, as it does
+	// anyway where watching is not possible. With watching, an unchanged
+	// site is served without a stat, and a change is seen by the first
+	// request that starts after it (on Linux; elsewhere from the request
+	// after the watcher has read its event). The watcher holds a
+	// goroutine and a file descriptor until Shutdown.
+	NoWatch bool
 }
 
 // StatusError is an error that knows the HTTP status it should answer
@@ -101,6 +107,11 @@ type Website struct {
 	showTB   bool
 	errPages *errorPages
 	cop      *http.CrossOriginProtection
+	watch    *changeWatcher // nil when not watching
+	dcache   dispatchCache
+	hookFns  [numPhases][]atomic.Pointer[hookFn] // Starlark hook functions, by phase and index
+	restart  restartNotes                        // configuration read at startup, to report changes
+	static   staticCache
 
 	mu      sync.RWMutex
 	attrs   map[string]starlark.Value // website.<name>, set by startup hooks
@@ -148,6 +159,9 @@ func New(cfg Config) (*Website, error) {
 	case cfg.RequestTimeout > 0:
 		w.timeout = cfg.RequestTimeout
 	}
+	if !cfg.NoWatch {
+		w.watch = watchRoot(root, w.log, w.configChanged)
+	}
 	builtins := starlark.StringDict{"abort": abortBuiltin}
 	for name, v := range w.registry.builtins {
 		builtins[name] = v
@@ -160,11 +174,13 @@ func New(cfg Config) (*Website, error) {
 		MaxAlloc: cfg.MaxRequestMemory,
 		Logger:   w.log,
 		RootName: filepath.ToSlash(filepath.Clean(cfg.Root)),
+		Changes:  w.watch.Changes,
 	})
 	w.errPages = &errorPages{loader: w.loader}
 	w.cop = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := w.cop.AddTrustedOrigin(o); err != nil {
+			w.watch.Close()
 			osRoot.Close()
 			return nil, fmt.Errorf("aspengo: trusted origin: %w", err)
 		}
@@ -176,9 +192,14 @@ func New(cfg Config) (*Website, error) {
 	}
 	w.hooks, err = loadHooksConf(hooksFile, mustExist, w.registry, w)
 	if err != nil {
+		w.watch.Close()
 		osRoot.Close()
 		return nil, err
 	}
+	for p := range w.hooks {
+		w.hookFns[p] = make([]atomic.Pointer[hookFn], len(w.hooks[p]))
+	}
+	w.rememberConfig(hooksFile)
 	return w, nil
 }
 
@@ -238,6 +259,10 @@ func (w *Website) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
 	}
+	if err := w.watch.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	w.restart.stop()
 	if err := w.osRoot.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -277,6 +302,7 @@ func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err er
 // extra), and a page that calls a builtin whose hooks (see
 // [Registry.BuiltinNeeds]) hooks.conf does not list.
 func Check(cfg Config) error {
+	cfg.NoWatch = true
 	hooksFile, _ := hooksConfPath(cfg)
 	var errs []error
 	w, err := New(cfg)
@@ -284,7 +310,7 @@ func Check(cfg Config) error {
 		// New stops at hooks.conf; still compile the simplates so that one
 		// run lists everything.
 		errs = append(errs, err)
-		w, err = New(Config{Root: cfg.Root, HooksFile: os.DevNull, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger})
+		w, err = New(Config{Root: cfg.Root, HooksFile: os.DevNull, NoWatch: true, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger})
 		if err != nil {
 			return errors.Join(errs...)
 		}
@@ -322,6 +348,12 @@ func (w *Website) SetAttr(name string, v starlark.Value) error {
 // inbound_late hooks, the resource, outbound_early hooks (exactly once)
 // and outbound_late hooks (always).
 func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
+	// Every change to the files completed before this request started is
+	// counted from here on (see watch.go).
+	w.watch.Sync()
+	if hr.Body != nil && hr.Body != http.NoBody {
+		hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
+	}
 	hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
 	if w.timeout > 0 {
 		ctx, cancel := context.WithTimeoutCause(hr.Context(), w.timeout, errRequestTimeout)
@@ -357,7 +389,7 @@ func (w *Website) inbound(req *Request) error {
 	if err := w.runRequestHooks(req, InboundEarly); err != nil {
 		return err
 	}
-	res, err := dispatch(w.fsys, req.URL.Path)
+	res, err := w.dcache.get(w.fsys, req.URL.Path, w.checkpoint())
 	if err != nil {
 		var redir *redirectError
 		switch {
@@ -377,6 +409,16 @@ func (w *Website) inbound(req *Request) error {
 		return err
 	}
 	return w.runResource(req)
+}
+
+// checkpoint returns the watcher's change count plus one, or 0 when the
+// count cannot be trusted (see simplate.Options.Changes).
+func (w *Website) checkpoint() uint64 {
+	n, ok := w.watch.Changes()
+	if !ok {
+		return 0
+	}
+	return n + 1
 }
 
 // runResource serves a static file or runs a simplate. A Go panic in a
@@ -405,7 +447,7 @@ func (w *Website) runResource(req *Request) (err error) {
 	}
 	vars := starlark.StringDict{
 		"request":  req.Starlark(),
-		"response": newResponseValue(req),
+		"response": req.responseStarlark(),
 		"website":  w.Starlark(),
 	}
 	body, err := sp.Run(req.Thread(), vars)
@@ -423,8 +465,8 @@ func (w *Website) runResource(req *Request) (err error) {
 	if resp.Body == nil && resp.value == nil {
 		resp.Body = body
 	}
-	if resp.Header.Get("Content-Type") == "" {
-		resp.Header.Set("Content-Type", sp.ContentType)
+	if v := resp.Header["Content-Type"]; len(v) == 0 || v[0] == "" {
+		resp.Header["Content-Type"] = sp.ContentTypeHeader()
 	}
 	return nil
 }
@@ -451,8 +493,8 @@ func jsonBody(resp *Response) ([]byte, error) {
 // hook that returns a *Response ends the phase; outbound hooks all run.
 func (w *Website) runRequestHooks(req *Request, p Phase) error {
 	var errs []error
-	for _, e := range w.hooks[p] {
-		err := w.runRequestHook(req, p, e)
+	for i, e := range w.hooks[p] {
+		err := w.runRequestHook(req, p, i, e)
 		if err == nil {
 			continue
 		}
@@ -464,7 +506,7 @@ func (w *Website) runRequestHooks(req *Request, p Phase) error {
 	return errors.Join(errs...)
 }
 
-func (w *Website) runRequestHook(req *Request, p Phase, e hookEntry) (err error) {
+func (w *Website) runRequestHook(req *Request, p Phase, i int, e hookEntry) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -484,15 +526,37 @@ func (w *Website) runRequestHook(req *Request, p Phase, e hookEntry) (err error)
 		}
 		return e.Builtin.Outbound(req)
 	}
-	fn, err := w.HookFunc(e.Module, e.Function)
+	fn, err := w.requestHookFunc(p, i, e)
 	if err != nil {
 		return err
 	}
 	arg := req.Starlark()
 	if p == OutboundEarly || p == OutboundLate {
-		arg = newResponseValue(req)
+		arg = req.responseStarlark()
 	}
 	return hooks.Call(req.Thread(), fn, arg)
+}
+
+// hookFn is a Starlark hook function found at a checkpoint.
+type hookFn struct {
+	cp uint64
+	fn starlark.Callable
+}
+
+// requestHookFunc returns the function of the Starlark hook e, the i-th of
+// phase p: from the cache while nothing under the root changed, else
+// found again (the module is reloaded when it changed).
+func (w *Website) requestHookFunc(p Phase, i int, e hookEntry) (starlark.Callable, error) {
+	cp := w.checkpoint()
+	slot := &w.hookFns[p][i]
+	if c := slot.Load(); c != nil && cp != 0 && c.cp == cp {
+		return c.fn, nil
+	}
+	fn, err := w.HookFunc(e.Module, e.Function)
+	if err == nil && cp != 0 {
+		slot.Store(&hookFn{cp: cp, fn: fn})
+	}
+	return fn, err
 }
 
 // finish turns the outcome of a stage into the response: a returned
@@ -593,36 +657,6 @@ func (w *Website) write(rw http.ResponseWriter, req *Request) {
 	if req.Method != http.MethodHead {
 		rw.Write(resp.Body)
 	}
-}
-
-// serveStatic writes a static file with http.ServeContent, which answers
-// Range, If-Modified-Since, If-None-Match and HEAD.
-func (w *Website) serveStatic(rw http.ResponseWriter, req *Request) {
-	f, err := w.fsys.Open(req.Resource.Path)
-	if err != nil {
-		http.Error(rw, "Not Found", http.StatusNotFound)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	rs, ok := f.(io.ReadSeeker)
-	if err != nil || !ok || fi.IsDir() {
-		http.Error(rw, "Not Found", http.StatusNotFound)
-		return
-	}
-	// Never let a browser guess a type other than the extension's (an
-	// uploaded file with an unknown extension sniffed as HTML).
-	rw.Header().Set("X-Content-Type-Options", "nosniff")
-	// Nor let the server guess: http.ServeContent would sniff a file whose
-	// extension has no type, and label HTML in it text/html. As Aspen did,
-	// such a file is text/plain.
-	if rw.Header().Get("Content-Type") == "" && mime.TypeByExtension(path.Ext(req.Resource.Path)) == "" {
-		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	}
-	if rw.Header().Get("Etag") == "" {
-		rw.Header().Set("Etag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
-	}
-	http.ServeContent(rw, req.Request, path.Base(req.Resource.Path), fi.ModTime(), rs)
 }
 
 // panicError turns a recovered panic into an error carrying the stack.

@@ -16,6 +16,16 @@ type TemplateValuer interface {
 	TemplateValue() any
 }
 
+// A TemplateFieldsValuer is a TemplateValuer that can also give only some
+// of its fields: TemplateFields(names) is TemplateValue() with only the
+// given fields (a map[string]any), for a template that can read no other.
+// It lets a value skip fields that are costly to compute, such as a
+// request's session, when the template never reads them.
+type TemplateFieldsValuer interface {
+	TemplateValuer
+	TemplateFields(names []string) any
+}
+
 // maxDepth bounds the nesting ToGo follows, so that a list that contains
 // itself does not recurse forever.
 const maxDepth = 64

@@ -87,7 +87,15 @@
 // systems maintain (a fstest.MapFS does not). Modules loaded by the
 // per-request page are looked up, and reloaded if changed, on each run.
 // Every file compiles at most once per version, however many goroutines
-// ask for it.
+// ask for it. With Options.Changes (a file watcher's count of changes) the
+// checks are skipped while the count stays the same, so an unchanged
+// site is served without a stat.
+//
+// A template's data holds only what the template can read: each compiled
+// template set is analysed once (see needs.go), and Run converts only the
+// names, and the fields of values that implement [TemplateFieldsValuer],
+// that the template can reach; where the analysis cannot tell ({{ . }},
+// {{ with .request }}, a value stored in a variable), it converts all.
 //
 // # Errors
 //

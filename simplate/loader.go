@@ -73,6 +73,13 @@ type Options struct {
 	// positions, as "www" in "www/foo.html.spt:7: undefined: x". Empty
 	// shows the names relative to the root.
 	RootName string
+	// Changes, when not nil, reports a count of the changes made under
+	// the root so far, and whether that count can be trusted (a file
+	// watcher is running). While it can, a file checked at one count is
+	// not checked again until the count moves, so that serving an
+	// unchanged file costs no stat. When nil, or untrusted, every Load
+	// checks modification times.
+	Changes func() (count uint64, ok bool)
 }
 
 // A Loader compiles and caches the simplates and modules of a www root.
@@ -85,6 +92,7 @@ type Loader struct {
 	maxAlloc  int64
 	log       *slog.Logger
 	rootName  string
+	changes   func() (uint64, bool)
 	simplates sync.Map // file name → *entry
 
 	modMu sync.RWMutex
@@ -104,6 +112,7 @@ func NewLoader(opts Options) *Loader {
 		maxAlloc: opts.MaxAlloc,
 		log:      opts.Logger,
 		rootName: opts.RootName,
+		changes:  opts.Changes,
 		mods:     map[string]*module{},
 	}
 	for name, v := range budget.Builtins() {
@@ -132,6 +141,28 @@ func (l *Loader) shown(name string) string {
 		return name
 	}
 	return path.Join(l.rootName, name)
+}
+
+// checkpoint returns the current change count plus one, or 0 when no
+// count can be trusted: a value that was checked at a non-zero checkpoint
+// needs no new check while the checkpoint stays the same. The count is
+// read before the files are checked, so that a change made during the
+// check moves it past what the check recorded.
+func (l *Loader) checkpoint() uint64 {
+	if l.changes == nil {
+		return 0
+	}
+	n, ok := l.changes()
+	if !ok {
+		return 0
+	}
+	return n + 1
+}
+
+// checked reports whether a value last checked at *at is current without
+// a new check, at checkpoint cp.
+func checked(at *atomic.Uint64, cp uint64) bool {
+	return cp != 0 && at.Load() == cp
 }
 
 // stamp identifies one version of a file: a change of modification time
@@ -192,13 +223,16 @@ type version struct {
 	err  error
 	tpl  *tplSet // the shared templates compiled in; nil if none
 	deps []dep   // modules loaded by the once-page
+
+	checked atomic.Uint64 // the checkpoint of the last check; see Loader.checkpoint
 }
 
 // Load returns the compiled simplate for the file at name, a slash-
 // separated path relative to the root. It compiles the file on first use
 // and again whenever the file, a shared template (.aspen/*.html, for an
 // HTML simplate) or a module its once-page loaded has changed, checking
-// modification times and sizes on every call. A file that is not a
+// modification times and sizes, on every call unless Options.Changes
+// says that nothing changed since the last check. A file that is not a
 // simplate gives ErrNotSimplate; a broken one gives its compile errors,
 // until it is fixed. Both outcomes are cached like a compiled simplate.
 //
@@ -207,6 +241,14 @@ type version struct {
 func (l *Loader) Load(name string) (*Simplate, error) {
 	if !fs.ValidPath(name) || name == "." {
 		return nil, fmt.Errorf("simplate: invalid file name %q", name)
+	}
+	cp := l.checkpoint()
+	if cp != 0 {
+		if e, ok := l.simplates.Load(name); ok {
+			if v := e.(*entry).cur.Load(); v != nil && checked(&v.checked, cp) {
+				return v.s, v.err
+			}
+		}
 	}
 	fi, err := fs.Stat(l.fsys, name)
 	if err != nil {
@@ -219,14 +261,17 @@ func (l *Loader) Load(name string) (*Simplate, error) {
 	st := stampOf(fi)
 	e := l.entry(name)
 	if v := e.cur.Load(); v != nil && l.fresh(v, st) {
+		v.checked.Store(cp)
 		return v.s, v.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if v := e.cur.Load(); v != nil && l.fresh(v, st) {
+		v.checked.Store(cp)
 		return v.s, v.err
 	}
 	v := l.compile(name, st)
+	v.checked.Store(cp)
 	e.cur.Store(v)
 	return v.s, v.err
 }

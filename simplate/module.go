@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"go.starlark.net/starlark"
 
@@ -19,6 +20,8 @@ type module struct {
 	globals starlark.StringDict // frozen
 	err     error
 	deps    []dep // modules it loaded
+
+	checked atomic.Uint64 // the checkpoint of the last check
 }
 
 // dep records the version of a module that some code loaded. When the
@@ -103,16 +106,22 @@ func (l *Loader) threadLoad(thread *starlark.Thread, name string) (starlark.Stri
 
 // module returns the current version of the module name.
 func (l *Loader) module(name string) (*module, error) {
+	cp := l.checkpoint()
 	l.modMu.RLock()
 	m := l.mods[name]
-	ok := m != nil && l.moduleFresh(m)
+	ok := m != nil && (checked(&m.checked, cp) || l.moduleFresh(m))
 	l.modMu.RUnlock()
 	if ok {
+		m.checked.Store(cp)
 		return m, nil
 	}
 	l.modMu.Lock()
 	defer l.modMu.Unlock()
-	return l.moduleLocked(name, nil)
+	m, err := l.moduleLocked(name, nil)
+	if m != nil {
+		m.checked.Store(cp)
+	}
+	return m, err
 }
 
 // moduleLocked returns the current version of the module name, loading

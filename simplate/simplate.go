@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	texttemplate "text/template"
+	tparse "text/template/parse"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
@@ -36,6 +37,7 @@ type Simplate struct {
 	// Pages is the number of pages in the file.
 	Pages int
 
+	ctHeader []string          // []string{ContentType}, shared
 	file     string            // Name as shown in messages
 	prog     *starlark.Program // the per-request page; nil if none
 	fixed    []binding         // predeclared values prog uses, other than Globals
@@ -44,6 +46,7 @@ type Simplate struct {
 	html     *htmltemplate.Template
 	text     *texttemplate.Template
 	tnames   map[string]string // template name → file, for errors
+	needs    *needs            // what the template reads of its data
 	sizeHint atomic.Int64      // size of the last body, to size the buffer
 	uses     []Use             // predeclared names the Starlark pages use
 }
@@ -59,6 +62,12 @@ type Use struct {
 // to, each once, with the line of its first use, in line order. aspengo
 // check uses it to tell which builtins a page calls.
 func (s *Simplate) Uses() []Use { return s.uses }
+
+// ContentTypeHeader returns ContentType as a header value, shared by
+// every response of s so that none allocates it: do not modify it.
+func (s *Simplate) ContentTypeHeader() []string {
+	return s.ctHeader
+}
 
 // binding is a predeclared name and its value.
 type binding struct {
@@ -97,6 +106,7 @@ func (l *Loader) compile(name string, st stamp) *version {
 		return v
 	}
 	s := &Simplate{Name: name, ContentType: k.contentType, JSON: k.json, file: l.shown(name)}
+	s.ctHeader = []string{s.ContentType}
 	lay, err := parse(s.file, k, src)
 	if err != nil {
 		v.err = err
@@ -196,6 +206,11 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 			return templateError(s.file, s.tnames, err)
 		}
 		s.text = t
+		trees := map[string]*tparse.Tree{}
+		for _, x := range t.Templates() {
+			trees[x.Name()] = x.Tree
+		}
+		s.needs = analyzeTemplate(trees, s.file)
 		return nil
 	}
 	for name, file := range v.tpl.names {
@@ -209,6 +224,12 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 	if err != nil {
 		return templateError(s.file, s.tnames, err)
 	}
+	// Before escaping, which adds escaper functions to every pipeline.
+	trees := map[string]*tparse.Tree{}
+	for _, x := range t.Templates() {
+		trees[x.Name()] = x.Tree
+	}
+	s.needs = analyzeTemplate(trees, s.file)
 	// html/template escapes a template when it is first executed; do it
 	// now so that escaping errors are compile errors, not runtime ones.
 	// Errors from executing with no data are expected and ignored.
@@ -217,6 +238,53 @@ func (l *Loader) compilePages(s *Simplate, lay layout, v *version) error {
 		return templateError(s.file, s.tnames, err)
 	}
 	s.html = t
+	return nil
+}
+
+// templateData returns the data of the template: the once-page's globals,
+// vars and the per-request page's globals (later ones win), converted
+// with ToGo and without callables; only the names and fields the template
+// can read (see needs), unless the analysis could not tell.
+func (s *Simplate) templateData(vars, globals starlark.StringDict) map[string]any {
+	n := s.needs
+	if n == nil || n.all {
+		data := make(map[string]any, len(s.onceData)+len(vars)+len(globals))
+		for k, v := range s.onceData {
+			data[k] = v
+		}
+		addTemplateData(data, vars)
+		addTemplateData(data, globals)
+		return data
+	}
+	data := make(map[string]any, len(n.top))
+	c := converter{left: maxValues}
+	for name, f := range n.top {
+		v := lookupData(name, globals, vars)
+		if v == nil {
+			if x, ok := s.onceData[name]; ok {
+				data[name] = x
+			}
+			continue
+		}
+		if fv, ok := v.(TemplateFieldsValuer); ok && !f.whole {
+			data[name] = fv.TemplateFields(f.fields)
+			continue
+		}
+		data[name] = c.toGo(v, 0)
+	}
+	return data
+}
+
+// lookupData returns the value of name in the first of dicts that has it
+// as a value that is not callable, or nil.
+func lookupData(name string, dicts ...starlark.StringDict) starlark.Value {
+	for _, d := range dicts {
+		if v, ok := d[name]; ok {
+			if _, callable := v.(starlark.Callable); !callable {
+				return v
+			}
+		}
+	}
 	return nil
 }
 
@@ -292,12 +360,7 @@ func (s *Simplate) Run(thread *starlark.Thread, vars starlark.StringDict) ([]byt
 	if s.JSON {
 		return nil, nil
 	}
-	data := make(map[string]any, len(s.onceData)+len(vars)+len(globals))
-	for k, v := range s.onceData {
-		data[k] = v
-	}
-	addTemplateData(data, vars)
-	addTemplateData(data, globals)
+	data := s.templateData(vars, globals)
 	var buf bytes.Buffer
 	buf.Grow(int(s.sizeHint.Load()) + 512)
 	var err error

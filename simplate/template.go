@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // tplSet is one version of the shared templates, .aspen/*.html, parsed
@@ -22,6 +23,8 @@ type tplSet struct {
 
 	mu  sync.Mutex
 	own map[string]*htmltemplate.Template // for RenderTemplate, by name
+
+	checked atomic.Uint64 // the checkpoint of the last check
 }
 
 // templates returns the current version of the shared templates,
@@ -29,19 +32,23 @@ type tplSet struct {
 // Additions and removals are seen through the modification time of the
 // .aspen directory, as operating-system file systems keep it.
 func (l *Loader) templates() *tplSet {
+	cp := l.checkpoint()
 	l.tplMu.RLock()
 	t := l.tpl
-	ok := t != nil && l.tplFresh(t)
+	ok := t != nil && (checked(&t.checked, cp) || l.tplFresh(t))
 	l.tplMu.RUnlock()
 	if ok {
+		t.checked.Store(cp)
 		return t
 	}
 	l.tplMu.Lock()
 	defer l.tplMu.Unlock()
 	if l.tpl != nil && l.tplFresh(l.tpl) {
+		l.tpl.checked.Store(cp)
 		return l.tpl
 	}
 	l.tpl = l.parseTemplates()
+	l.tpl.checked.Store(cp)
 	return l.tpl
 }
 

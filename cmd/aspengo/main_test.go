@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/internal/logbuf"
 )
 
 func TestCheck(t *testing.T) {
@@ -117,7 +118,7 @@ func TestServeDrains(t *testing.T) {
 	defer stop()
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs bytes.Buffer
+	var logs logbuf.Buffer
 	f := serveFlags{addr: "127.0.0.1:0"}
 	f.site.root = "testdata/site"
 	f.storage.data = t.TempDir()
@@ -130,6 +131,7 @@ func TestServeDrains(t *testing.T) {
 		}
 		return nil
 	}
+	f.access, _ = openAccessLog("stderr", &logs)
 	go func() {
 		done <- serve(ctx, f, slog.New(slog.NewTextHandler(&logs, nil)), func(a string) { addrc <- a })
 	}()

@@ -36,6 +36,8 @@ type serveFlags struct {
 	trustedOrigins listFlag
 	requestTimeout time.Duration
 	health         string
+	accessLog      string        // --access-log: stderr, off or a file
+	access         *accessLogger // opened from accessLog by serveCmd
 	drain          time.Duration // 0 means drainTimeout; shorter in tests
 }
 
@@ -56,6 +58,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&f.health, "health", defaultHealthPath, "the URL path of the health check for load balancers (200 when the database answers, else 503); empty turns it off")
 	fs.Int64Var(&f.maxBody, "max-body", aspengo.DefaultMaxBodyBytes, "the largest request body in bytes (413 beyond)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", aspengo.DefaultRequestTimeout, "the longest a request may run before it is cancelled and answered 503 (0: no limit)")
+	fs.StringVar(&f.accessLog, "access-log", "stderr", "where to log one line per request: stderr, off, or a file to append to")
 	setUsage(fs, serveSynopsis, stdout)
 	if code := parseFlags(fs, args, getenv, stderr, storageEnv); code >= 0 {
 		return code
@@ -69,7 +72,15 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return 2
 	}
 	log := newTextLogger(stderr, nil)
-	if err := serve(ctx, f, log, ready); err != nil {
+	access, err := openAccessLog(f.accessLog, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "aspengo serve: %v\n", err)
+		return 2
+	}
+	f.access = access
+	err = serve(ctx, f, log, ready)
+	access.Close()
+	if err != nil {
 		printErrors(stderr, err)
 		return 1
 	}
@@ -98,7 +109,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 		return err
 	}
 	srv := &http.Server{
-		Handler:           withHealth(f.health, site.storage.conn.Ping, log, accessLog(log, site.w)),
+		Handler:           withHealth(f.health, site.storage.conn.Ping, log, f.access.handler(site.w)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -141,48 +152,12 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger, ready func(addr 
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		errs[0] = nil
 	}
+	if err := f.access.Close(); err != nil { // every line before "stopped"
+		errs = append(errs, err)
+	}
 	log.Info("stopped")
 	return errors.Join(errs...)
 }
-
-// accessLog logs one line per request: method, path, status, bytes and
-// duration.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.RequestURI()),
-			slog.Int("status", sw.status),
-			slog.Int64("bytes", sw.bytes),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("remote", r.RemoteAddr),
-		)
-	})
-}
-
-// statusWriter records the status and size of a response for the log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // quietLogger logs warnings and errors only, for commands other than serve.
 func quietLogger(w io.Writer) *slog.Logger {
