@@ -98,7 +98,6 @@ func TestHealthFlag(t *testing.T) {
 func TestServeHealth(t *testing.T) {
 	logs := &logbuf.Buffer{}
 	base, stop := runServeLogs(t, logs, "--root", "testdata/counter", "--data", t.TempDir(), "--health", "/healthz")
-	defer stop()
 	for _, tt := range []struct {
 		path string
 		code int
@@ -112,6 +111,7 @@ func TestServeHealth(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", tt.path, resp.StatusCode, tt.code)
 		}
 	}
+	stop() // the access log is buffered: stopping writes it out
 	got := logs.String()
 	if strings.Contains(got, "path=/healthz") || !strings.Contains(got, "path=/counter.html") {
 		t.Errorf("access log:\n%s\nwant /counter.html and not /healthz", got)
