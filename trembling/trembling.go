@@ -73,6 +73,12 @@ type Config struct {
 	// Without it the cookie is Secure when the request came over TLS.
 	SecureCookies bool
 
+	// MaxSessionSize limits the data of one session, in bytes of its
+	// JSON form: a request whose save would store more fails with an
+	// error naming the limit, and nothing is written. 0 means
+	// session.DefaultMaxSize (64 KiB); a negative value means no limit.
+	MaxSessionSize int
+
 	// StoreTimeout bounds each call to the store; 0 means
 	// DefaultStoreTimeout. A call that takes longer fails the request
 	// with 503.
@@ -205,6 +211,7 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		IdleTimeout: t.cfg.IdleTimeout,
 		Lifetime:    t.cfg.Lifetime,
 		Cookie:      session.Cookie{Secure: t.cfg.SecureCookies},
+		MaxSize:     t.cfg.MaxSessionSize,
 		Now:         t.cfg.Now,
 	}
 	var sweep session.Store
@@ -264,7 +271,11 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		}()
 	}
 	t.sites[w] = s
-	log.Info("sessions", "store", name)
+	if sweep != nil {
+		log.Info("sessions", "store", name, "sweep_every", t.cfg.SweepEvery)
+	} else {
+		log.Info("sessions", "store", name)
+	}
 	return nil
 }
 
