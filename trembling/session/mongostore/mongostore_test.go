@@ -187,3 +187,10 @@ func TestSweep(t *testing.T) {
 func BenchmarkManager(b *testing.B) {
 	sessiontest.BenchmarkManager(b, &session.Manager{Store: newStore(b)})
 }
+
+// BenchmarkSized measures a session read and save among 1 k, 100 k and
+// 1 M stored sessions (see sessiontest.BenchmarkSized), on the embedded
+// engine or MONGODB_URI.
+func BenchmarkSized(b *testing.B) {
+	sessiontest.BenchmarkSized(b, func(b *testing.B) session.Store { return newStore(b) })
+}
