@@ -2,10 +2,12 @@ package trembling_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -136,5 +138,48 @@ func TestCookielessLogoutCreatesNoSession(t *testing.T) {
 	}
 	if n, w := s.count(), calls.writes.Load(); n != 0 || w != 0 {
 		t.Errorf("cookieless logouts left %d sessions after %d store writes, want none", n, w)
+	}
+}
+
+// TestParallelRequestsMerge sends requests on one session at once, as
+// tabs do: each sets its own key (a JSON page, which displays no
+// message) or adds its own message, and all of
+// them are kept; a page then displays every message once.
+func TestParallelRequestsMerge(t *testing.T) {
+	for _, tc := range storeCases[:2] {
+		t.Run(tc.store, func(t *testing.T) {
+			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
+			c := newClient(t, s)
+			get(t, c, s, "/counter.html")
+			const n = 8
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					get(t, c, s, fmt.Sprintf("/setkey.json?k=tab%d&v=%d", i, i))
+				})
+				wg.Go(func() {
+					if r := post(t, c, s, "/add", url.Values{"text": {fmt.Sprintf("message %d", i)}}); r.code != 302 {
+						t.Errorf("POST /add: %v", r)
+					}
+				})
+			}
+			wg.Wait()
+			sess, msgs := dump(t, c, s)
+			for i := range n {
+				if sess[fmt.Sprintf("tab%d", i)] != fmt.Sprint(i) {
+					t.Errorf("tab%d = %v, want %d: a parallel request's key was lost", i, sess[fmt.Sprintf("tab%d", i)], i)
+				}
+			}
+			if len(msgs) != n {
+				t.Errorf("%d messages waiting after %d parallel adds: %v", len(msgs), n, msgs)
+			}
+			r := get(t, c, s, "/show.html")
+			if got := strings.Count(r.body, "<li>"); got != n {
+				t.Errorf("show: %d messages, want %d: %v", got, n, r)
+			}
+			if r := get(t, c, s, "/show.html"); r.body != emptyList {
+				t.Errorf("show again: %v, want no messages", r)
+			}
+		})
 	}
 }

@@ -79,6 +79,15 @@ type Config struct {
 	// session.DefaultMaxSize (64 KiB); a negative value means no limit.
 	MaxSessionSize int
 
+	// SessionVersioner, when set, gives the mongo store an in-process
+	// cache of sessions validated by it (see mongostore.WithCache): set
+	// it to the embedded engine this process owns, whose version tracker
+	// sees every change to its data, from any connection. Leave it nil
+	// with a MongoDB server, which other processes write to unseen.
+	SessionVersioner mongostore.Versioner
+	// SessionCacheSize bounds that cache, in sessions; 0 means 10,000.
+	SessionCacheSize int
+
 	// StoreTimeout bounds each call to the store; 0 means
 	// DefaultStoreTimeout. A call that takes longer fails the request
 	// with 503.
@@ -221,7 +230,11 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		if err != nil {
 			return err
 		}
-		ms := mongostore.New(db.Database())
+		var opts []mongostore.Option
+		if t.cfg.SessionVersioner != nil {
+			opts = append(opts, mongostore.WithCache(t.cfg.SessionVersioner, t.cfg.SessionCacheSize))
+		}
+		ms := mongostore.New(db.Database(), opts...)
 		ms.Now, ms.Logger = t.cfg.Now, log
 		ictx, cancel := context.WithTimeout(ctx, t.cfg.StoreTimeout)
 		err = ms.EnsureIndexes(ictx)
