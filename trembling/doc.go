@@ -39,9 +39,13 @@
 //
 //   - "mongo": the collection "sessions" of website.db, which a startup
 //     hook must have set to a database handle (website.db =
-//     connect("mydb")); startup fails with a clear error otherwise. Its
-//     index is made at startup, and expired sessions are swept every
-//     [Config.SweepEvery] (the embedded engine has no TTL indexes).
+//     connect("mydb")); startup fails with a clear error otherwise. A
+//     TTL index is made at startup where the server has them, and
+//     expired sessions are swept every [Config.SweepEvery] (the embedded
+//     engine has no TTL indexes). Serving a request, the store looks
+//     documents up by exact _id only, which the embedded engine answers
+//     from an index; the sweep reads the whole collection. With
+//     [Config.SessionVersioner] it also keeps an exact in-process cache.
 //   - "memory": in this process only; sessions end with it.
 //   - "cookie": the whole session sealed in its cookie with AES-256-GCM.
 //     Its keys are [Config.CookieSecrets] (the first seals, every one

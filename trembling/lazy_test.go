@@ -151,7 +151,7 @@ func TestParallelRequestsMerge(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
 			c := newClient(t, s)
 			get(t, c, s, "/counter.html")
-			const n = 8
+			const n = 5
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {

@@ -233,37 +233,44 @@ func (s *Store) get(ctx context.Context, id string) (state, bool, error) {
 	return st, true, nil
 }
 
-// latest returns the latest version of session id, and the Versioner's
-// token for its successor (0 without a cache).
-func (s *Store) latest(ctx context.Context, id string) (st state, found bool, next uint64, err error) {
+// latest returns the latest version of session id.
+func (s *Store) latest(ctx context.Context, id string) (state, bool, error) {
 	if c, ok := s.cache.get(id); ok {
 		if s.cache.version(s.db, versionID(id, c.st.n+1)) == c.next {
-			return c.st, true, c.next, nil
+			return c.st, true, nil
 		}
-		st, found = c.st, true
-	} else {
-		if st, found, err = s.get(ctx, id); err != nil || !found {
-			return state{}, false, 0, err
-		}
+		st, err := s.probe(ctx, id, c.st)
+		return st, true, err
 	}
+	st, found, err := s.get(ctx, id)
+	if err != nil || !found {
+		return state{}, false, err
+	}
+	st, err = s.probe(ctx, id, st)
+	return st, true, err
+}
+
+// probe returns the latest version of session id from st on: st, or the
+// last of the versions after it, which it reads one by one until one is
+// missing.
+func (s *Store) probe(ctx context.Context, id string, st state) (state, error) {
 	for {
-		next = s.cache.version(s.db, versionID(id, st.n+1))
+		next := s.cache.version(s.db, versionID(id, st.n+1))
 		v, ok, err := s.get(ctx, versionID(id, st.n+1))
 		if err != nil {
-			return state{}, false, 0, err
+			return state{}, err
 		}
 		if !ok {
-			break
+			s.cache.put(id, cached{st: st, next: next})
+			return st, nil
 		}
 		st = v
 	}
-	s.cache.put(id, cached{st: st, next: next})
-	return st, true, next, nil
 }
 
 // Find returns the live record stored under id.
 func (s *Store) Find(ctx context.Context, id string) (session.Record, bool, error) {
-	st, found, _, err := s.latest(ctx, id)
+	st, found, err := s.latest(ctx, id)
 	if err != nil {
 		return session.Record{}, false, fmt.Errorf("mongostore: finding session: %w", err)
 	}
@@ -295,25 +302,27 @@ func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
 // Update applies c to the latest live version of session id and inserts
 // the result as the next version (see the package doc).
 func (s *Store) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
+	st, found, err := s.latest(ctx, id)
 	for range maxRetries {
-		st, found, _, err := s.latest(ctx, id)
 		if err != nil {
 			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", err)
 		}
 		if !found || !st.live(s.now()) {
 			return session.Record{}, false, nil
 		}
-		rec, err := c.Apply(st.rec)
-		if err != nil {
-			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", err)
+		rec, aerr := c.Apply(st.rec)
+		if aerr != nil {
+			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", aerr)
 		}
-		ok, err := s.append(ctx, id, st.n+1, rec, false)
-		if err != nil {
-			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", err)
+		ok, werr := s.append(ctx, id, st.n+1, rec, false)
+		if werr != nil {
+			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", werr)
 		}
 		if ok {
 			return rec.Clone(), true, nil
 		}
+		// Another request wrote version n+1: go on from there.
+		st, err = s.probe(ctx, id, st)
 	}
 	return session.Record{}, false, fmt.Errorf("mongostore: updating session: lost the race %d times", maxRetries)
 }
@@ -346,8 +355,8 @@ func (s *Store) append(ctx context.Context, id string, n int64, rec session.Reco
 // Delete ends session id by inserting a tombstone as its next version.
 // Deleting an unknown or already deleted id is not an error.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	st, found, err := s.latest(ctx, id)
 	for range maxRetries {
-		st, found, _, err := s.latest(ctx, id)
 		if err != nil {
 			return fmt.Errorf("mongostore: deleting session: %w", err)
 		}
@@ -355,13 +364,14 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 			return nil
 		}
 		rec := session.Record{Data: map[string]any{}, Created: st.rec.Created, IdleExpires: st.rec.IdleExpires, AbsoluteExpires: st.rec.AbsoluteExpires}
-		ok, err := s.append(ctx, id, st.n+1, rec, true)
-		if err != nil {
-			return fmt.Errorf("mongostore: deleting session: %w", err)
+		ok, werr := s.append(ctx, id, st.n+1, rec, true)
+		if werr != nil {
+			return fmt.Errorf("mongostore: deleting session: %w", werr)
 		}
 		if ok {
 			return nil
 		}
+		st, err = s.probe(ctx, id, st)
 	}
 	return fmt.Errorf("mongostore: deleting session: lost the race %d times", maxRetries)
 }
