@@ -594,11 +594,19 @@ func (s *Store) Fill(ctx context.Context, ids []string, r session.Record) error 
 	}
 	now := s.now()
 	docs := make([]any, len(ids))
+	next := make([]uint64, len(ids))
 	for i, id := range ids {
 		docs[i] = doc(id, 0, r, false, now)
+		next[i] = s.cache.version(s.db, versionID(id, 1))
 	}
 	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
 		return fmt.Errorf("mongostore: filling: %w", err)
 	}
+	for i, id := range ids {
+		s.cache.put(id, cached{st: state{rec: r.Clone()}, next: next[i]})
+	}
 	return nil
 }
+
+// Database returns the database the store keeps its collection in.
+func (s *Store) Database() *mongo.Database { return s.coll.Database() }

@@ -194,3 +194,19 @@ func BenchmarkManager(b *testing.B) {
 func BenchmarkSized(b *testing.B) {
 	sessiontest.BenchmarkSized(b, func(b *testing.B) session.Store { return newStore(b) })
 }
+
+// stillVersioner reports no change ever: right for a benchmark in which
+// every write goes through the one store measured, which keeps its cache
+// up to date itself.
+type stillVersioner struct{}
+
+func (stillVersioner) Version(db, coll, id string) uint64 { return 0 }
+
+// BenchmarkSizedCached is BenchmarkSized with WithCache, large enough for
+// every session: what reads and saves cost when the cache is valid.
+func BenchmarkSizedCached(b *testing.B) {
+	sessiontest.BenchmarkSized(b, func(b *testing.B) session.Store {
+		s := newStore(b)
+		return mongostore.New(s.Database(), mongostore.WithCache(stillVersioner{}, 2_000_000))
+	})
+}
