@@ -39,9 +39,13 @@
 //
 //   - "mongo": the collection "sessions" of website.db, which a startup
 //     hook must have set to a database handle (website.db =
-//     connect("mydb")); startup fails with a clear error otherwise. Its
-//     index is made at startup, and expired sessions are swept every
-//     [Config.SweepEvery] (the embedded engine has no TTL indexes).
+//     connect("mydb")); startup fails with a clear error otherwise. A
+//     TTL index is made at startup where the server has them, and
+//     expired sessions are swept every [Config.SweepEvery] (the embedded
+//     engine has no TTL indexes). Serving a request, the store looks
+//     documents up by exact _id only, which the embedded engine answers
+//     from an index; the sweep reads the whole collection. With
+//     [Config.SessionVersioner] it also keeps an exact in-process cache.
 //   - "memory": in this process only; sessions end with it.
 //   - "cookie": the whole session sealed in its cookie with AES-256-GCM.
 //     Its keys are [Config.CookieSecrets] (the first seals, every one
@@ -74,15 +78,30 @@
 // After a reload a session's keys, and those of dicts inside it, come back
 // in sorted order.
 //
-// The session is saved by the outbound hook under the rules of
-// [session.Manager.Commit]: only when it changed (nested changes included)
+// The session is loaded lazily: trembling.session:inbound only makes
+// request.session and request.messages ready, and the store is read the
+// first time a page, a template, a hook or Go code ([SessionOf]) uses
+// them. A static file, or a page that uses neither, costs no store call,
+// and its response sets no cookie.
+//
+// The session is saved by the outbound hook, if it was loaded, under the
+// rules of [session.Manager.Commit]: only when it changed (nested changes included)
 // or its idle expiry is due for refreshing, never for an empty new
 // session (an anonymous page sets no cookie and writes nothing), never on
 // a 5xx response. The cookie is session_key, Path=/, HttpOnly,
 // SameSite=Lax, Secure over TLS or with [Config.SecureCookies], and
 // responses that set it carry Vary: Cookie and Cache-Control: private, and
-// so does every response to a request that came with a session, since the
-// page may show what the session holds.
+// so does every response to a request that loaded a stored session, since
+// the page may show what the session holds.
+//
+// A save sends only what its request changed: the top-level keys whose
+// value changed (at any depth), and the messages added and displayed. So
+// two requests on one session at once (two tabs) that change different
+// keys both keep their changes, and messages added by parallel requests
+// all arrive; two that change the same key: the last save wins. A session
+// whose data would exceed [Config.MaxSessionSize] (64 KiB by default, in
+// bytes of its JSON form) is not saved: the request fails with an error
+// naming the limit.
 //
 // # Messages
 //
@@ -111,6 +130,18 @@
 // request.session.clear(), [Session.Destroy] and [Session.RenewToken]: they
 // belong to the browser (a logout may say "You are logged out"). At most
 // [MaxMessages] wait; beyond that the oldest are dropped.
+//
+// Each message is stored with a random id, added to the stored list and
+// removed from it one by one, so that parallel requests merge: a message
+// added by one is kept when another displays others. Two requests that
+// load the same message at once may both display it; once one has saved,
+// no later request shows it again.
+//
+// A message alone makes a session when the visitor has none (a form post
+// that says "Thanks" and redirects), with one exception: a logout by a
+// visitor who came without a session stores nothing, so that posting to
+// a logout page, which anyone may do, does not create a session each
+// time.
 //
 // # Authentication
 //

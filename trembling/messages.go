@@ -1,6 +1,8 @@
 package trembling
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -48,8 +50,52 @@ type Message struct {
 
 // messageList is request.messages: the messages waiting, oldest first.
 type messageList struct {
-	list  []Message
-	shown int // how many of list the page's template was given
+	list     []entry
+	shown    int     // how many of list the page's template was given
+	consumed []entry // stored messages removed in this request
+}
+
+// entry is a waiting message and its stored form.
+type entry struct {
+	Message
+	raw    any  // as stored: {"id", "text", "level"}, or as another writer stored it
+	stored bool // in the store (or pushed to it by this request)
+}
+
+func (m *messageList) messages() []Message {
+	out := make([]Message, len(m.list))
+	for i, e := range m.list {
+		out[i] = e.Message
+	}
+	return out
+}
+
+// added returns the messages added in this request and not yet stored.
+func (m *messageList) added() []entry {
+	var out []entry
+	for _, e := range m.list {
+		if !e.stored {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// markStored records that every message in the list is stored.
+func (m *messageList) markStored() {
+	for i := range m.list {
+		m.list[i].stored = true
+	}
+}
+
+// remove drops list[i:j], remembering the stored ones as consumed.
+func (m *messageList) remove(i, j int) {
+	for _, e := range m.list[i:j] {
+		if e.stored {
+			m.consumed = append(m.consumed, e)
+		}
+	}
+	m.list = slices.Delete(m.list, i, j)
 }
 
 var (
@@ -61,11 +107,11 @@ var (
 func (m *messageList) String() string {
 	var b strings.Builder
 	b.WriteByte('[')
-	for i, msg := range m.list {
+	for i, e := range m.list {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(messageValue(msg).String())
+		b.WriteString(messageValue(e.Message).String())
 	}
 	b.WriteByte(']')
 	return b.String()
@@ -76,11 +122,11 @@ func (m *messageList) Truth() starlark.Bool  { return len(m.list) > 0 }
 func (m *messageList) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: messages") }
 func (m *messageList) Len() int              { return len(m.list) }
 func (m *messageList) Index(i int) starlark.Value {
-	return messageValue(m.list[i])
+	return messageValue(m.list[i].Message)
 }
 
 func (m *messageList) Iterate() starlark.Iterator {
-	return &messageIter{list: slices.Clone(m.list)}
+	return &messageIter{list: m.messages()}
 }
 
 // TemplateValue gives templates a list of maps with text and level, and
@@ -88,8 +134,8 @@ func (m *messageList) Iterate() starlark.Iterator {
 func (m *messageList) TemplateValue() any {
 	m.shown = len(m.list)
 	out := make([]any, len(m.list))
-	for i, msg := range m.list {
-		out[i] = map[string]any{"text": msg.Text, "level": msg.Level}
+	for i, e := range m.list {
+		out[i] = map[string]any{"text": e.Text, "level": e.Level}
 	}
 	return out
 }
@@ -105,9 +151,14 @@ func (m *messageList) add(text, level string) error {
 	if !utf8.ValidString(text) {
 		return fmt.Errorf("message text is not valid UTF-8")
 	}
-	m.list = append(m.list, Message{Text: text, Level: level})
+	// A random id keeps two equal messages apart in the store, where a
+	// request that displays one removes it by value.
+	var id [8]byte
+	rand.Read(id[:])
+	raw := map[string]any{"id": hex.EncodeToString(id[:]), "text": text, "level": level}
+	m.list = append(m.list, entry{Message: Message{Text: text, Level: level}, raw: raw})
 	if over := len(m.list) - MaxMessages; over > 0 {
-		m.list = slices.Delete(m.list, 0, over)
+		m.remove(0, over)
 		m.shown = max(0, m.shown-over)
 	}
 	return nil
@@ -115,27 +166,18 @@ func (m *messageList) add(text, level string) error {
 
 // dropShown removes the messages the page's template was given.
 func (m *messageList) dropShown() {
-	m.list = slices.Delete(m.list, 0, min(m.shown, len(m.list)))
+	m.remove(0, min(m.shown, len(m.list)))
 	m.shown = 0
 }
 
-// stored returns the messages as session data.
-func (m *messageList) stored() []any {
-	out := make([]any, len(m.list))
-	for i, msg := range m.list {
-		out[i] = map[string]any{"text": msg.Text, "level": msg.Level}
-	}
-	return out
-}
-
 // parseStored reads the messages kept under messagesKey. Entries that are
-// not what stored writes are skipped.
-func parseStored(v any) []Message {
+// not messages are skipped (and stay stored).
+func parseStored(v any) []entry {
 	items, _ := v.([]any)
-	var out []Message
+	var out []entry
 	for _, it := range items {
 		if msg, ok := parseMessage(it); ok {
-			out = append(out, msg)
+			out = append(out, entry{Message: msg, raw: it, stored: true})
 		}
 	}
 	return out

@@ -15,11 +15,19 @@ import (
 )
 
 // ErrNoSession is returned by [SessionOf] for a request that the hook
-// trembling.session:inbound has not loaded a session for.
+// trembling.session:inbound has not run for.
 var ErrNoSession = errors.New("trembling: no session: add the hook " + HookInbound + " to hooks.conf")
 
-// sessionKey is the key of a request's *Session among its Go values.
+// sessionKey is the key of a request's *lazySession among its Go values.
 type sessionKey struct{}
+
+// lazySession is what the inbound hook leaves in a request: the means to
+// load its session, and the session once something asked for it.
+type lazySession struct {
+	site   *site
+	loaded *Session
+	err    error
+}
 
 // Session is the session of one request, as Go code sees it. Its data is
 // request.session, the Starlark value pages use: Get, Set, Delete and
@@ -32,17 +40,33 @@ type Session struct {
 	dict      *sessionDict
 	msgs      *messageList
 	login     map[string]any // the login, under loginKey, out of request.session's reach (auth.go)
+	hadRecord bool           // the request came with a stored session
+	destroyed bool           // Destroy ran (a logout)
 	committed bool
 }
 
-// SessionOf returns the session of r, which the hook
-// trembling.session:inbound loaded, or ErrNoSession.
+// SessionOf returns the session of r, loading it from the store the first
+// time it is asked for in the request; it returns ErrNoSession when the
+// hook trembling.session:inbound did not run for r, and a *[StoreError]
+// when the store fails (kept, so that later calls do not wait again).
 func SessionOf(r *aspengo.Request) (*Session, error) {
-	s, ok := r.Value(sessionKey{}).(*Session)
+	l, ok := r.Value(sessionKey{}).(*lazySession)
 	if !ok {
 		return nil, ErrNoSession
 	}
-	return s, nil
+	if l.loaded == nil && l.err == nil {
+		l.loaded, l.err = l.load(r)
+	}
+	return l.loaded, l.err
+}
+
+// load reads the session of r from the store.
+func (l *lazySession) load(r *aspengo.Request) (*Session, error) {
+	sess, err := l.site.mgr.Load(r.Context(), r.Request)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(l.site, sess)
 }
 
 // Get returns a copy of the value stored under key, as a Go value
@@ -129,7 +153,16 @@ func (s *Session) Destroy(ctx context.Context) error {
 		return err
 	}
 	s.login = nil
-	return s.sess.Destroy(ctx)
+	if err := s.sess.Destroy(ctx); err != nil {
+		return err
+	}
+	// The waiting messages go to the new session, if there is one.
+	for i := range s.msgs.list {
+		s.msgs.list[i].stored = false
+	}
+	s.msgs.consumed = nil
+	s.destroyed = true
+	return nil
 }
 
 // Starlark returns request.session, the Starlark value of the session.
@@ -137,7 +170,7 @@ func (s *Session) Starlark() starlark.Value { return s.dict }
 
 // Messages returns the messages waiting to be displayed, oldest first.
 func (s *Session) Messages() []Message {
-	return append([]Message(nil), s.msgs.list...)
+	return s.msgs.messages()
 }
 
 // AddMessage adds a message for the visitor, shown on the next page
@@ -147,24 +180,30 @@ func (s *Session) AddMessage(text, level string) error {
 	return s.msgs.add(text, level)
 }
 
-// inbound is the hook trembling.session:inbound: it loads the session and
-// sets request.session and request.messages.
+// inbound is the hook trembling.session:inbound: it makes request.session
+// and request.messages lazy, so that the session is loaded only when a
+// page, a template or a hook uses it (see [SessionOf]). A request that
+// never does costs no store call.
 func (t *Trembling) inbound(r *aspengo.Request) error {
 	st := t.site(r.Website)
 	if st == nil {
 		return errors.New("trembling: sessions are not set up for this website (Website.Start has not run)")
 	}
-	sess, err := st.mgr.Load(r.Context(), r.Request)
-	if err != nil {
-		return err
-	}
-	s, err := newSession(st, sess)
-	if err != nil {
-		return err
-	}
-	r.SetValue(sessionKey{}, s)
-	r.SetAttr("session", s.dict)
-	r.SetAttr("messages", s.msgs)
+	r.SetValue(sessionKey{}, &lazySession{site: st})
+	r.SetLazyAttr("session", func() (starlark.Value, error) {
+		s, err := SessionOf(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.dict, nil
+	})
+	r.SetLazyAttr("messages", func() (starlark.Value, error) {
+		s, err := SessionOf(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.msgs, nil
+	})
 	return nil
 }
 
@@ -173,12 +212,21 @@ func (t *Trembling) inbound(r *aspengo.Request) error {
 // every other key to request.session.
 func newSession(st *site, sess *session.Session) (*Session, error) {
 	data := sess.Data()
-	s := &Session{site: st, sess: sess, msgs: &messageList{}}
+	s := &Session{site: st, sess: sess, msgs: &messageList{}, hadRecord: !sess.IsNew()}
 	if v, ok := data[messagesKey]; ok {
 		s.msgs.list = parseStored(v)
 	}
 	if v, ok := data[seedKey]; ok {
 		s.msgs.appendSeed(v)
+		delete(data, seedKey)
+		// Stored as such, so that it is taken from the session with the
+		// same care as the other messages.
+		for _, m := range s.msgs.added() {
+			if err := sess.Push(messagesKey, m.raw); err != nil {
+				return nil, err
+			}
+		}
+		s.msgs.markStored()
 	}
 	s.login, _ = data[loginKey].(map[string]any)
 	d, err := dictFromData(data)
@@ -193,9 +241,13 @@ func newSession(st *site, sess *session.Session) (*Session, error) {
 // request.session back into session data and commits it. It runs once
 // per request, even when listed in both outbound sections.
 func (t *Trembling) outbound(r *aspengo.Request) error {
-	s, ok := r.Value(sessionKey{}).(*Session)
-	if !ok || s.committed {
-		return nil // the inbound hook did not run or failed
+	l, ok := r.Value(sessionKey{}).(*lazySession)
+	if !ok || l.loaded == nil {
+		return nil // the inbound hook did not run, or no one used the session
+	}
+	s := l.loaded
+	if s.committed {
+		return nil
 	}
 	s.committed = true
 	resp := r.Response
@@ -217,8 +269,9 @@ func (t *Trembling) outbound(r *aspengo.Request) error {
 	return s.site.mgr.Commit(r.Context(), resp.Header, s.sess, resp.Code)
 }
 
-// sync replaces the session's data with request.session and the waiting
-// messages.
+// sync replaces the session's data with request.session and the login,
+// and sends the messages added and consumed as such (pushed and pulled),
+// so that messages of concurrent requests merge.
 func (s *Session) sync() error {
 	fresh := make(map[string]any, s.dict.d.Len()+1)
 	for k, v := range s.dict.d.Entries() {
@@ -229,17 +282,36 @@ func (s *Session) sync() error {
 		}
 		fresh[key] = g
 	}
-	if len(s.msgs.list) > 0 {
-		fresh[messagesKey] = s.msgs.stored()
-	}
 	if s.login != nil {
 		fresh[loginKey] = s.login
 	}
 	data := s.sess.Data()
-	clear(data)
+	for k := range data {
+		if _, ok := fresh[k]; !ok && k != messagesKey {
+			delete(data, k)
+		}
+	}
 	for k, v := range fresh {
 		data[k] = v
 	}
+	for _, m := range s.msgs.consumed {
+		if err := s.sess.Pull(messagesKey, m.raw); err != nil {
+			return fmt.Errorf("trembling: saving the session: %w", err)
+		}
+	}
+	s.msgs.consumed = nil
+	// A logout of a visitor who came without a session makes none just
+	// to say "you are logged out": anyone may post to a logout page, and
+	// each such post would otherwise create a stored session.
+	if s.destroyed && !s.hadRecord && len(fresh) == 0 {
+		return nil
+	}
+	for _, m := range s.msgs.added() {
+		if err := s.sess.Push(messagesKey, m.raw); err != nil {
+			return fmt.Errorf("trembling: saving the session: %w", err)
+		}
+	}
+	s.msgs.markStored()
 	return nil
 }
 
@@ -302,11 +374,14 @@ func (b *boundedStore) Create(ctx context.Context, id string, r session.Record) 
 	return b.fail("create", b.s.Create(ctx, id, r))
 }
 
-func (b *boundedStore) Update(ctx context.Context, id string, r session.Record) (bool, error) {
+func (b *boundedStore) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	ok, err := b.s.Update(ctx, id, r)
-	return ok, b.fail("update", err)
+	r, ok, err := b.s.Update(ctx, id, c)
+	if errors.Is(err, session.ErrTooLarge) {
+		return r, ok, err // the request's fault, not the store's
+	}
+	return r, ok, b.fail("update", err)
 }
 
 func (b *boundedStore) Delete(ctx context.Context, id string) error {

@@ -73,6 +73,21 @@ type Config struct {
 	// Without it the cookie is Secure when the request came over TLS.
 	SecureCookies bool
 
+	// MaxSessionSize limits the data of one session, in bytes of its
+	// JSON form: a request whose save would store more fails with an
+	// error naming the limit, and nothing is written. 0 means
+	// session.DefaultMaxSize (64 KiB); a negative value means no limit.
+	MaxSessionSize int
+
+	// SessionVersioner, when set, gives the mongo store an in-process
+	// cache of sessions validated by it (see mongostore.WithCache): set
+	// it to the embedded engine this process owns, whose version tracker
+	// sees every change to its data, from any connection. Leave it nil
+	// with a MongoDB server, which other processes write to unseen.
+	SessionVersioner mongostore.Versioner
+	// SessionCacheSize bounds that cache, in sessions; 0 means 10,000.
+	SessionCacheSize int
+
 	// StoreTimeout bounds each call to the store; 0 means
 	// DefaultStoreTimeout. A call that takes longer fails the request
 	// with 503.
@@ -206,6 +221,7 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		IdleTimeout: t.cfg.IdleTimeout,
 		Lifetime:    t.cfg.Lifetime,
 		Cookie:      session.Cookie{Secure: t.cfg.SecureCookies},
+		MaxSize:     t.cfg.MaxSessionSize,
 		Now:         t.cfg.Now,
 	}
 	var sweep session.Store
@@ -215,7 +231,11 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		if err != nil {
 			return err
 		}
-		ms := mongostore.New(db.Database())
+		var opts []mongostore.Option
+		if t.cfg.SessionVersioner != nil {
+			opts = append(opts, mongostore.WithCache(t.cfg.SessionVersioner, t.cfg.SessionCacheSize))
+		}
+		ms := mongostore.New(db.Database(), opts...)
 		ms.Now, ms.Logger = t.cfg.Now, log
 		ictx, cancel := context.WithTimeout(ctx, t.cfg.StoreTimeout)
 		err = ms.EnsureIndexes(ictx)
@@ -265,7 +285,11 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		}()
 	}
 	t.sites[w] = s
-	log.Info("sessions", "store", name)
+	if sweep != nil {
+		log.Info("sessions", "store", name, "sweep_every", t.cfg.SweepEvery)
+	} else {
+		log.Info("sessions", "store", name)
+	}
 	return nil
 }
 

@@ -26,18 +26,32 @@
 //
 // [Manager.Commit] writes a session only when it must: an empty session
 // that stays empty causes no store write and no cookie; a loaded session
-// is written when its data changed (compared through a canonical encoding,
-// so a change deep inside a nested list counts) or when its idle expiry is
-// due for refreshing, at most once a minute. A response with status 500
-// or more saves nothing. The idle timeout (default 24 hours) and the
-// absolute lifetime (default 14 days) are enforced by the server, not only
-// by the cookie.
+// is written when its data changed (compared key by key through a
+// canonical encoding, so a change deep inside a nested list counts) or
+// when its idle expiry is due for refreshing, at most once a minute. A
+// response with status 500 or more saves nothing. The idle timeout
+// (default 24 hours) and the absolute lifetime (default 14 days) are
+// enforced by the server, not only by the cookie.
+//
+// A save sends a [Change], not the whole session: the top-level keys its
+// request set or removed, the items it pushed onto or pulled from a list
+// ([Session.Push], [Session.Pull]; trembling keeps messages that way),
+// and the new idle expiry. The store applies it to the latest stored
+// version with [Change.Apply], so concurrent requests on one session
+// merge: different keys are all kept, pushed items all arrive, and for
+// one key the save applied last wins. Data over the size limit
+// ([Manager.MaxSize], 64 KiB by default) is refused before anything is
+// written, with an error wrapping [ErrTooLarge] that names the limit.
 //
 // A session deleted while another request on it is in flight (a logout in
-// another tab) is not brought back by that request's Commit: stores update
-// only records that still exist, and that request's changes are dropped.
-// Such a response sends no Set-Cookie header, so that it cannot overwrite
-// a cookie that a concurrent login set; the client keeps its cookie, which
+// another tab) is not brought back by that request's Commit: stores apply
+// changes only to records that still exist and are live, and that
+// request's changes are dropped. The same holds for a session that
+// expired between the request's load and its save: the save is dropped
+// (Update reports false), as if the session had been deleted, since
+// saving would revive a session the server has already ended. Such a
+// response sends no Set-Cookie header, so that it cannot overwrite a
+// cookie that a concurrent login set; the client keeps its cookie, which
 // no longer finds a record, and its next request starts a new session.
 //
 // # Stores
@@ -46,6 +60,8 @@
 // mongostore (MongoDB collection "sessions"), and cookiestore, which seals
 // the whole session into the cookie with AES-GCM. A sealed cookie is not
 // revocable server-side: Destroy expires the cookie in the browser, but a
-// copy of the old value stays valid until its own expiry. Package
+// copy of the old value stays valid until its own expiry; nor can it
+// merge concurrent requests, since each cookie holds one request's whole
+// view of the session (the last response's cookie wins). Package
 // sessiontest holds the conformance suite every store passes.
 package session

@@ -43,8 +43,24 @@ type Manager struct {
 	// Cookie configures the session cookie.
 	Cookie Cookie
 
+	// MaxSize limits a session's data, in bytes of its canonical JSON
+	// encoding: a Commit that would store more fails with an error
+	// wrapping ErrTooLarge and writes nothing. 0 means DefaultMaxSize
+	// (64 KiB); a negative value means no limit.
+	MaxSize int
+
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+}
+
+func (m *Manager) maxSize() int {
+	switch {
+	case m.MaxSize == 0:
+		return DefaultMaxSize
+	case m.MaxSize < 0:
+		return 0
+	}
+	return m.MaxSize
 }
 
 // Cookie configures the session cookie. It is always HttpOnly.
@@ -139,12 +155,74 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	if rec.Data == nil {
 		rec.Data = map[string]any{}
 	}
-	orig, err := appendData(nil, rec.Data)
+	base, err := encodeKeys(rec.Data)
 	if err != nil {
 		return nil, fmt.Errorf("session: loading session: %w", err)
 	}
-	s.rec, s.orig, s.stored = rec, orig, true
+	s.rec, s.base, s.stored = rec, base, true
 	return s, nil
+}
+
+// encodeKeys returns the canonical encoding of each key's value.
+func encodeKeys(data map[string]any) (map[string][]byte, error) {
+	base := make(map[string][]byte, len(data))
+	for k, v := range data {
+		enc, err := encodeValue(k, v)
+		if err != nil {
+			return nil, err
+		}
+		base[k] = enc
+	}
+	return base, nil
+}
+
+// change returns what this request did to the session's data since it
+// was loaded or last saved: the keys whose canonical encoding changed,
+// at any depth, and the items pushed and pulled.
+func (s *Session) change() (Change, error) {
+	var c Change
+	for k, v := range s.rec.Data {
+		if _, ok := s.push[k]; ok {
+			continue
+		}
+		if _, ok := s.pull[k]; ok {
+			continue
+		}
+		enc, err := encodeValue(k, v)
+		if err != nil {
+			return Change{}, err
+		}
+		if old, ok := s.base[k]; !ok || !bytes.Equal(old, enc) {
+			if c.Set == nil {
+				c.Set = map[string]any{}
+			}
+			c.Set[k] = v
+		}
+	}
+	for k := range s.base {
+		_, pushed := s.push[k]
+		_, pulled := s.pull[k]
+		if _, ok := s.rec.Data[k]; !ok && !pushed && !pulled {
+			c.Unset = append(c.Unset, k)
+		}
+	}
+	for k, items := range s.push {
+		if len(items) > 0 {
+			if c.Push == nil {
+				c.Push = map[string][]any{}
+			}
+			c.Push[k] = items
+		}
+	}
+	for k, items := range s.pull {
+		if len(items) > 0 {
+			if c.Pull == nil {
+				c.Pull = map[string][]any{}
+			}
+			c.Pull[k] = items
+		}
+	}
+	return c, nil
 }
 
 // expired applies the Manager's Lifetime on top of the record's own
@@ -179,19 +257,18 @@ func (m *Manager) refreshDue(rec Record, now time.Time) bool {
 //   - A stored session that became empty is deleted and its cookie
 //     expired.
 //   - A stored session is updated when its data changed or its idle
-//     expiry is due for refreshing. If its record was deleted meanwhile,
-//     nothing is saved and no cookie is set (see the package doc).
+//     expiry is due for refreshing: with a Store, only what this request
+//     changed is sent (see [Change]), and merged into the latest stored
+//     version. If the record was deleted or expired meanwhile, nothing
+//     is saved and no cookie is set (see the package doc).
 //
 // Every response that sets the cookie also gets "Vary: Cookie" and
-// "Cache-Control: private". A value [CheckValue] refuses, or a sealed
-// cookie over [MaxCookieSize], is an error and saves nothing.
+// "Cache-Control: private". A value [CheckValue] refuses, data over the
+// size limit (see [Manager.MaxSize]), or a sealed cookie over
+// [MaxCookieSize], is an error and saves nothing.
 func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status int) error {
 	if status >= 500 {
 		return nil
-	}
-	enc, err := appendData(nil, s.rec.Data)
-	if err != nil {
-		return err
 	}
 	now := m.now()
 	switch {
@@ -203,6 +280,13 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 		return nil
 
 	case !s.stored:
+		if err := CheckSize(s.rec.Data, m.maxSize()); err != nil {
+			return err
+		}
+		base, err := encodeKeys(s.rec.Data)
+		if err != nil {
+			return err
+		}
 		rec := Record{
 			Data:            s.rec.Data,
 			Created:         now,
@@ -228,7 +312,8 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 			}
 			s.token = tok
 		}
-		s.rec, s.orig, s.stored, s.expire = rec, enc, true, false
+		s.rec, s.base, s.stored, s.expire = rec, base, true, false
+		s.push, s.pull = nil, nil
 		return m.setCookie(h, s, value, now)
 
 	case len(s.rec.Data) == 0:
@@ -237,35 +322,57 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 				return fmt.Errorf("session: deleting empty session: %w", err)
 			}
 		}
-		s.stored, s.token, s.orig = false, Token{}, nil
+		s.stored, s.token, s.base = false, Token{}, nil
+		s.push, s.pull = nil, nil
 		m.expireCookie(h, s)
 		return nil
 	}
 
-	if bytes.Equal(enc, s.orig) && !m.refreshDue(s.rec, now) {
+	c, err := s.change()
+	if err != nil {
+		return err
+	}
+	if c.IsZero() && !m.refreshDue(s.rec, now) {
 		return nil
 	}
-	rec := s.rec
-	rec.IdleExpires = earlier(now.Add(m.idle()), rec.AbsoluteExpires)
-	var value string
+	if err := CheckSize(s.rec.Data, m.maxSize()); err != nil {
+		return err
+	}
+	c.IdleExpires = now.Add(m.idle())
+	c.MaxSize = m.maxSize()
+	var (
+		rec   Record
+		value string
+	)
 	if m.Codec != nil {
+		// The whole session is in the cookie: there is nothing to merge
+		// with.
+		rec = s.rec
+		rec.IdleExpires = earlier(c.IdleExpires, rec.AbsoluteExpires)
 		if value, err = m.seal(rec); err != nil {
 			return err
 		}
 	} else {
-		ok, err := m.Store.Update(ctx, Hash(s.token), rec)
+		var ok bool
+		rec, ok, err = m.Store.Update(ctx, Hash(s.token), c)
 		if err != nil {
 			return fmt.Errorf("session: saving session: %w", err)
 		}
 		if !ok {
-			// Deleted meanwhile: drop this request's changes, leave the
-			// client's cookie alone.
-			s.stored, s.token, s.orig = false, Token{}, nil
+			// Deleted or expired meanwhile: drop this request's changes,
+			// leave the client's cookie alone.
+			s.stored, s.token, s.base = false, Token{}, nil
+			s.push, s.pull = nil, nil
 			return nil
 		}
 		value = s.token.String()
 	}
-	s.rec, s.orig = rec, enc
+	base, err := encodeKeys(rec.Data)
+	if err != nil {
+		return err
+	}
+	s.rec, s.base = rec, base
+	s.push, s.pull = nil, nil
 	return m.setCookie(h, s, value, now)
 }
 

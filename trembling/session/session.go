@@ -1,8 +1,10 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -10,12 +12,14 @@ import (
 // [Manager.Commit]. It is not safe for concurrent use.
 type Session struct {
 	m      *Manager
-	token  Token  // meaningful when stored and the backend is a Store
-	rec    Record // rec.Data is the live data
-	orig   []byte // canonical encoding of the data as last loaded or saved
-	stored bool   // a record (or sealed cookie) exists for this session
-	expire bool   // the client holds a cookie that Commit must expire
-	tls    bool   // the request came over TLS
+	token  Token             // meaningful when stored and the backend is a Store
+	rec    Record            // rec.Data is the live data
+	base   map[string][]byte // canonical encoding of each key as last loaded or saved
+	push   map[string][]any  // items pushed by this request, by key
+	pull   map[string][]any  // items pulled by this request, by key
+	stored bool              // a record (or sealed cookie) exists for this session
+	expire bool              // the client holds a cookie that Commit must expire
+	tls    bool              // the request came over TLS
 }
 
 // Get returns the value stored under key.
@@ -43,6 +47,55 @@ func (s *Session) Pop(key string) (any, bool) {
 	v, ok := s.rec.Data[key]
 	delete(s.rec.Data, key)
 	return v, ok
+}
+
+// Push appends v to the list under key, and makes Commit send the
+// addition as such (see [Change]), so that items pushed by concurrent
+// requests all arrive. It refuses values [CheckValue] refuses.
+func (s *Session) Push(key string, v any) error {
+	if err := CheckValue(key, v); err != nil {
+		return err
+	}
+	list, _ := s.rec.Data[key].([]any)
+	s.rec.Data[key] = append(list, v)
+	if s.push == nil {
+		s.push = map[string][]any{}
+	}
+	s.push[key] = append(s.push[key], v)
+	return nil
+}
+
+// Pull removes every item equal to v from the list under key, and makes
+// Commit send the removal as such (see [Change]), so that a concurrent
+// request's pushes are kept. A list left empty is removed.
+func (s *Session) Pull(key string, v any) error {
+	enc, err := encodeValue(key, v)
+	if err != nil {
+		return err
+	}
+	same := func(x any) bool {
+		e, err := encodeValue(key, x)
+		return err == nil && bytes.Equal(e, enc)
+	}
+	if list, ok := s.rec.Data[key].([]any); ok {
+		list = slices.DeleteFunc(slices.Clone(list), same)
+		if len(list) == 0 {
+			delete(s.rec.Data, key)
+		} else {
+			s.rec.Data[key] = list
+		}
+	}
+	if n := len(s.push[key]); n > 0 {
+		// Pushed by this request: then it was never stored.
+		if s.push[key] = slices.DeleteFunc(s.push[key], same); len(s.push[key]) < n {
+			return nil
+		}
+	}
+	if s.pull == nil {
+		s.pull = map[string][]any{}
+	}
+	s.pull[key] = append(s.pull[key], v)
+	return nil
 }
 
 // Clear removes every key. A session emptied this way is deleted by
@@ -85,7 +138,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 		return err
 	}
 	s.rec = Record{Data: map[string]any{}}
-	s.orig = nil
+	s.base, s.push, s.pull = nil, nil, nil
 	return nil
 }
 

@@ -24,11 +24,14 @@ type Store interface {
 	// keeps a copy: later changes to r.Data do not reach it.
 	Create(ctx context.Context, id string, r Record) error
 
-	// Update replaces the record stored under id, atomically and only if
-	// a live (not deleted, not expired) record is there; it returns false
-	// otherwise and stores nothing, so a deleted session is never
-	// brought back.
-	Update(ctx context.Context, id string, r Record) (updated bool, err error)
+	// Update applies c to the latest version of the live record stored
+	// under id (see [Change.Apply]) and returns the result. It reports
+	// false, and stores nothing, when no live record is there: a session
+	// deleted or expired meanwhile is never brought back. It makes no
+	// write and fails with an error wrapping [ErrTooLarge] when the
+	// result would be over c.MaxSize. Concurrent Updates of one record
+	// are applied one after the other, each to the other's result.
+	Update(ctx context.Context, id string, c Change) (r Record, updated bool, err error)
 
 	// Delete removes the record stored under id. Deleting an unknown id
 	// is not an error.

@@ -21,6 +21,12 @@
 // except through data checked on each request. A session must also fit in
 // a cookie: a sealed value over [session.MaxCookieSize] bytes cannot be
 // saved.
+//
+// Nor can sealed sessions merge: each response carries one request's
+// whole view of the session, so of two requests on one session at once
+// the one whose response arrives last decides what the browser keeps,
+// and a message added by the other is lost. The conformance suite skips
+// those checks for a codec.
 package cookiestore
 
 import (

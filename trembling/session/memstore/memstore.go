@@ -3,7 +3,9 @@
 // lose their sessions on restart.
 //
 // Expired records are never returned; [session.Sweep] (or calling
-// DeleteExpired now and then) reclaims their memory.
+// DeleteExpired now and then) reclaims their memory. Update merges a
+// [session.Change] under the store's lock, so concurrent requests on one
+// session merge exactly, and a deleted record is never brought back.
 package memstore
 
 import (
@@ -73,21 +75,25 @@ func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
 	return nil
 }
 
-// Update replaces the live record stored under id with a copy of r.
-func (s *Store) Update(ctx context.Context, id string, r session.Record) (bool, error) {
+// Update applies c to the live record stored under id, under the
+// store's lock, so that concurrent Updates merge.
+func (s *Store) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return session.Record{}, false, err
 	}
-	r = r.Clone()
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.records[id]
 	if !ok || old.Expired(now) {
-		return false, nil
+		return session.Record{}, false, nil
+	}
+	r, err := c.Apply(old)
+	if err != nil {
+		return session.Record{}, false, fmt.Errorf("memstore: updating session: %w", err)
 	}
 	s.records[id] = r
-	return true, nil
+	return r.Clone(), true, nil
 }
 
 // Delete removes the record stored under id.

@@ -1,11 +1,61 @@
 // Package mongostore is a [session.Store] that keeps sessions in the
 // MongoDB collection "sessions", through the official Go driver (v2).
 //
-// Each record is a document
+// # Exact _id lookups only
 //
-//	{_id: <session.Hash of the token>, data: {...},
+// Every query the store makes while serving a request is an exact
+// {_id: <string>} lookup or insert. The embedded engine (FerretDB on
+// SQLite) turns only that filter into an indexed SQL query; any other
+// filter reads the whole collection. Expiry and the other liveness rules
+// are checked in Go, after the read. Only [Store.DeleteExpired], the
+// periodic sweep, reads the whole collection.
+//
+// # Versions: exact without atomic read-modify-write
+//
+// A standalone FerretDB server has no atomic read-modify-write, but every
+// engine makes the insert of a document with a unique _id atomic. The
+// store builds on that alone. A session with id H is a chain of versions:
+//
+//   - the head, _id H, holds a version number n and a copy of version n;
+//   - version k >= 1 is the document _id "H#k", the whole session after
+//     the k-th save.
+//
+// The current state is found by reading the head and probing H#n+1,
+// H#n+2, ... (each an exact _id lookup) until one is missing: usually one
+// read and one miss. [Store.Update] reads the latest version n, applies
+// its own [session.Change] to it and inserts H#n+1. If that insert fails
+// with a duplicate key, another request saved first: it reads the new
+// latest version and applies its change again, so concurrent requests
+// merge by key and pushed messages all arrive. Then it replaces the head
+// with a copy of version n+1; a head left behind by a slower writer only
+// costs readers one more probe. [Store.Delete] (a logout) inserts a
+// tombstone version the same way, so a save in flight loses the insert
+// race, reads the tombstone and drops its change: a deleted session is
+// never brought back. A save that finds the session expired (it expired
+// between the request's load and its save) is dropped the same way, and
+// Update reports false.
+//
+// Old versions are removed by the sweep, and only when that is safe: a
+// version is removed when the head has been at or past it for longer than
+// [Grace] (so no reader can still need it as its starting point, and no
+// writer can still be working from an older one); a chain whose latest
+// version is expired or a tombstone is removed head first, so that a
+// reader never sees an older version without the newer ones. This relies
+// on no store call lasting longer than [Grace].
+//
+// # Documents
+//
+// Each document is
+//
+//	{_id: H or "H#k", sid: H, v: k, data: {...},
 //	 created: <date>, idleExpires: <date>, absoluteExpires: <date>,
-//	 expiresAt: <date, the earlier of the two expiries>}
+//	 expiresAt: <date, the absolute expiry>, at: <date of the write>,
+//	 deleted: true (tombstones only)}
+//
+// expiresAt is the absolute expiry, the same in every version of a
+// session, so that a TTL index removes whole chains and never a head
+// whose later versions live on. Heads written before versions existed
+// (no v) read as version 0.
 //
 // Session data is a BSON document: int64 as "long", float64 as "double",
 // lists as arrays, maps as embedded documents. Keys are escaped so that
@@ -16,11 +66,17 @@
 // form is unambiguous. Integers that another writer stored as 32-bit read
 // back as int64.
 //
-// [Store.EnsureIndexes] creates a TTL index on expiresAt, so that MongoDB
-// removes expired sessions itself; an engine without TTL indexes (the
-// embedded FerretDB) gets a plain index instead, and [Store.Sweep]
-// removes expired sessions periodically. Either way, Find and Update
-// ignore expired documents, so an expired session is never used.
+// # Cache
+//
+// [WithCache] gives the store an in-process cache of decoded latest
+// versions, validated on each use by a [Versioner] (the embedded engine),
+// so that a session read costs no database call while nothing changed,
+// and a logout from any process takes effect at the next request.
+//
+// [Store.EnsureIndexes] creates a TTL index on expiresAt where the server
+// has them; the embedded engine has none (and a plain index would only
+// slow its writes), so there expired sessions are removed by the sweep
+// alone.
 package mongostore
 
 import (
@@ -28,9 +84,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -43,6 +98,38 @@ import (
 // Collection is the name of the collection sessions are kept in.
 const Collection = "sessions"
 
+// Grace is how long a version stays after the head has moved past it, and
+// the longest a store call is assumed to last.
+const Grace = 5 * time.Minute
+
+// maxRetries bounds how often Update and Delete retry after losing an
+// insert race; each loss means another request saved the same session.
+const maxRetries = 100
+
+// A Versioner tells when a document may have changed: Version(db, coll,
+// id) changes whenever the document {_id: id} of db.coll may have been
+// inserted, changed or deleted, by any connection. A copy read after
+// recording v = Version(...) stays valid while Version(...) == v.
+type Versioner interface {
+	Version(db, coll, id string) uint64
+}
+
+// An Option configures a Store.
+type Option func(*Store)
+
+// WithCache keeps up to size decoded sessions in the process (0 means
+// 10,000), each validated on use by v: a cached session is used while v
+// reports that its next version has not been inserted, so a save or a
+// logout from any process is seen at the next request.
+func WithCache(v Versioner, size int) Option {
+	return func(s *Store) {
+		if size <= 0 {
+			size = 10_000
+		}
+		s.cache = &cache{v: v, max: size, m: map[string]cached{}}
+	}
+}
+
 // Store is a MongoDB session store. It is safe for concurrent use.
 type Store struct {
 	// Now returns the current time for expiry checks; nil means time.Now.
@@ -52,15 +139,21 @@ type Store struct {
 	// slog.Default(). Set it before first use.
 	Logger *slog.Logger
 
-	coll *mongo.Collection
+	coll  *mongo.Collection
+	db    string
+	cache *cache // nil without WithCache
 }
 
 var _ session.Store = (*Store)(nil)
 
 // New returns a store using the collection "sessions" of db. Call
 // [Store.EnsureIndexes] once at startup.
-func New(db *mongo.Database) *Store {
-	return &Store{coll: db.Collection(Collection)}
+func New(db *mongo.Database, opts ...Option) *Store {
+	s := &Store{coll: db.Collection(Collection), db: db.Name()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Store) now() time.Time {
@@ -77,106 +170,339 @@ func (s *Store) log() *slog.Logger {
 	return slog.Default()
 }
 
-// live is the filter of the live document with id.
-func (s *Store) live(id string) bson.D {
-	return bson.D{{Key: "_id", Value: id}, {Key: "expiresAt", Value: bson.D{{Key: "$gt", Value: s.now()}}}}
+// versionID is the _id of version k of session id; version 0 is the head.
+func versionID(id string, k int64) string {
+	if k == 0 {
+		return id
+	}
+	return id + "#" + strconv.FormatInt(k, 10)
 }
 
-// fields returns r's fields as stored, without _id.
-func fields(r session.Record) bson.D {
-	return bson.D{
-		{Key: "data", Value: encodeDoc(r.Data)},
-		{Key: "created", Value: r.Created},
-		{Key: "idleExpires", Value: r.IdleExpires},
-		{Key: "absoluteExpires", Value: r.AbsoluteExpires},
-		{Key: "expiresAt", Value: r.Expires()},
+// state is a version of a session.
+type state struct {
+	n       int64
+	rec     session.Record
+	deleted bool
+}
+
+func (st state) live(now time.Time) bool {
+	return !st.deleted && !st.rec.Expired(now)
+}
+
+// doc returns the document of version n of session id.
+func doc(id string, n int64, rec session.Record, deleted bool, at time.Time) bson.D {
+	d := bson.D{
+		{Key: "_id", Value: versionID(id, n)},
+		{Key: "sid", Value: id},
+		{Key: "v", Value: n},
+		{Key: "data", Value: encodeDoc(rec.Data)},
+		{Key: "created", Value: rec.Created},
+		{Key: "idleExpires", Value: rec.IdleExpires},
+		{Key: "absoluteExpires", Value: rec.AbsoluteExpires},
+		{Key: "expiresAt", Value: rec.AbsoluteExpires},
+		{Key: "at", Value: at},
+	}
+	if deleted {
+		d = append(d, bson.E{Key: "deleted", Value: true})
+	}
+	return d
+}
+
+// byID is the filter of the document with _id id: the only filter the
+// store uses on a request path.
+func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+// get reads the document with _id id.
+func (s *Store) get(ctx context.Context, id string) (state, bool, error) {
+	raw, err := s.coll.FindOne(ctx, byID(id)).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return state{}, false, nil
+	}
+	if err != nil {
+		return state{}, false, err
+	}
+	rec, err := decodeRecord(raw)
+	if err != nil {
+		return state{}, false, fmt.Errorf("session %.8s…: %w", id, err)
+	}
+	st := state{rec: rec}
+	if v, ok := raw.Lookup("v").AsInt64OK(); ok {
+		st.n = v
+	}
+	st.deleted, _ = raw.Lookup("deleted").BooleanOK()
+	return st, true, nil
+}
+
+// latest returns the latest version of session id.
+func (s *Store) latest(ctx context.Context, id string) (state, bool, error) {
+	if c, ok := s.cache.get(id); ok {
+		if s.cache.version(s.db, versionID(id, c.st.n+1)) == c.next {
+			return c.st, true, nil
+		}
+		st, err := s.probe(ctx, id, c.st)
+		return st, true, err
+	}
+	st, found, err := s.get(ctx, id)
+	if err != nil || !found {
+		return state{}, false, err
+	}
+	st, err = s.probe(ctx, id, st)
+	return st, true, err
+}
+
+// probe returns the latest version of session id from st on: st, or the
+// last of the versions after it, which it reads one by one until one is
+// missing.
+func (s *Store) probe(ctx context.Context, id string, st state) (state, error) {
+	for {
+		next := s.cache.version(s.db, versionID(id, st.n+1))
+		v, ok, err := s.get(ctx, versionID(id, st.n+1))
+		if err != nil {
+			return state{}, err
+		}
+		if !ok {
+			s.cache.put(id, cached{st: st, next: next})
+			return st, nil
+		}
+		st = v
 	}
 }
 
 // Find returns the live record stored under id.
 func (s *Store) Find(ctx context.Context, id string) (session.Record, bool, error) {
-	raw, err := s.coll.FindOne(ctx, s.live(id)).Raw()
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return session.Record{}, false, nil
-	}
+	st, found, err := s.latest(ctx, id)
 	if err != nil {
 		return session.Record{}, false, fmt.Errorf("mongostore: finding session: %w", err)
 	}
-	r, err := decodeRecord(raw)
-	if err != nil {
-		return session.Record{}, false, fmt.Errorf("mongostore: session %.8s…: %w", id, err)
+	if !found || !st.live(s.now()) {
+		return session.Record{}, false, nil
 	}
-	return r, true, nil
+	return st.rec.Clone(), true, nil
 }
 
-// Create inserts r under id. A document with that id that has expired
-// but is not yet removed is replaced.
+// Create inserts r as the head of a new session id. It fails with
+// session.ErrExists when the id is taken, live or not: ids are hashes of
+// random tokens, never reused, and the sweep removes expired chains.
 func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
-	doc := append(bson.D{{Key: "_id", Value: id}}, fields(r)...)
-	_, err := s.coll.InsertOne(ctx, doc)
-	if err == nil {
-		return nil
+	if r.Data == nil {
+		r.Data = map[string]any{}
 	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("mongostore: creating session: %w", err)
-	}
-	res, rerr := s.coll.ReplaceOne(ctx, bson.D{
-		{Key: "_id", Value: id},
-		{Key: "expiresAt", Value: bson.D{{Key: "$lte", Value: s.now()}}},
-	}, doc)
-	if rerr != nil {
-		return fmt.Errorf("mongostore: creating session: %w", rerr)
-	}
-	if res.MatchedCount == 0 {
+	next := s.cache.version(s.db, versionID(id, 1))
+	_, err := s.coll.InsertOne(ctx, doc(id, 0, r, false, s.now()))
+	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("mongostore: creating session: %w", session.ErrExists)
 	}
-	return nil
-}
-
-// Update sets the fields of the live document with id to r's, in one
-// UpdateOne without upsert: it reports false when no live document
-// matched, so that a deleted session is never recreated.
-func (s *Store) Update(ctx context.Context, id string, r session.Record) (bool, error) {
-	res, err := s.coll.UpdateOne(ctx, s.live(id), bson.D{{Key: "$set", Value: fields(r)}})
 	if err != nil {
-		return false, fmt.Errorf("mongostore: updating session: %w", err)
+		return fmt.Errorf("mongostore: creating session: %w", err)
 	}
-	return res.MatchedCount > 0, nil
-}
-
-// Delete removes the document with id.
-func (s *Store) Delete(ctx context.Context, id string) error {
-	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
-		return fmt.Errorf("mongostore: deleting session: %w", err)
-	}
+	s.cache.put(id, cached{st: state{rec: r.Clone()}, next: next})
 	return nil
 }
 
-// DeleteExpired removes every document whose expiresAt has passed.
+// Update applies c to the latest live version of session id and inserts
+// the result as the next version (see the package doc).
+func (s *Store) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
+	st, found, err := s.latest(ctx, id)
+	for range maxRetries {
+		if err != nil {
+			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", err)
+		}
+		if !found || !st.live(s.now()) {
+			return session.Record{}, false, nil
+		}
+		rec, aerr := c.Apply(st.rec)
+		if aerr != nil {
+			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", aerr)
+		}
+		ok, werr := s.append(ctx, id, st.n+1, rec, false)
+		if werr != nil {
+			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", werr)
+		}
+		if ok {
+			return rec.Clone(), true, nil
+		}
+		// Another request wrote version n+1: go on from there.
+		st, err = s.probe(ctx, id, st)
+	}
+	return session.Record{}, false, fmt.Errorf("mongostore: updating session: lost the race %d times", maxRetries)
+}
+
+// append inserts version n of session id and then moves the head to it.
+// It reports false when version n exists: another request wrote it first.
+func (s *Store) append(ctx context.Context, id string, n int64, rec session.Record, deleted bool) (bool, error) {
+	// Version n+1 cannot exist before n does, so a token taken now stays
+	// valid for the version written here.
+	next := s.cache.version(s.db, versionID(id, n+1))
+	now := s.now()
+	d := doc(id, n, rec, deleted, now)
+	_, err := s.coll.InsertOne(ctx, d)
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.cache.put(id, cached{st: state{n: n, rec: rec.Clone(), deleted: deleted}, next: next})
+	// The head: never upserted, so that a chain the sweep removed stays
+	// removed; a failure here leaves a stale head, which costs probes.
+	d[0].Value = id
+	if _, err := s.coll.ReplaceOne(ctx, byID(id), d); err != nil && ctx.Err() == nil {
+		s.log().Warn("mongostore: moving a session's head", "err", err)
+	}
+	return true, nil
+}
+
+// Delete ends session id by inserting a tombstone as its next version.
+// Deleting an unknown or already deleted id is not an error.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	st, found, err := s.latest(ctx, id)
+	for range maxRetries {
+		if err != nil {
+			return fmt.Errorf("mongostore: deleting session: %w", err)
+		}
+		if !found || st.deleted {
+			return nil
+		}
+		rec := session.Record{Data: map[string]any{}, Created: st.rec.Created, IdleExpires: st.rec.IdleExpires, AbsoluteExpires: st.rec.AbsoluteExpires}
+		ok, werr := s.append(ctx, id, st.n+1, rec, true)
+		if werr != nil {
+			return fmt.Errorf("mongostore: deleting session: %w", werr)
+		}
+		if ok {
+			return nil
+		}
+		st, err = s.probe(ctx, id, st)
+	}
+	return fmt.Errorf("mongostore: deleting session: lost the race %d times", maxRetries)
+}
+
+// chain is what the sweep knows of one session's documents.
+type chain struct {
+	head     *meta
+	versions map[int64]meta
+}
+
+type meta struct {
+	id      string
+	n       int64
+	expires time.Time
+	deleted bool
+	at      time.Time
+}
+
+// DeleteExpired removes the sessions whose latest version is expired or a
+// tombstone, heads first, and the old versions no one can need any more
+// (see the package doc). It reads the whole collection.
 func (s *Store) DeleteExpired(ctx context.Context) error {
-	_, err := s.coll.DeleteMany(ctx, bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lte", Value: s.now()}}}})
+	now := s.now()
+	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
+		{Key: "sid", Value: 1}, {Key: "v", Value: 1}, {Key: "idleExpires", Value: 1},
+		{Key: "absoluteExpires", Value: 1}, {Key: "deleted", Value: 1}, {Key: "at", Value: 1},
+	}))
 	if err != nil {
 		return fmt.Errorf("mongostore: deleting expired sessions: %w", err)
 	}
+	chains := map[string]*chain{}
+	for cur.Next(ctx) {
+		raw := cur.Current
+		id, _ := raw.Lookup("_id").StringValueOK()
+		sid, ok := raw.Lookup("sid").StringValueOK()
+		if !ok {
+			sid = id // a head written before versions existed
+		}
+		m := meta{id: id}
+		m.n, _ = raw.Lookup("v").AsInt64OK()
+		idle, _ := raw.Lookup("idleExpires").TimeOK()
+		abs, _ := raw.Lookup("absoluteExpires").TimeOK()
+		m.expires = session.Record{IdleExpires: idle, AbsoluteExpires: abs}.Expires()
+		m.deleted, _ = raw.Lookup("deleted").BooleanOK()
+		m.at, _ = raw.Lookup("at").TimeOK()
+		c := chains[sid]
+		if c == nil {
+			c = &chain{versions: map[int64]meta{}}
+			chains[sid] = c
+		}
+		if id == sid {
+			c.head = &m
+		} else {
+			c.versions[m.n] = m
+		}
+	}
+	if err := cur.Err(); err != nil {
+		cur.Close(ctx)
+		return fmt.Errorf("mongostore: deleting expired sessions: %w", err)
+	}
+	cur.Close(ctx)
+
+	var del []string
+	for sid, c := range chains {
+		del = append(del, c.obsolete(sid, now)...)
+	}
+	for _, id := range del {
+		if _, err := s.coll.DeleteOne(ctx, byID(id)); err != nil {
+			return fmt.Errorf("mongostore: deleting expired sessions: %w", err)
+		}
+		s.cache.drop(id)
+	}
 	return nil
 }
 
-// Count returns the number of session documents, expired ones included.
+// obsolete returns the _ids of c's documents to remove at now, head first.
+func (c *chain) obsolete(sid string, now time.Time) []string {
+	var ids []string
+	latest := meta{n: -1}
+	if c.head != nil {
+		latest = *c.head
+	}
+	for _, v := range c.versions {
+		if v.n > latest.n {
+			latest = v
+		}
+	}
+	old := now.Add(-Grace)
+	switch {
+	case c.head == nil:
+		// Versions left by a removal (or by a writer that lost to it):
+		// invisible without a head.
+		if latest.at.Before(old) || !now.Before(latest.expires) || latest.deleted {
+			for _, v := range c.versions {
+				ids = append(ids, v.id)
+			}
+		}
+	case latest.deleted || !now.Before(latest.expires):
+		ids = append(ids, sid)
+		for _, v := range c.versions {
+			ids = append(ids, v.id)
+		}
+	case c.head.at.Before(old):
+		for _, v := range c.versions {
+			if v.n <= c.head.n && v.n < latest.n && v.at.Before(old) {
+				ids = append(ids, v.id)
+			}
+		}
+	}
+	return ids
+}
+
+// Count returns the number of sessions stored (heads), expired ones
+// included. It reads the whole collection.
 func (s *Store) Count(ctx context.Context) (int, error) {
-	n, err := s.coll.CountDocuments(ctx, bson.D{})
+	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "v", Value: int64(0)}},
+		bson.D{{Key: "v", Value: bson.D{{Key: "$exists", Value: false}}}},
+	}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongostore: counting sessions: %w", err)
 	}
 	return int(n), nil
 }
 
-// EnsureIndexes creates the index on expiresAt: a TTL index where the
-// server supports one, else (the embedded engine) a plain index, which
-// it reports at Info level; then the store relies on [Store.Sweep].
+// EnsureIndexes creates a TTL index on expiresAt (the absolute expiry)
+// where the server has them. The embedded engine has none: it is told at
+// Debug level, and expired sessions are removed by [Store.Sweep] alone.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	keys := bson.D{{Key: "expiresAt", Value: 1}}
 	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    keys,
+		Keys:    bson.D{{Key: "expiresAt", Value: 1}},
 		Options: options.Index().SetName("expiresAt_ttl").SetExpireAfterSeconds(0),
 	})
 	if err == nil {
@@ -186,14 +512,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	if ctx.Err() != nil || !errors.As(err, &se) {
 		return fmt.Errorf("mongostore: creating TTL index on %s.expiresAt: %w", Collection, err)
 	}
-	s.log().Info("mongostore: no TTL index; expired sessions are removed by the sweeper", "err", err)
-	_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    keys,
-		Options: options.Index().SetName("expiresAt"),
-	})
-	if err != nil {
-		return fmt.Errorf("mongostore: creating index on %s.expiresAt: %w", Collection, err)
-	}
+	s.log().Debug("mongostore: no TTL index on this server; the sweep removes expired sessions", "err", err)
 	return nil
 }
 
@@ -203,190 +522,91 @@ func (s *Store) Sweep(ctx context.Context, every time.Duration) {
 	session.Sweep(ctx, s, every, s.log())
 }
 
-func decodeRecord(raw bson.Raw) (session.Record, error) {
-	var r session.Record
-	for _, f := range []struct {
-		name string
-		dst  *time.Time
-	}{
-		{"created", &r.Created},
-		{"idleExpires", &r.IdleExpires},
-		{"absoluteExpires", &r.AbsoluteExpires},
-	} {
-		t, ok := raw.Lookup(f.name).TimeOK()
-		if !ok {
-			return session.Record{}, fmt.Errorf("field %s is not a date", f.name)
-		}
-		*f.dst = t.UTC()
-	}
-	doc, ok := raw.Lookup("data").DocumentOK()
-	if !ok {
-		return session.Record{}, fmt.Errorf("field data is not a document")
-	}
-	data, err := decodeDoc(doc, 0)
-	if err != nil {
-		return session.Record{}, fmt.Errorf("data%w", err)
-	}
-	r.Data = data
-	return r, nil
+// cache keeps decoded latest versions, validated by a Versioner. A nil
+// *cache caches nothing.
+type cache struct {
+	v   Versioner
+	max int
+
+	mu sync.Mutex
+	m  map[string]cached
 }
 
-// maxDepth bounds the nesting read back, as session.CheckValue bounds
-// what is written.
-const maxDepth = 100
-
-func encodeDoc(m map[string]any) bson.D {
-	d := make(bson.D, 0, len(m))
-	for k, v := range m {
-		d = append(d, bson.E{Key: escapeKey(k), Value: encodeValue(v)})
-	}
-	slices.SortFunc(d, func(a, b bson.E) int { return strings.Compare(a.Key, b.Key) })
-	return d
+// cached is the latest version of a session as last read, and the
+// Versioner's token for the _id of the version after it, taken before
+// that _id was found missing.
+type cached struct {
+	st   state
+	next uint64
 }
 
-// listKey is the key of the document that wraps a list inside a list.
-const listKey = "%L"
-
-func encodeValue(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		return encodeDoc(v)
-	case []any:
-		return encodeList(v)
+func (c *cache) version(db, id string) uint64 {
+	if c == nil {
+		return 0
 	}
-	return v
+	return c.v.Version(db, Collection, id)
 }
 
-func encodeList(l []any) bson.A {
-	a := make(bson.A, len(l))
-	for i, x := range l {
-		if inner, ok := x.([]any); ok {
-			a[i] = bson.D{{Key: listKey, Value: encodeList(inner)}}
-			continue
-		}
-		a[i] = encodeValue(x)
+func (c *cache) get(id string) (cached, bool) {
+	if c == nil {
+		return cached{}, false
 	}
-	return a
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	return e, ok
 }
 
-func decodeDoc(doc bson.Raw, depth int) (map[string]any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf(": nested too deep")
+// put keeps e, replacing a copy of an older version only; when full it
+// first drops an arbitrary entry.
+func (c *cache) put(id string, e cached) {
+	if c == nil {
+		return
 	}
-	elems, err := doc.Elements()
-	if err != nil {
-		return nil, fmt.Errorf(": %w", err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[id]; ok && old.st.n > e.st.n {
+		return
 	}
-	m := make(map[string]any, len(elems))
-	for _, e := range elems {
-		k, err := unescapeKey(e.Key())
-		if err != nil {
-			return nil, fmt.Errorf(": %w", err)
+	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
 		}
-		v, err := decodeValue(e.Value(), depth)
-		if err != nil {
-			return nil, fmt.Errorf("[%q]%w", k, err)
-		}
-		m[k] = v
 	}
-	return m, nil
+	c.m[id] = e
 }
 
-func decodeValue(v bson.RawValue, depth int) (any, error) {
-	switch v.Type {
-	case bson.TypeNull:
-		return nil, nil
-	case bson.TypeBoolean:
-		return v.Boolean(), nil
-	case bson.TypeString:
-		return v.StringValue(), nil
-	case bson.TypeInt32:
-		return int64(v.Int32()), nil
-	case bson.TypeInt64:
-		return v.Int64(), nil
-	case bson.TypeDouble:
-		return v.Double(), nil
-	case bson.TypeEmbeddedDocument:
-		return decodeDoc(v.Document(), depth+1)
-	case bson.TypeArray:
-		if depth > maxDepth {
-			return nil, fmt.Errorf(": nested too deep")
-		}
-		vals, err := v.Array().Values()
-		if err != nil {
-			return nil, fmt.Errorf(": %w", err)
-		}
-		a := make([]any, len(vals))
-		for i, x := range vals {
-			if inner, ok := wrappedList(x); ok {
-				x = inner
-			}
-			if a[i], err = decodeValue(x, depth+1); err != nil {
-				return nil, fmt.Errorf("[%d]%w", i, err)
-			}
-		}
-		return a, nil
+func (c *cache) drop(id string) {
+	if c == nil {
+		return
 	}
-	return nil, fmt.Errorf(": BSON %s is not a session value", v.Type)
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
 }
 
-// wrappedList returns the list that v wraps, when v is {"%L": [...]}.
-func wrappedList(v bson.RawValue) (bson.RawValue, bool) {
-	doc, ok := v.DocumentOK()
-	if !ok {
-		return bson.RawValue{}, false
+// Fill stores r as a new session under each of ids, in one InsertMany:
+// for benchmarks and imports, where one Create each would be slow.
+func (s *Store) Fill(ctx context.Context, ids []string, r session.Record) error {
+	if r.Data == nil {
+		r.Data = map[string]any{}
 	}
-	elems, err := doc.Elements()
-	if err != nil || len(elems) != 1 || elems[0].Key() != listKey {
-		return bson.RawValue{}, false
+	now := s.now()
+	docs := make([]any, len(ids))
+	next := make([]uint64, len(ids))
+	for i, id := range ids {
+		docs[i] = doc(id, 0, r, false, now)
+		next[i] = s.cache.version(s.db, versionID(id, 1))
 	}
-	inner := elems[0].Value()
-	return inner, inner.Type == bson.TypeArray
+	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
+		return fmt.Errorf("mongostore: filling: %w", err)
+	}
+	for i, id := range ids {
+		s.cache.put(id, cached{st: state{rec: r.Clone()}, next: next[i]})
+	}
+	return nil
 }
 
-// escapeKey makes k a field name that every server accepts.
-func escapeKey(k string) string {
-	if k == "" {
-		return "%"
-	}
-	if !strings.ContainsAny(k, "%.$\x00") {
-		return k
-	}
-	var b strings.Builder
-	for i := 0; i < len(k); i++ {
-		switch c := k[i]; c {
-		case '%', '.', '$', 0:
-			fmt.Fprintf(&b, "%%%02X", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// unescapeKey undoes escapeKey.
-func unescapeKey(k string) (string, error) {
-	if k == "%" {
-		return "", nil
-	}
-	if !strings.Contains(k, "%") {
-		return k, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(k); i++ {
-		if k[i] != '%' {
-			b.WriteByte(k[i])
-			continue
-		}
-		if i+3 > len(k) {
-			return "", fmt.Errorf("bad escape in key %q", k)
-		}
-		c, err := strconv.ParseUint(k[i+1:i+3], 16, 8)
-		if err != nil {
-			return "", fmt.Errorf("bad escape in key %q", k)
-		}
-		b.WriteByte(byte(c))
-		i += 2
-	}
-	return b.String(), nil
-}
+// Database returns the database the store keeps its collection in.
+func (s *Store) Database() *mongo.Database { return s.coll.Database() }

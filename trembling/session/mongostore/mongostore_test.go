@@ -40,11 +40,14 @@ func TestManager(t *testing.T) {
 	})
 }
 
+// TestEnsureIndexes checks that EnsureIndexes is idempotent and creates a
+// TTL index where the server has them (MongoDB), and no index at all on
+// the embedded engine, where one would only slow down every write.
 func TestEnsureIndexes(t *testing.T) {
 	db := enginetest.DB(t)
 	s := mongostore.New(db)
 	s.Logger = quiet
-	ctx := context.Background()
+	ctx := t.Context()
 	for range 2 { // idempotent
 		if err := s.EnsureIndexes(ctx); err != nil {
 			t.Fatalf("EnsureIndexes: %v", err)
@@ -54,15 +57,21 @@ func TestEnsureIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found bool
+	var ttl, plain int
 	for _, sp := range specs {
 		if _, err := sp.KeysDocument.LookupErr("expiresAt"); err == nil {
-			found = true
-			t.Logf("index %s, expireAfterSeconds %v", sp.Name, sp.ExpireAfterSeconds)
+			if sp.ExpireAfterSeconds != nil {
+				ttl++
+			} else {
+				plain++
+			}
 		}
 	}
-	if !found {
-		t.Errorf("no index on expiresAt among %v", specs)
+	switch {
+	case plain > 0:
+		t.Errorf("a plain index on expiresAt among %v: it serves no request", specs)
+	case enginetest.UsingMongoDB() && ttl != 1:
+		t.Errorf("MongoDB: %d TTL indexes on expiresAt among %v, want 1", ttl, specs)
 	}
 }
 
@@ -177,4 +186,27 @@ func TestSweep(t *testing.T) {
 
 func BenchmarkManager(b *testing.B) {
 	sessiontest.BenchmarkManager(b, &session.Manager{Store: newStore(b)})
+}
+
+// BenchmarkSized measures a session read and save among 1 k, 100 k and
+// 1 M stored sessions (see sessiontest.BenchmarkSized), on the embedded
+// engine or MONGODB_URI.
+func BenchmarkSized(b *testing.B) {
+	sessiontest.BenchmarkSized(b, func(b *testing.B) session.Store { return newStore(b) })
+}
+
+// stillVersioner reports no change ever: right for a benchmark in which
+// every write goes through the one store measured, which keeps its cache
+// up to date itself.
+type stillVersioner struct{}
+
+func (stillVersioner) Version(db, coll, id string) uint64 { return 0 }
+
+// BenchmarkSizedCached is BenchmarkSized with WithCache, large enough for
+// every session: what reads and saves cost when the cache is valid.
+func BenchmarkSizedCached(b *testing.B) {
+	sessiontest.BenchmarkSized(b, func(b *testing.B) session.Store {
+		s := newStore(b)
+		return mongostore.New(s.Database(), mongostore.WithCache(stillVersioner{}, 2_000_000))
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,6 +58,8 @@ var managerTests = []struct {
 	{"DeletedMeanwhile", testDeletedMeanwhile},
 	{"EmptiedSession", testEmptied},
 	{"BadValue", testBadValue},
+	{"ConcurrentRequestsMerge", testConcurrentRequestsMerge},
+	{"SizeLimit", testManagerSizeLimit},
 }
 
 // env is one subtest's manager, clock, counted store and browser.
@@ -95,9 +98,9 @@ func (s *countingStore) Create(ctx context.Context, id string, r session.Record)
 	return s.Store.Create(ctx, id, r)
 }
 
-func (s *countingStore) Update(ctx context.Context, id string, r session.Record) (bool, error) {
+func (s *countingStore) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
 	s.writes.Add(1)
-	return s.Store.Update(ctx, id, r)
+	return s.Store.Update(ctx, id, c)
 }
 
 func (s *countingStore) Delete(ctx context.Context, id string) error {
@@ -593,5 +596,91 @@ func testBadValue(t *testing.T, e *env) {
 	}
 	if w := e.writes(); w > 0 {
 		t.Errorf("a refused Commit made %d store writes", w)
+	}
+}
+
+// testConcurrentRequestsMerge loads one session in several requests at
+// once, as browser tabs do; each changes its own key and pushes its own
+// item, and all of that is kept. One also changes a shared key, and a
+// later one changes it again: the last save wins.
+func testConcurrentRequestsMerge(t *testing.T, e *env) {
+	if e.m.Codec != nil {
+		t.Skip("a sealed cookie holds one request's view of the session: nothing can merge it with another's")
+	}
+	e.do(t, 200, set("shared", "first"))
+	ctx := ctxT(t)
+	const n = 6
+	sessions := make([]*session.Session, n)
+	for i := range sessions {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: e.name(), Value: e.cookie})
+		s, err := e.m.Load(ctx, r)
+		if err != nil || s.IsNew() {
+			t.Fatalf("Load %d = %v, new %v", i, err, s != nil && s.IsNew())
+		}
+		sessions[i] = s
+	}
+	for i, s := range sessions {
+		s.Set(fmt.Sprintf("tab%d", i), int64(i))
+		if err := s.Push("queue", fmt.Sprintf("item %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if i >= n-2 {
+			s.Set("shared", fmt.Sprintf("tab %d", i))
+		}
+		if err := e.m.Commit(ctx, http.Header{}, s, 200); err != nil {
+			t.Fatalf("Commit %d: %v", i, err)
+		}
+	}
+	data, found := e.load(t, e.cookie)
+	if !found {
+		t.Fatal("the session is gone")
+	}
+	for i := range n {
+		if data[fmt.Sprintf("tab%d", i)] != int64(i) {
+			t.Errorf("tab%d = %v, want %d: a concurrent save lost it", i, data[fmt.Sprintf("tab%d", i)], i)
+		}
+	}
+	if q, _ := data["queue"].([]any); len(q) != n {
+		t.Errorf("queue = %v, want the %d items pushed", q, n)
+	}
+	if got := data["shared"]; got != fmt.Sprintf("tab %d", n-1) {
+		t.Errorf("shared = %v, want the last save's %q", got, fmt.Sprintf("tab %d", n-1))
+	}
+	// Pulling one item keeps the others, even from a stale view.
+	res := e.do(t, 200, func(s *session.Session) {
+		if err := s.Pull("queue", "item 0"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if data, _ := e.load(t, e.cookie); len(data["queue"].([]any)) != n-1 {
+		t.Errorf("queue after one Pull = %v, want %d items", data["queue"], n-1)
+	}
+}
+
+func testManagerSizeLimit(t *testing.T, e *env) {
+	e.m.MaxSize = 2048
+	big := strings.Repeat("x", 3000)
+	res := e.request(t, "", 200, false, set("big", big))
+	if !errors.Is(res.err, session.ErrTooLarge) || !strings.Contains(res.err.Error(), "2048") {
+		t.Errorf("Commit of a new session over the limit: %v, want ErrTooLarge naming 2048", res.err)
+	}
+	if res.cookie != nil || e.writes() > 0 {
+		t.Errorf("a refused Commit set cookie %v, made %d writes", res.cookie, e.writes())
+	}
+	e.do(t, 200, set("small", "ok"))
+	before := e.writes()
+	res = e.request(t, e.cookie, 200, false, set("big", big))
+	if !errors.Is(res.err, session.ErrTooLarge) {
+		t.Errorf("Commit of a stored session over the limit: %v, want ErrTooLarge", res.err)
+	}
+	if w := e.writes(); w != before {
+		t.Errorf("a refused Commit made %d writes", w-before)
+	}
+	if data, _ := e.load(t, e.cookie); !cmp.Equal(data, map[string]any{"small": "ok"}) {
+		t.Errorf("session after the refused Commit = %v, want small=ok only", data)
 	}
 }
