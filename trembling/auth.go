@@ -182,7 +182,7 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 		}
 		users, err := auth.NewUsers(h.Database(), auth.Options{
 			Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey,
-			MaxHashes: maxHashes, HashWait: hashWait,
+			MaxHashes: maxHashes, HashWait: hashWait, Versions: t.cfg.Versioner,
 		})
 		if err != nil {
 			return fmt.Errorf("trembling: %w", err)

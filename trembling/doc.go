@@ -45,7 +45,7 @@
 //     engine has no TTL indexes). Serving a request, the store looks
 //     documents up by exact _id only, which the embedded engine answers
 //     from an index; the sweep reads the whole collection. With
-//     [Config.SessionVersioner] it also keeps an exact in-process cache.
+//     [Config.Versioner] it also keeps an exact in-process cache.
 //   - "memory": in this process only; sessions end with it.
 //   - "cookie": the whole session sealed in its cookie with AES-256-GCM.
 //     Its keys are [Config.CookieSecrets] (the first seals, every one

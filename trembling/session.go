@@ -242,8 +242,18 @@ func newSession(st *site, sess *session.Session) (*Session, error) {
 // per request, even when listed in both outbound sections.
 func (t *Trembling) outbound(r *aspengo.Request) error {
 	l, ok := r.Value(sessionKey{}).(*lazySession)
-	if !ok || l.loaded == nil {
-		return nil // the inbound hook did not run, or no one used the session
+	if !ok {
+		return nil // the inbound hook did not run
+	}
+	if l.loaded == nil {
+		// No one used the session: nothing to save. A visitor who came
+		// with a cookie may still see a page made for them (by a hook, or
+		// from a cache keyed on nothing else): keep it out of shared
+		// caches, as below. This costs no store call.
+		if l.site.mgr.HasCookie(r.Request) && r.Response.Code < 500 {
+			session.MarkPrivate(r.Response.Header)
+		}
+		return nil
 	}
 	s := l.loaded
 	if s.committed {

@@ -79,12 +79,15 @@ type Config struct {
 	// session.DefaultMaxSize (64 KiB); a negative value means no limit.
 	MaxSessionSize int
 
-	// SessionVersioner, when set, gives the mongo store an in-process
-	// cache of sessions validated by it (see mongostore.WithCache): set
-	// it to the embedded engine this process owns, whose version tracker
-	// sees every change to its data, from any connection. Leave it nil
-	// with a MongoDB server, which other processes write to unseen.
-	SessionVersioner mongostore.Versioner
+	// Versioner, when set, gives the mongo session store and the
+	// accounts an in-process cache validated by it (see
+	// mongostore.WithCache and auth.Options.Versions): set it to the
+	// embedded engine this process owns, whose version tracker sees every
+	// change to its data, from any connection, so that a logout, a
+	// password change or `aspengo user disable` from another process
+	// takes effect at the next request. Leave it nil with a MongoDB
+	// server, which other processes write to unseen.
+	Versioner mongostore.Versioner
 	// SessionCacheSize bounds that cache, in sessions; 0 means 10,000.
 	SessionCacheSize int
 
@@ -232,8 +235,8 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 			return err
 		}
 		var opts []mongostore.Option
-		if t.cfg.SessionVersioner != nil {
-			opts = append(opts, mongostore.WithCache(t.cfg.SessionVersioner, t.cfg.SessionCacheSize))
+		if t.cfg.Versioner != nil {
+			opts = append(opts, mongostore.WithCache(t.cfg.Versioner, t.cfg.SessionCacheSize))
 		}
 		ms := mongostore.New(db.Database(), opts...)
 		ms.Now, ms.Logger = t.cfg.Now, log

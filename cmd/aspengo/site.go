@@ -59,13 +59,19 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	if err != nil {
 		return nil, err
 	}
-	reg, err := newRegistry(st.conn, trembling.Config{
+	tc := trembling.Config{
 		Store:         o.sessions.store,
 		SecureCookies: o.sessions.secureCookies,
 		BcryptCost:    o.sessions.bcryptCost,
 		KeyDir:        o.storage.dataDir(root),
 		Logger:        log,
-	})
+	}
+	if st.engine != nil && st.engine.Owner() {
+		// Every write to the data, from any process, passes through this
+		// engine, so sessions and accounts may be cached exactly.
+		tc.Versioner = st.engine
+	}
+	reg, err := newRegistry(st.conn, tc)
 	if err == nil && o.extend != nil {
 		err = o.extend(reg)
 	}

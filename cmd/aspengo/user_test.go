@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -117,6 +119,78 @@ func TestUserWhileServing(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "ok=true user=erin") {
 		t.Errorf("login right after user add: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestUserCommandsEndSessionsWhileServing: serve keeps sessions and
+// accounts in an exact cache on its own embedded engine; aspengo user
+// disable, passwd and delete, run as other processes through its socket,
+// still take effect at the next request.
+func TestUserCommandsEndSessionsWhileServing(t *testing.T) {
+	data := t.TempDir()
+	site := []string{"--root", "testdata/counter", "--data", data}
+	base, stop := runServe(t, append(site, "--bcrypt-cost", "10")...)
+	defer stop()
+	if code, out, errOut := userRun(t, "pw-of-erin\n", nil, append([]string{"add", "erin", "--password-stdin"}, site...)...); code != 0 {
+		t.Fatalf("add: exit %d\n%s%s", code, out, errOut)
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+	login := func(password string) {
+		t.Helper()
+		resp, err := c.PostForm(base+"/login.html", url.Values{"username": {"erin"}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "ok=true user=erin") {
+			t.Fatalf("login: %s", b)
+		}
+	}
+	const in, out = "<p>user=erin</p>", "<p>user=</p>"
+	login("pw-of-erin")
+	for range 3 { // the later reads come from the cache
+		if got := get("/whoami.html"); got != in {
+			t.Fatalf("after login: %s, want %s", got, in)
+		}
+	}
+	steps := []struct {
+		args  []string
+		stdin string
+		relog string // the password to log in with afterwards, if any
+	}{
+		{args: []string{"disable", "erin"}},
+		{args: []string{"enable", "erin"}, relog: "pw-of-erin"},
+		{args: []string{"passwd", "erin", "--password-stdin"}, stdin: "new-pw-of-erin\n", relog: "new-pw-of-erin"},
+		{args: []string{"delete", "erin"}},
+	}
+	for _, st := range steps {
+		if code, o, e := userRun(t, st.stdin, nil, append(st.args, site...)...); code != 0 {
+			t.Fatalf("user %s: exit %d\n%s%s", st.args[0], code, o, e)
+		}
+		if got := get("/whoami.html"); got != out && st.args[0] != "enable" {
+			t.Errorf("after user %s: %s, want %s", st.args[0], got, out)
+		}
+		if st.relog != "" {
+			login(st.relog)
+			if got := get("/whoami.html"); got != in {
+				t.Fatalf("after user %s and a login: %s, want %s", st.args[0], got, in)
+			}
+		}
 	}
 }
 

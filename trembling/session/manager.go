@@ -111,6 +111,13 @@ func (m *Manager) cookieName() string {
 	return DefaultCookieName
 }
 
+// HasCookie reports whether r carries a session cookie, valid or not,
+// without loading anything.
+func (m *Manager) HasCookie(r *http.Request) bool {
+	_, err := r.Cookie(m.cookieName())
+	return err == nil
+}
+
 // errNoBackend is returned when a Manager has neither Store nor Codec.
 var errNoBackend = errors.New("session: Manager has neither a Store nor a Codec")
 
