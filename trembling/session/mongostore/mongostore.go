@@ -235,6 +235,9 @@ func (s *Store) get(ctx context.Context, id string) (state, bool, error) {
 
 // latest returns the latest version of session id.
 func (s *Store) latest(ctx context.Context, id string) (state, bool, error) {
+	if !validID(id) {
+		return state{}, false, nil // never stored: no query for it
+	}
 	if c, ok := s.cache.get(id); ok {
 		if s.cache.version(s.db, versionID(id, c.st.n+1)) == c.next {
 			return c.st, true, nil
@@ -278,6 +281,22 @@ func (s *Store) Find(ctx context.Context, id string) (session.Record, bool, erro
 		return session.Record{}, false, nil
 	}
 	return st.rec.Clone(), true, nil
+}
+
+// validID reports whether id has the form of the ids the Manager makes,
+// session.Hash of a token: 64 lower-case hex digits. Any other id is
+// unknown without a query, so that no malformed value (a NUL, which
+// PostgreSQL refuses, or an operator) ever reaches the database.
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Create inserts r as the head of a new session id. It fails with

@@ -33,7 +33,7 @@ func parallel(t *testing.T, n int, fn func(i int) error) {
 	}
 }
 
-func testPushPull(t *testing.T, s session.Store) {
+func testPushPull(t *testing.T, s session.Store, _ options) {
 	id := newID(t)
 	mustCreate(t, s, id, liveRecord(map[string]any{"q": []any{"a"}, "x": int64(1)}))
 	update := func(c session.Change) {
@@ -61,7 +61,7 @@ func testPushPull(t *testing.T, s session.Store) {
 // testMergeDifferentKeys saves many changes of one session at once, as
 // parallel requests do: each sets its own key and pushes its own item,
 // and every one of them must arrive.
-func testMergeDifferentKeys(t *testing.T, s session.Store) {
+func testMergeDifferentKeys(t *testing.T, s session.Store, _ options) {
 	const n = 16
 	id := newID(t)
 	mustCreate(t, s, id, liveRecord(map[string]any{"kept": "yes", "gone": "soon"}))
@@ -100,7 +100,7 @@ func testMergeDifferentKeys(t *testing.T, s session.Store) {
 	}
 }
 
-func testSameKeyLastWriterWins(t *testing.T, s session.Store) {
+func testSameKeyLastWriterWins(t *testing.T, s session.Store, _ options) {
 	id := newID(t)
 	mustCreate(t, s, id, liveRecord(map[string]any{"cart": []any{"a"}}))
 	for _, v := range []any{[]any{"b"}, "c", int64(4)} {
@@ -128,7 +128,7 @@ func testSameKeyLastWriterWins(t *testing.T, s session.Store) {
 
 // testNoResurrectionUnderLoad deletes a session while saves are in
 // flight: none may bring it back, before or after.
-func testNoResurrectionUnderLoad(t *testing.T, s session.Store) {
+func testNoResurrectionUnderLoad(t *testing.T, s session.Store, _ options) {
 	id := newID(t)
 	mustCreate(t, s, id, liveRecord(map[string]any{"user_id": "u1"}))
 	const n = 12
@@ -146,7 +146,7 @@ func testNoResurrectionUnderLoad(t *testing.T, s session.Store) {
 	mustMiss(t, s, id, "after a late Update")
 }
 
-func testSizeLimit(t *testing.T, s session.Store) {
+func testSizeLimit(t *testing.T, s session.Store, _ options) {
 	id := newID(t)
 	r := liveRecord(map[string]any{"a": strings.Repeat("x", 500)})
 	mustCreate(t, s, id, r)
@@ -166,7 +166,7 @@ func testSizeLimit(t *testing.T, s session.Store) {
 
 // testExpiredBetweenLoadAndSave: a session that expires after a request
 // loaded it is not saved by that request, and stays gone.
-func testExpiredBetweenLoadAndSave(t *testing.T, s session.Store) {
+func testExpiredBetweenLoadAndSave(t *testing.T, s session.Store, _ options) {
 	id := newID(t)
 	n := now()
 	r := session.Record{Data: map[string]any{"x": int64(1)}, Created: n, IdleExpires: n.Add(2 * time.Second), AbsoluteExpires: n.Add(time.Hour)}
