@@ -1,0 +1,612 @@
+package aspengo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"sort"
+	"strings"
+
+	"go.starlark.net/lib/json"
+	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo/simplate"
+)
+
+// requestValue is the Starlark `request`. It is created once per request
+// (see Request.Starlark) and caches what it parses.
+type requestValue struct {
+	r *Request
+
+	path    *pathValue
+	qs      *multiDict
+	headers *multiDict
+	cookie  *starlark.Dict
+
+	bodyParsed bool
+	body       *multiDict
+	bodyErr    error // raw parse error; see bodyError
+
+	jsonParsed bool
+	json       starlark.Value
+	jsonErr    error // raw read or decode error
+	jsonTooBig bool
+}
+
+var (
+	_ starlark.HasAttrs             = (*requestValue)(nil)
+	_ simplate.TemplateFieldsValuer = (*requestValue)(nil)
+)
+
+// Starlark returns the request as Starlark code sees it, `request`. It is
+// created on first use and the same value is returned afterwards.
+func (r *Request) Starlark() starlark.Value {
+	if r.sl == nil {
+		r.sl = &requestValue{r: r}
+	}
+	return r.sl
+}
+
+// methodAttrs are the boolean attributes request.GET, request.POST ...
+var methodAttrs = []string{
+	http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodHead, http.MethodOptions, http.MethodTrace,
+	http.MethodConnect,
+}
+
+var requestMethods = map[string]*starlark.Builtin{
+	"redirect": starlark.NewBuiltin("redirect", requestRedirect),
+	"allow":    starlark.NewBuiltin("allow", requestAllow),
+}
+
+var requestAttrNames = []string{
+	"allow", "body", "cookie", "headers", "host", "is_xhr", "json", "method",
+	"path", "qs", "redirect", "scheme", "url", "version",
+}
+
+func (rv *requestValue) String() string {
+	return fmt.Sprintf("<request %s %s>", rv.r.Method, rv.r.URL.RequestURI())
+}
+func (rv *requestValue) Type() string          { return "request" }
+func (rv *requestValue) Freeze()               {} // per request; see the file comment
+func (rv *requestValue) Truth() starlark.Bool  { return starlark.True }
+func (rv *requestValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: request") }
+
+// Attr returns the built-in attributes first, then those set by hooks. An
+// attribute that only a hook provides and that no hook set is an error
+// naming the hook to add to hooks.conf.
+func (rv *requestValue) Attr(name string) (starlark.Value, error) {
+	r := rv.r
+	switch name {
+	case "method":
+		return starlark.String(r.Method), nil
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT":
+		return starlark.Bool(r.Method == name), nil
+	case "path":
+		if rv.path == nil {
+			rv.path = newPathValue(r)
+		}
+		return rv.path, nil
+	case "qs":
+		if rv.qs == nil {
+			rv.qs = &multiDict{typ: "request.qs", r: r, values: r.URL.Query()}
+		}
+		return rv.qs, nil
+	case "body":
+		if err := rv.parseBody(); err != nil {
+			return nil, rv.bodyError(err)
+		}
+		return rv.body, nil
+	case "json":
+		return rv.jsonValue()
+	case "headers":
+		if rv.headers == nil {
+			rv.headers = &multiDict{typ: "request.headers", r: r, values: r.Header, header: true}
+		}
+		return rv.headers, nil
+	case "cookie":
+		if rv.cookie == nil {
+			rv.cookie = cookieDict(r.Request)
+		}
+		return rv.cookie, nil
+	case "url":
+		return starlark.String(requestURL(r.Request)), nil
+	case "host":
+		return starlark.String(requestHost(r.Request)), nil
+	case "scheme":
+		return starlark.String(requestScheme(r.Request)), nil
+	case "version":
+		return starlark.String(r.Proto), nil
+	case "is_xhr":
+		return starlark.Bool(strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")), nil
+	}
+	if m, ok := requestMethods[name]; ok {
+		return m.BindReceiver(rv), nil
+	}
+	if v, ok, err := r.Attr(name); ok {
+		return v, err
+	}
+	if r.Website != nil && r.Website.registry != nil {
+		if hook, ok := r.Website.registry.attrHints[name]; ok {
+			return nil, fmt.Errorf("request.%s needs the hook %s in hooks.conf", name, hook)
+		}
+	}
+	return nil, starlark.NoSuchAttrError(fmt.Sprintf("request has no .%s attribute", name))
+}
+
+// AttrNames lists the built-in attributes and those set by hooks.
+// Attributes a hook would provide but that are not set are left out, so
+// that hasattr(request, "session") tells whether the session hook ran.
+func (rv *requestValue) AttrNames() []string {
+	names := make([]string, 0, len(requestAttrNames)+len(methodAttrs)+len(rv.r.attrs)+len(rv.r.lazy))
+	names = append(names, requestAttrNames...)
+	names = append(names, methodAttrs...)
+	names = append(names, rv.r.attrNames()...)
+	sort.Strings(names)
+	return compactStrings(names)
+}
+
+// compactStrings removes adjacent duplicates from sorted names.
+func compactStrings(names []string) []string {
+	out := names[:0]
+	for i, n := range names {
+		if i == 0 || n != names[i-1] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// requestScheme is "https" when the connection is TLS, else "http".
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// requestHost is the host (and port, when given) the client asked for.
+func requestHost(r *http.Request) string {
+	if r.Host != "" {
+		return r.Host
+	}
+	return r.URL.Host
+}
+
+// requestURL is the full URL the client asked for.
+func requestURL(r *http.Request) string {
+	return requestScheme(r) + "://" + requestHost(r) + r.URL.RequestURI()
+}
+
+// cookieDict returns the request's cookies as a frozen dict; of several
+// cookies with one name the first wins, as with http.Request.Cookie.
+func cookieDict(r *http.Request) *starlark.Dict {
+	cookies := r.Cookies()
+	d := starlark.NewDict(len(cookies))
+	for _, c := range cookies {
+		k := starlark.String(c.Name)
+		if _, found, _ := d.Get(k); !found {
+			d.SetKey(k, starlark.String(c.Value))
+		}
+	}
+	d.Freeze()
+	return d
+}
+
+// parseBody parses a form body once and returns the parse error, if any.
+func (rv *requestValue) parseBody() error {
+	if rv.bodyParsed {
+		return rv.bodyErr
+	}
+	rv.bodyParsed = true
+	r := rv.r
+	rv.body = &multiDict{typ: "request.body", r: r}
+	if r.Body == nil {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		rv.bodyErr = fmt.Errorf("bad Content-Type: %w", err)
+		return rv.bodyErr
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		err = r.ParseForm()
+	case "multipart/form-data":
+		err = r.ParseMultipartForm(maxFormMemory)
+	default:
+		return nil
+	}
+	if err != nil {
+		rv.bodyErr = err
+		return err
+	}
+	rv.body.values = r.PostForm
+	if r.MultipartForm != nil {
+		rv.body.files = r.MultipartForm.File
+	}
+	return nil
+}
+
+// bodyError turns a body read error into the response that ends the
+// request: 413 when the body is over the limit, else 400.
+func (rv *requestValue) bodyError(err error) error {
+	code := http.StatusBadRequest
+	if tooLarge(err) {
+		code = http.StatusRequestEntityTooLarge
+	}
+	return stop(fmt.Sprintf("request.body: %v", err), rv.r.Abort(code, ""))
+}
+
+// tooLarge reports whether err says that a body was over its limit.
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe) || errors.Is(err, multipart.ErrMessageTooLarge)
+}
+
+// jsonValue returns request.json.
+func (rv *requestValue) jsonValue() (starlark.Value, error) {
+	if !rv.jsonParsed {
+		rv.jsonParsed = true
+		rv.json, rv.jsonErr = rv.decodeJSON()
+	}
+	if rv.jsonErr != nil {
+		code := http.StatusBadRequest
+		if rv.jsonTooBig || tooLarge(rv.jsonErr) {
+			code = http.StatusRequestEntityTooLarge
+		}
+		return nil, stop(fmt.Sprintf("request.json: %v", rv.jsonErr), rv.r.Abort(code, ""))
+	}
+	return rv.json, nil
+}
+
+// decodeJSON reads and decodes a JSON body; it returns None when the
+// Content-Type is not JSON.
+func (rv *requestValue) decodeJSON() (starlark.Value, error) {
+	r := rv.r
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || r.Body == nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return starlark.None, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxJSONBody {
+		rv.jsonTooBig = true
+		return nil, fmt.Errorf("body over %d bytes", maxJSONBody)
+	}
+	if err := simplate.CheckJSONDepth(string(data)); err != nil {
+		return nil, err
+	}
+	// A throwaway thread: json.decode uses it only to report errors.
+	v, err := starlark.Call(&starlark.Thread{Name: "request.json"}, json.Module.Members["decode"],
+		starlark.Tuple{starlark.String(data)}, nil)
+	if err != nil {
+		var ee *starlark.EvalError
+		if errors.As(err, &ee) {
+			return nil, errors.New(ee.Msg)
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+// requestRedirect is request.redirect(location, code=302, permanent=False).
+func requestRedirect(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var location string
+	code := 0
+	permanent := false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "location", &location, "code?", &code, "permanent?", &permanent); err != nil {
+		return nil, err
+	}
+	if code == 0 {
+		code = http.StatusFound
+		if permanent {
+			code = http.StatusMovedPermanently
+		}
+	}
+	if code < 300 || code > 399 {
+		return nil, fmt.Errorf("%s: code %d is not a redirect (300..399)", b.Name(), code)
+	}
+	if location == "" || strings.ContainsFunc(location, isControl) {
+		return nil, fmt.Errorf("%s: invalid location %q", b.Name(), location)
+	}
+	r := b.Receiver().(*requestValue).r
+	return nil, stop(fmt.Sprintf("redirect(%d, %q)", code, location), r.Redirect(location, code))
+}
+
+// requestAllow is request.allow(*methods): a 405 with an Allow header
+// unless the request's method is one of methods. HEAD is allowed with GET.
+func requestAllow(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(kwargs) > 0 {
+		return nil, fmt.Errorf("%s: unexpected keyword argument", b.Name())
+	}
+	var methods []string
+	add := func(m string) {
+		for _, x := range methods {
+			if x == m {
+				return
+			}
+		}
+		methods = append(methods, m)
+	}
+	for i, a := range args {
+		s, ok := starlark.AsString(a)
+		if !ok || s == "" {
+			return nil, fmt.Errorf("%s: argument %d is not a method name: %s", b.Name(), i+1, a)
+		}
+		m := strings.ToUpper(s)
+		add(m)
+		if m == http.MethodGet {
+			add(http.MethodHead)
+		}
+	}
+	r := b.Receiver().(*requestValue).r
+	for _, m := range methods {
+		if m == r.Method {
+			return starlark.None, nil
+		}
+	}
+	resp := r.Abort(http.StatusMethodNotAllowed, "")
+	resp.Header.Set("Allow", strings.Join(methods, ", "))
+	return nil, stop(fmt.Sprintf("allow: method %s not allowed", r.Method), resp)
+}
+
+// TemplateValue returns the request as template data: method, the method
+// booleans (GET, POST ...), path (virtual values and raw), qs, body and
+// cookie (maps of the first value of each name), url, host, scheme, and
+// every attribute set by hooks, converted with simplate.ToGo. A body that
+// cannot be parsed is left empty here; Starlark code sees the error. A
+// multipart body appears only when the page's code has read request.body.
+func (rv *requestValue) TemplateValue() any {
+	r := rv.r
+	m := make(map[string]any, 16+len(r.attrs)+len(r.lazy))
+	for _, name := range requestFields {
+		rv.templateField(m, name)
+	}
+	for _, name := range r.attrNames() {
+		rv.templateAttr(m, name)
+	}
+	return m
+}
+
+// TemplateFields is TemplateValue with only the fields in names, for a
+// template that reads no other: an attribute set lazily by a hook (the
+// session) is computed only when it is among them.
+func (rv *requestValue) TemplateFields(names []string) any {
+	m := make(map[string]any, len(names))
+	for _, name := range names {
+		rv.templateField(m, name)
+		rv.templateAttr(m, name) // as in TemplateValue, a hook's attribute wins
+	}
+	return m
+}
+
+// requestFields are the fields of the template form of request that are
+// not hook attributes.
+var requestFields = append([]string{"method", "path", "qs", "body", "cookie", "url", "host", "scheme", "version", "is_xhr"}, methodAttrs...)
+
+// templateField sets m[name] to the template form of the built-in field
+// name and reports whether name is one.
+func (rv *requestValue) templateField(m map[string]any, name string) bool {
+	r := rv.r
+	switch name {
+	case "method":
+		m[name] = r.Method
+	case "path":
+		path := map[string]any{"raw": r.URL.Path}
+		if r.Resource != nil {
+			for k, v := range r.Resource.Vars {
+				path[k] = templateVar(v)
+			}
+		}
+		m[name] = path
+	case "qs":
+		if rv.qs != nil {
+			m[name] = firstValues(rv.qs.values)
+		} else {
+			m[name] = firstValues(r.URL.Query())
+		}
+	case "body":
+		// A multipart body that the page's code never read is not parsed
+		// just for the template: it may be megabytes of uploads.
+		m[name] = map[string]string{}
+		if rv.bodyParsed || !isMultipart(r.Request) {
+			if rv.parseBody() == nil {
+				m[name] = firstValues(rv.body.values)
+			}
+		}
+	case "cookie":
+		cookies := map[string]string{}
+		for _, c := range r.Cookies() {
+			if _, dup := cookies[c.Name]; !dup {
+				cookies[c.Name] = c.Value
+			}
+		}
+		m[name] = cookies
+	case "url":
+		m[name] = requestURL(r.Request)
+	case "host":
+		m[name] = requestHost(r.Request)
+	case "scheme":
+		m[name] = requestScheme(r.Request)
+	case "version":
+		m[name] = r.Proto
+	case "is_xhr":
+		m[name] = strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
+	default:
+		for _, meth := range methodAttrs {
+			if name == meth {
+				m[name] = r.Method == name
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// templateAttr sets m[name] to the template form of the hook attribute
+// name, computing it if it is lazy; it does nothing if no hook set name.
+func (rv *requestValue) templateAttr(m map[string]any, name string) {
+	r := rv.r
+	v, ok, err := r.Attr(name)
+	if err != nil {
+		// The template cannot render without it; runResource answers
+		// with this error once the page has run.
+		if r.lazyErr == nil {
+			r.lazyErr = err
+		}
+		return
+	}
+	if ok {
+		m[name] = simplate.ToGo(v)
+	}
+}
+
+// isMultipart reports whether r's body is a multipart form.
+func isMultipart(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/")
+}
+
+// firstValues maps each name to its first value.
+func firstValues(vals map[string][]string) map[string]string {
+	m := make(map[string]string, len(vals))
+	for k, vs := range vals {
+		if len(vs) > 0 {
+			m[k] = vs[0]
+		}
+	}
+	return m
+}
+
+// templateVar converts a virtual path value for templates: ints become
+// int64, as simplate.ToGo makes them.
+func templateVar(v any) any {
+	switch v := v.(type) {
+	case int:
+		return int64(v)
+	case int32:
+		return int64(v)
+	}
+	return v
+}
+
+// ---------------------------------------------------------------------------
+// request.path
+
+// pathValue is request.path: the virtual path values by name, and raw.
+type pathValue struct {
+	raw  string
+	vars map[string]any
+}
+
+var (
+	_ starlark.Mapping   = (*pathValue)(nil)
+	_ starlark.Container = (*pathValue)(nil)
+	_ starlark.HasAttrs  = (*pathValue)(nil)
+)
+
+func newPathValue(r *Request) *pathValue {
+	p := &pathValue{raw: r.URL.Path}
+	if r.Resource != nil {
+		p.vars = r.Resource.Vars
+	}
+	return p
+}
+
+var pathMethods = map[string]*starlark.Builtin{
+	"get":  starlark.NewBuiltin("get", pathGet),
+	"keys": starlark.NewBuiltin("keys", pathKeys),
+}
+
+func (p *pathValue) String() string        { return fmt.Sprintf("<request.path %q>", p.raw) }
+func (p *pathValue) Type() string          { return "request.path" }
+func (p *pathValue) Freeze()               {} // immutable
+func (p *pathValue) Truth() starlark.Bool  { return starlark.True }
+func (p *pathValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: request.path") }
+
+func (p *pathValue) Attr(name string) (starlark.Value, error) {
+	if name == "raw" {
+		return starlark.String(p.raw), nil
+	}
+	if m, ok := pathMethods[name]; ok {
+		return m.BindReceiver(p), nil
+	}
+	return nil, nil
+}
+
+func (p *pathValue) AttrNames() []string { return []string{"get", "keys", "raw"} }
+
+// lookup returns the virtual value name as a Starlark value.
+func (p *pathValue) lookup(k starlark.Value) (starlark.Value, bool) {
+	name, ok := starlark.AsString(k)
+	if !ok {
+		return nil, false
+	}
+	v, ok := p.vars[name]
+	if !ok {
+		return nil, false
+	}
+	switch v := v.(type) {
+	case string:
+		return starlark.String(v), true
+	case int:
+		return starlark.MakeInt(v), true
+	case int64:
+		return starlark.MakeInt64(v), true
+	}
+	return starlark.String(fmt.Sprint(v)), true
+}
+
+func (p *pathValue) Get(k starlark.Value) (starlark.Value, bool, error) {
+	v, ok := p.lookup(k)
+	return v, ok, nil
+}
+
+func (p *pathValue) Has(k starlark.Value) (bool, error) {
+	_, ok := p.lookup(k)
+	return ok, nil
+}
+
+func pathGet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	var dflt starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &dflt); err != nil {
+		return nil, err
+	}
+	if v, ok := b.Receiver().(*pathValue).lookup(starlark.String(name)); ok {
+		return v, nil
+	}
+	return dflt, nil
+}
+
+func pathKeys(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+		return nil, err
+	}
+	vars := b.Receiver().(*pathValue).vars
+	return sortedKeys(vars), nil
+}
+
+// sortedKeys returns the keys of m as a sorted Starlark list.
+func sortedKeys[V any](m map[string]V) *starlark.List {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	elems := make([]starlark.Value, len(keys))
+	for i, k := range keys {
+		elems[i] = starlark.String(k)
+	}
+	return starlark.NewList(elems)
+}
