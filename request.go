@@ -25,6 +25,7 @@ type Request struct {
 	lazy    map[string]func() (starlark.Value, error) // request.<name> computed on first use
 	lazyErr error                                     // the first failed lazy load of a template's data
 	values  []keyValue                                // Go-side values shared between hooks
+	body    requestBody                               // the parsed body: Form, FormFile, JSON
 
 	thread *starlark.Thread // created on first use, one per request
 	stop   func() bool      // stops the thread's cancellation on context end

@@ -42,13 +42,6 @@ import (
 // Starlark thread carries its *Request.
 const threadRequestKey = "aspengo.request"
 
-// maxFormMemory is how much of a multipart body is kept in memory; file
-// parts beyond it go to temporary files.
-const maxFormMemory = 8 << 20
-
-// maxJSONBody caps request.json when the pipeline set no smaller limit.
-const maxJSONBody = 10 << 20
-
 // requestOf returns the request a Starlark thread runs for, or nil.
 func requestOf(thread *starlark.Thread) *Request {
 	if thread == nil {

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,9 @@ type multiDict struct {
 	values map[string][]string
 	header bool                               // names are case-insensitive; Host is r.Host
 	files  map[string][]*multipart.FileHeader // request.body of a multipart form
+
+	// uploads is set on request.body, the one multiDict with file(name).
+	uploads bool
 }
 
 var (
@@ -49,7 +53,7 @@ func (d *multiDict) Truth() starlark.Bool  { return len(d.values) > 0 || len(d.f
 func (d *multiDict) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: %s", d.typ) }
 
 func (d *multiDict) Attr(name string) (starlark.Value, error) {
-	if name == "file" && d.typ != "request.body" {
+	if name == "file" && !d.uploads {
 		return nil, nil
 	}
 	if m, ok := multiDictMethods[name]; ok {
@@ -59,10 +63,14 @@ func (d *multiDict) Attr(name string) (starlark.Value, error) {
 }
 
 func (d *multiDict) AttrNames() []string {
-	if d.typ == "request.body" {
-		return []string{"all", "bool", "choice", "file", "float", "get", "int", "keys", "one"}
+	names := make([]string, 0, len(multiDictMethods))
+	for name := range multiDictMethods {
+		if name != "file" || d.uploads {
+			names = append(names, name)
+		}
 	}
-	return []string{"all", "bool", "choice", "float", "get", "int", "keys", "one"}
+	sort.Strings(names)
+	return names
 }
 
 // all returns every value of name.

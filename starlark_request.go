@@ -3,9 +3,6 @@ package aspengo
 import (
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"sort"
 	"strings"
@@ -26,14 +23,11 @@ type requestValue struct {
 	headers *multiDict
 	cookie  *starlark.Dict
 
-	bodyParsed bool
-	body       *multiDict
-	bodyErr    error // raw parse error; see bodyError
+	body *multiDict // made on first use; Request.Form parses
 
 	jsonParsed bool
 	json       starlark.Value
 	jsonErr    error // raw read or decode error
-	jsonTooBig bool
 }
 
 var (
@@ -196,59 +190,24 @@ func cookieDict(r *http.Request) *starlark.Dict {
 	return d
 }
 
-// parseBody parses a form body once and returns the parse error, if any.
+// parseBody parses a form body once (Request.Form) and returns the
+// parse error, if any; rv.body is set either way.
 func (rv *requestValue) parseBody() error {
-	if rv.bodyParsed {
-		return rv.bodyErr
+	form, err := rv.r.Form()
+	if rv.body == nil {
+		rv.body = &multiDict{typ: "request.body", r: rv.r, values: form, files: rv.r.body.files, uploads: true}
 	}
-	rv.bodyParsed = true
-	r := rv.r
-	rv.body = &multiDict{typ: "request.body", r: r}
-	if r.Body == nil {
-		return nil
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return nil
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		rv.bodyErr = fmt.Errorf("bad Content-Type: %w", err)
-		return rv.bodyErr
-	}
-	switch mt {
-	case "application/x-www-form-urlencoded":
-		err = r.ParseForm()
-	case "multipart/form-data":
-		err = r.ParseMultipartForm(maxFormMemory)
-	default:
-		return nil
-	}
-	if err != nil {
-		rv.bodyErr = err
-		return err
-	}
-	rv.body.values = r.PostForm
-	if r.MultipartForm != nil {
-		rv.body.files = r.MultipartForm.File
-	}
-	return nil
+	return err
 }
 
 // bodyError turns a body read error into the response that ends the
 // request: 413 when the body is over the limit, else 400.
 func (rv *requestValue) bodyError(err error) error {
 	code := http.StatusBadRequest
-	if tooLarge(err) {
+	if BodyTooLarge(err) {
 		code = http.StatusRequestEntityTooLarge
 	}
 	return stop(fmt.Sprintf("request.body: %v", err), rv.r.Abort(code, ""))
-}
-
-// tooLarge reports whether err says that a body was over its limit.
-func tooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe) || errors.Is(err, multipart.ErrMessageTooLarge)
 }
 
 // jsonValue returns request.json.
@@ -259,7 +218,7 @@ func (rv *requestValue) jsonValue() (starlark.Value, error) {
 	}
 	if rv.jsonErr != nil {
 		code := http.StatusBadRequest
-		if rv.jsonTooBig || tooLarge(rv.jsonErr) {
+		if BodyTooLarge(rv.jsonErr) {
 			code = http.StatusRequestEntityTooLarge
 		}
 		return nil, stop(fmt.Sprintf("request.json: %v", rv.jsonErr), rv.r.Abort(code, ""))
@@ -267,21 +226,15 @@ func (rv *requestValue) jsonValue() (starlark.Value, error) {
 	return rv.json, nil
 }
 
-// decodeJSON reads and decodes a JSON body; it returns None when the
+// decodeJSON decodes a JSON body (Request.JSON); it returns None when the
 // Content-Type is not JSON.
 func (rv *requestValue) decodeJSON() (starlark.Value, error) {
-	r := rv.r
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || r.Body == nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
-		return starlark.None, nil
-	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	data, isJSON, err := rv.r.JSON()
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxJSONBody {
-		rv.jsonTooBig = true
-		return nil, fmt.Errorf("body over %d bytes", maxJSONBody)
+	if !isJSON {
+		return starlark.None, nil
 	}
 	if err := simplate.CheckJSONDepth(string(data)); err != nil {
 		return nil, err
@@ -419,7 +372,7 @@ func (rv *requestValue) templateField(m map[string]any, name string) bool {
 		// A multipart body that the page's code never read is not parsed
 		// just for the template: it may be megabytes of uploads.
 		m[name] = map[string]string{}
-		if rv.bodyParsed || !isMultipart(r.Request) {
+		if r.body.formParsed || !isMultipart(r.Request) {
 			if rv.parseBody() == nil {
 				m[name] = firstValues(rv.body.values)
 			}
