@@ -34,6 +34,7 @@ package aspengo
 
 import (
 	"fmt"
+	"sort"
 
 	"go.starlark.net/starlark"
 )
@@ -114,4 +115,26 @@ func checkCode(code int) error {
 		return fmt.Errorf("status code %d is not in 100..599", code)
 	}
 	return nil
+}
+
+// attrTable maps the names of a Starlark type's built-in attributes to
+// their getters, so that its Attr and AttrNames read one list.
+type attrTable[T starlark.Value] map[string]func(T) (starlark.Value, error)
+
+// addMethods adds each builtin of methods, bound to the value it is read
+// from.
+func (t attrTable[T]) addMethods(methods map[string]*starlark.Builtin) {
+	for name, b := range methods {
+		t[name] = func(v T) (starlark.Value, error) { return b.BindReceiver(v), nil }
+	}
+}
+
+// names returns the attribute names, sorted.
+func (t attrTable[T]) names() []string {
+	names := make([]string, 0, len(t))
+	for name := range t {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -351,20 +351,26 @@ func (u *uploadValue) Freeze()               {} // immutable
 func (u *uploadValue) Truth() starlark.Bool  { return starlark.True }
 func (u *uploadValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: file") }
 
+// uploadAttrs are the attributes of an uploaded file.
+var uploadAttrs = func() attrTable[*uploadValue] {
+	t := attrTable[*uploadValue]{
+		"filename": func(u *uploadValue) (starlark.Value, error) { return starlark.String(u.fh.Filename), nil },
+		"content_type": func(u *uploadValue) (starlark.Value, error) {
+			return starlark.String(u.fh.Header.Get("Content-Type")), nil
+		},
+		"size": func(u *uploadValue) (starlark.Value, error) { return starlark.MakeInt64(u.fh.Size), nil },
+	}
+	t.addMethods(map[string]*starlark.Builtin{"read": uploadRead})
+	return t
+}()
+
+var uploadAttrNames = uploadAttrs.names()
+
 func (u *uploadValue) Attr(name string) (starlark.Value, error) {
-	switch name {
-	case "filename":
-		return starlark.String(u.fh.Filename), nil
-	case "content_type":
-		return starlark.String(u.fh.Header.Get("Content-Type")), nil
-	case "size":
-		return starlark.MakeInt64(u.fh.Size), nil
-	case "read":
-		return uploadRead.BindReceiver(u), nil
+	if get, ok := uploadAttrs[name]; ok {
+		return get(u)
 	}
 	return nil, nil
 }
 
-func (u *uploadValue) AttrNames() []string {
-	return []string{"content_type", "filename", "read", "size"}
-}
+func (u *uploadValue) AttrNames() []string { return slices.Clone(uploadAttrNames) }

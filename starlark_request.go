@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -56,10 +57,61 @@ var requestMethods = map[string]*starlark.Builtin{
 	"allow":    starlark.NewBuiltin("allow", requestAllow),
 }
 
-var requestAttrNames = []string{
-	"allow", "body", "cookie", "headers", "host", "is_xhr", "json", "method",
-	"path", "qs", "redirect", "scheme", "url", "version",
-}
+// requestAttrs are the built-in attributes of request: Attr and AttrNames
+// both read this one table.
+var requestAttrs = func() attrTable[*requestValue] {
+	t := attrTable[*requestValue]{
+		"method": func(rv *requestValue) (starlark.Value, error) { return starlark.String(rv.r.Method), nil },
+		"path": func(rv *requestValue) (starlark.Value, error) {
+			if rv.path == nil {
+				rv.path = newPathValue(rv.r)
+			}
+			return rv.path, nil
+		},
+		"qs": func(rv *requestValue) (starlark.Value, error) {
+			if rv.qs == nil {
+				rv.qs = &multiDict{typ: "request.qs", r: rv.r, values: rv.r.URL.Query()}
+			}
+			return rv.qs, nil
+		},
+		"body": func(rv *requestValue) (starlark.Value, error) {
+			if err := rv.parseBody(); err != nil {
+				return nil, rv.bodyError(err)
+			}
+			return rv.body, nil
+		},
+		"json": (*requestValue).jsonValue,
+		"headers": func(rv *requestValue) (starlark.Value, error) {
+			if rv.headers == nil {
+				rv.headers = &multiDict{typ: "request.headers", r: rv.r, values: rv.r.Header, header: true}
+			}
+			return rv.headers, nil
+		},
+		"cookie": func(rv *requestValue) (starlark.Value, error) {
+			if rv.cookie == nil {
+				rv.cookie = cookieDict(rv.r.Request)
+			}
+			return rv.cookie, nil
+		},
+		"url":  func(rv *requestValue) (starlark.Value, error) { return starlark.String(requestURL(rv.r.Request)), nil },
+		"host": func(rv *requestValue) (starlark.Value, error) { return starlark.String(requestHost(rv.r.Request)), nil },
+		"scheme": func(rv *requestValue) (starlark.Value, error) {
+			return starlark.String(requestScheme(rv.r.Request)), nil
+		},
+		"version": func(rv *requestValue) (starlark.Value, error) { return starlark.String(rv.r.Proto), nil },
+		"is_xhr": func(rv *requestValue) (starlark.Value, error) {
+			return starlark.Bool(strings.EqualFold(rv.r.Header.Get("X-Requested-With"), "XMLHttpRequest")), nil
+		},
+	}
+	for _, m := range methodAttrs {
+		t[m] = func(rv *requestValue) (starlark.Value, error) { return starlark.Bool(rv.r.Method == m), nil }
+	}
+	t.addMethods(requestMethods)
+	return t
+}()
+
+// requestAttrNames are the sorted names of requestAttrs.
+var requestAttrNames = requestAttrs.names()
 
 func (rv *requestValue) String() string {
 	return fmt.Sprintf("<request %s %s>", rv.r.Method, rv.r.URL.RequestURI())
@@ -73,53 +125,10 @@ func (rv *requestValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashabl
 // attribute that only a hook provides and that no hook set is an error
 // naming the hook to add to hooks.conf.
 func (rv *requestValue) Attr(name string) (starlark.Value, error) {
+	if get, ok := requestAttrs[name]; ok {
+		return get(rv)
+	}
 	r := rv.r
-	switch name {
-	case "method":
-		return starlark.String(r.Method), nil
-	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT":
-		return starlark.Bool(r.Method == name), nil
-	case "path":
-		if rv.path == nil {
-			rv.path = newPathValue(r)
-		}
-		return rv.path, nil
-	case "qs":
-		if rv.qs == nil {
-			rv.qs = &multiDict{typ: "request.qs", r: r, values: r.URL.Query()}
-		}
-		return rv.qs, nil
-	case "body":
-		if err := rv.parseBody(); err != nil {
-			return nil, rv.bodyError(err)
-		}
-		return rv.body, nil
-	case "json":
-		return rv.jsonValue()
-	case "headers":
-		if rv.headers == nil {
-			rv.headers = &multiDict{typ: "request.headers", r: r, values: r.Header, header: true}
-		}
-		return rv.headers, nil
-	case "cookie":
-		if rv.cookie == nil {
-			rv.cookie = cookieDict(r.Request)
-		}
-		return rv.cookie, nil
-	case "url":
-		return starlark.String(requestURL(r.Request)), nil
-	case "host":
-		return starlark.String(requestHost(r.Request)), nil
-	case "scheme":
-		return starlark.String(requestScheme(r.Request)), nil
-	case "version":
-		return starlark.String(r.Proto), nil
-	case "is_xhr":
-		return starlark.Bool(strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")), nil
-	}
-	if m, ok := requestMethods[name]; ok {
-		return m.BindReceiver(rv), nil
-	}
 	if v, ok, err := r.Attr(name); ok {
 		return v, err
 	}
@@ -135,9 +144,8 @@ func (rv *requestValue) Attr(name string) (starlark.Value, error) {
 // Attributes a hook would provide but that are not set are left out, so
 // that hasattr(request, "session") tells whether the session hook ran.
 func (rv *requestValue) AttrNames() []string {
-	names := make([]string, 0, len(requestAttrNames)+len(methodAttrs)+len(rv.r.attrs)+len(rv.r.lazy))
+	names := make([]string, 0, len(requestAttrNames)+len(rv.r.attrs)+len(rv.r.lazy))
 	names = append(names, requestAttrNames...)
-	names = append(names, methodAttrs...)
 	names = append(names, rv.r.attrNames()...)
 	sort.Strings(names)
 	return compactStrings(names)
@@ -487,17 +495,26 @@ func (p *pathValue) Freeze()               {} // immutable
 func (p *pathValue) Truth() starlark.Bool  { return starlark.True }
 func (p *pathValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: request.path") }
 
-func (p *pathValue) Attr(name string) (starlark.Value, error) {
-	if name == "raw" {
-		return starlark.String(p.raw), nil
+// pathAttrs are the attributes of request.path; its virtual values are
+// its keys.
+var pathAttrs = func() attrTable[*pathValue] {
+	t := attrTable[*pathValue]{
+		"raw": func(p *pathValue) (starlark.Value, error) { return starlark.String(p.raw), nil },
 	}
-	if m, ok := pathMethods[name]; ok {
-		return m.BindReceiver(p), nil
+	t.addMethods(pathMethods)
+	return t
+}()
+
+var pathAttrNames = pathAttrs.names()
+
+func (p *pathValue) Attr(name string) (starlark.Value, error) {
+	if get, ok := pathAttrs[name]; ok {
+		return get(p)
 	}
 	return nil, nil
 }
 
-func (p *pathValue) AttrNames() []string { return []string{"get", "keys", "raw"} }
+func (p *pathValue) AttrNames() []string { return slices.Clone(pathAttrNames) }
 
 // lookup returns the virtual value name as a Starlark value.
 func (p *pathValue) lookup(k starlark.Value) (starlark.Value, bool) {

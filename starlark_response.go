@@ -3,6 +3,7 @@ package aspengo
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,32 +35,38 @@ func (rv *responseValue) Freeze()               {} // per request, like request
 func (rv *responseValue) Truth() starlark.Bool  { return starlark.True }
 func (rv *responseValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: response") }
 
+// responseAttrs are the attributes of response: Attr and AttrNames both
+// read this one table.
+var responseAttrs = func() attrTable[*responseValue] {
+	t := attrTable[*responseValue]{
+		"code": func(rv *responseValue) (starlark.Value, error) { return starlark.MakeInt(rv.r.Response.Code), nil },
+		"body": func(rv *responseValue) (starlark.Value, error) {
+			resp := rv.r.Response
+			if resp.value != nil {
+				return resp.value, nil
+			}
+			if resp.Body != nil {
+				return starlark.String(resp.Body), nil
+			}
+			return starlark.None, nil
+		},
+		"headers": func(rv *responseValue) (starlark.Value, error) { return &headersValue{r: rv.r}, nil },
+		"request": func(rv *responseValue) (starlark.Value, error) { return rv.r.Starlark(), nil },
+	}
+	t.addMethods(map[string]*starlark.Builtin{"set_cookie": responseSetCookie})
+	return t
+}()
+
+var responseAttrNames = responseAttrs.names()
+
 func (rv *responseValue) Attr(name string) (starlark.Value, error) {
-	resp := rv.r.Response
-	switch name {
-	case "code":
-		return starlark.MakeInt(resp.Code), nil
-	case "body":
-		if resp.value != nil {
-			return resp.value, nil
-		}
-		if resp.Body != nil {
-			return starlark.String(resp.Body), nil
-		}
-		return starlark.None, nil
-	case "headers":
-		return &headersValue{r: rv.r}, nil
-	case "set_cookie":
-		return responseSetCookie.BindReceiver(rv), nil
-	case "request":
-		return rv.r.Starlark(), nil
+	if get, ok := responseAttrs[name]; ok {
+		return get(rv)
 	}
 	return nil, nil
 }
 
-func (rv *responseValue) AttrNames() []string {
-	return []string{"body", "code", "headers", "request", "set_cookie"}
-}
+func (rv *responseValue) AttrNames() []string { return slices.Clone(responseAttrNames) }
 
 // SetField sets response.code (an int in 100..599) or response.body: a
 // str or bytes is the body as is; None clears it; any other value is kept
@@ -198,16 +205,23 @@ func (h *headersValue) Hash() (uint32, error) {
 	return 0, fmt.Errorf("unhashable type: response.headers")
 }
 
+// headersAttrs are the methods of response.headers.
+var headersAttrs = func() attrTable[*headersValue] {
+	t := attrTable[*headersValue]{}
+	t.addMethods(headersMethods)
+	return t
+}()
+
+var headersAttrNames = headersAttrs.names()
+
 func (h *headersValue) Attr(name string) (starlark.Value, error) {
-	if m, ok := headersMethods[name]; ok {
-		return m.BindReceiver(h), nil
+	if get, ok := headersAttrs[name]; ok {
+		return get(h)
 	}
 	return nil, nil
 }
 
-func (h *headersValue) AttrNames() []string {
-	return []string{"add", "all", "delete", "get", "one", "set"}
-}
+func (h *headersValue) AttrNames() []string { return slices.Clone(headersAttrNames) }
 
 func (h *headersValue) Has(k starlark.Value) (bool, error) {
 	name, ok := starlark.AsString(k)
