@@ -107,18 +107,35 @@ type Website struct {
 // New prepares the website at cfg.Root: it reads and checks hooks.conf
 // (every problem reported as file:line) but runs no hook yet.
 func New(cfg Config) (*Website, error) {
+	w, confErr, err := newWebsite(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if confErr != nil {
+		w.close()
+		return nil, confErr
+	}
+	return w, nil
+}
+
+// newWebsite builds the website as New does. Errors in what the site's
+// configuration says (a trusted origin, hooks.conf) do not stop it: the
+// first is returned as confErr beside a website without hooks, so that
+// Check can still compile the simplates of the same website. err is a
+// failure to build anything (no root); w is nil then.
+func newWebsite(cfg Config) (w *Website, confErr error, err error) {
 	if cfg.Root == "" {
-		return nil, errors.New("aspengo: no www root given")
+		return nil, nil, errors.New("aspengo: no www root given")
 	}
 	root, err := filepath.Abs(cfg.Root)
 	if err != nil {
-		return nil, fmt.Errorf("aspengo: www root: %w", err)
+		return nil, nil, fmt.Errorf("aspengo: www root: %w", err)
 	}
 	osRoot, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("aspengo: www root: %w", err)
+		return nil, nil, fmt.Errorf("aspengo: www root: %w", err)
 	}
-	w := &Website{
+	w = &Website{
 		root:     root,
 		registry: cfg.Registry,
 		log:      cfg.Logger,
@@ -163,27 +180,28 @@ func New(cfg Config) (*Website, error) {
 	w.cop = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := w.cop.AddTrustedOrigin(o); err != nil {
-			w.watch.Close()
-			osRoot.Close()
-			return nil, fmt.Errorf("aspengo: trusted origin: %w", err)
+			return w, fmt.Errorf("aspengo: trusted origin: %w", err), nil
 		}
 	}
 
-	hooksFile, mustExist := cfg.HooksFile, true
-	if hooksFile == "" {
-		hooksFile, mustExist = filepath.Join(cfg.Root, ".aspen", "hooks.conf"), false
-	}
-	w.hooks, err = loadHooksConf(hooksFile, mustExist, w.registry, w)
+	hooksFile, mustExist := hooksConfPath(cfg)
+	hooks, err := loadHooksConf(hooksFile, mustExist, w.registry, w)
 	if err != nil {
-		w.watch.Close()
-		osRoot.Close()
-		return nil, err
+		return w, err, nil
 	}
+	w.hooks = hooks
 	for p := range w.hooks {
 		w.hookFns[p] = make([]atomic.Pointer[hookFn], len(w.hooks[p]))
 	}
 	w.rememberConfig(hooksFile)
-	return w, nil
+	return w, nil, nil
+}
+
+// close releases what newWebsite opened, for a website that will not be
+// served.
+func (w *Website) close() {
+	w.watch.Close()
+	w.osRoot.Close()
 }
 
 // Root returns the absolute path of the www root.
@@ -285,18 +303,16 @@ func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err er
 func Check(cfg Config) error {
 	cfg.NoWatch = true
 	hooksFile, _ := hooksConfPath(cfg)
-	var errs []error
-	w, err := New(cfg)
+	w, confErr, err := newWebsite(cfg)
 	if err != nil {
-		// New stops at hooks.conf; still compile the simplates so that one
-		// run lists everything.
-		errs = append(errs, err)
-		w, err = New(Config{Root: cfg.Root, HooksFile: os.DevNull, NoWatch: true, MaxSteps: cfg.MaxSteps, Registry: cfg.Registry, Logger: cfg.Logger})
-		if err != nil {
-			return errors.Join(errs...)
-		}
+		return err
 	}
-	defer w.osRoot.Close()
+	defer w.close()
+	var errs []error
+	if confErr != nil {
+		// Still compile the simplates, so that one run lists everything.
+		errs = append(errs, confErr)
+	}
 	errs = append(errs, w.loader.CheckAll()...)
 	errs = append(errs, w.lint(hooksFile, filepath.ToSlash(filepath.Clean(cfg.Root)))...)
 	return errors.Join(errs...)
