@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo/simplate"
 )
 
 // Request is one request on its way through the pipeline. It embeds the
@@ -133,12 +135,14 @@ func (r *Request) SetValue(key, v any) {
 type keyValue struct{ key, v any }
 
 // Thread returns the request's Starlark thread, created on first use: it
-// carries the request for builtins (see RequestFromThread), loads .aspen
-// modules, and is cancelled when the request's context ends.
+// carries the request for builtins (see RequestFromThread) and its
+// context (see simplate.Context), loads .aspen modules, and is cancelled
+// when the request's context ends.
 func (r *Request) Thread() *starlark.Thread {
 	if r.thread == nil {
 		t := r.Website.loader.NewThread(r.URL.Path)
 		t.SetLocal(threadRequestKey, r)
+		simplate.SetContext(t, r.Context())
 		r.stop = context.AfterFunc(r.Context(), func() { t.Cancel("request canceled") })
 		r.thread = t
 	}
