@@ -69,8 +69,8 @@ type Hook struct {
 	Requires []string
 }
 
-// Serves reports whether h can run in phase p.
-func (h *Hook) Serves(p Phase) bool {
+// serves reports whether h can run in phase p.
+func (h *Hook) serves(p Phase) bool {
 	switch p {
 	case Startup:
 		return h.Startup != nil
@@ -88,7 +88,7 @@ func (h *Hook) Serves(p Phase) bool {
 func (h *Hook) phases() []Phase {
 	var ps []Phase
 	for p := Startup; p < numPhases; p++ {
-		if h.Serves(p) {
+		if h.serves(p) {
 			ps = append(ps, p)
 		}
 	}
@@ -386,11 +386,11 @@ func isIdentifier(s string) bool {
 // module www/.aspen/<module>.star. The website implements it with its
 // Starlark module loader.
 type hookModules interface {
-	// HookFunc returns the function, or an error that explains what is
+	// hookFunc returns the function, or an error that explains what is
 	// wrong: no such file, no such function, not callable, or why the
 	// module failed to load. The error need not name the hook; resolve
 	// reports it as "file:line: module:function: <error>".
-	HookFunc(module, function string) (starlark.Callable, error)
+	hookFunc(module, function string) (starlark.Callable, error)
 }
 
 // resolve checks every entry of phases, as parsed from the hooks.conf file
@@ -404,7 +404,7 @@ type hookModules interface {
 // its module in mods; it may run in any phase. resolve refuses:
 //   - an unknown built-in hook (with a "did you mean" or the registered hooks);
 //   - a Starlark hook that mods cannot find (with the reason mods gives);
-//   - a built-in hook in a phase it cannot serve ([Hook.Serves]);
+//   - a built-in hook in a phase it cannot serve (Hook.serves);
 //   - a built-in hook listed before a hook named in its [Hook.After]: the
 //     other hook must be listed in an earlier section or earlier in the
 //     same section;
@@ -474,7 +474,7 @@ func (r *Registry) resolveHooks(filename string, phases [numPhases][]hookEntry, 
 				fail(e, fmt.Sprintf("unknown hook %q (it is not registered and there are no Starlark hook modules)", name), nil)
 				continue
 			default:
-				fn, err := mods.HookFunc(e.Module, e.Function)
+				fn, err := mods.hookFunc(e.Module, e.Function)
 				if err == nil && fn == nil {
 					err = errors.New("no function")
 				}
@@ -486,7 +486,7 @@ func (r *Registry) resolveHooks(filename string, phases [numPhases][]hookEntry, 
 
 			ok = true
 			if h != nil {
-				if !h.Serves(p) {
+				if !h.serves(p) {
 					fail(e, fmt.Sprintf("%s cannot run in %s (it serves %s)", name, p, phaseList(h.phases())), nil)
 					ok = false
 				}

@@ -113,7 +113,7 @@ func (w *Website) runResource(req *Request) (err error) {
 		"response": req.responseStarlark(),
 		"website":  w.Starlark(),
 	}
-	body, err := sp.Run(req.Thread(), vars)
+	body, err := sp.Run(req.starlarkThread(), vars)
 	if err == nil {
 		err = req.lazyErr
 	}
@@ -190,7 +190,7 @@ func (w *Website) runRequestHook(req *Request, p Phase, i int, e hookEntry) (err
 	if p == OutboundEarly || p == OutboundLate {
 		arg = req.responseStarlark()
 	}
-	return hooks.Call(req.Thread(), fn, arg)
+	return callHook(req.starlarkThread(), fn, arg)
 }
 
 // hookFn is a Starlark hook function found at a checkpoint.
@@ -208,7 +208,7 @@ func (w *Website) requestHookFunc(p Phase, i int, e hookEntry) (starlark.Callabl
 	if c := slot.Load(); c != nil && cp != 0 && c.cp == cp {
 		return c.fn, nil
 	}
-	fn, err := w.HookFunc(e.Module, e.Function)
+	fn, err := w.hookFunc(e.Module, e.Function)
 	if err == nil && cp != 0 {
 		slot.Store(&hookFn{cp: cp, fn: fn})
 	}

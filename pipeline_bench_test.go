@@ -90,7 +90,7 @@ func BenchmarkPipeline(b *testing.B) {
 				for b.Loop() {
 					req := &Request{Request: hr, Website: w, Response: &Response{Code: 200}}
 					vars := starlark.StringDict{"request": req.Starlark(), "response": req.responseStarlark(), "website": w.Starlark()}
-					if _, err := sp.Run(req.Thread(), vars); err != nil {
+					if _, err := sp.Run(req.starlarkThread(), vars); err != nil {
 						b.Fatal(err)
 					}
 					req.release()

@@ -134,11 +134,11 @@ func (r *Request) SetValue(key, v any) {
 // keyValue is one value set with SetValue.
 type keyValue struct{ key, v any }
 
-// Thread returns the request's Starlark thread, created on first use: it
+// starlarkThread returns the request's Starlark thread, created on first use: it
 // carries the request for builtins (see RequestFromThread) and its
 // context (see simplate.Context), loads .aspen modules, and is cancelled
 // when the request's context ends.
-func (r *Request) Thread() *starlark.Thread {
+func (r *Request) starlarkThread() *starlark.Thread {
 	if r.thread == nil {
 		t := r.Website.loader.NewThread(r.URL.Path)
 		t.SetLocal(threadRequestKey, r)

@@ -15,7 +15,6 @@ import (
 
 	"go.starlark.net/starlark"
 
-	"github.com/aspengo/aspengo/hooks"
 	"github.com/aspengo/aspengo/simplate"
 )
 
@@ -210,12 +209,6 @@ func (w *Website) Root() string { return w.root }
 // Logger returns the website's logger.
 func (w *Website) Logger() *slog.Logger { return w.log }
 
-// HookFunc finds the Starlark hook function in .aspen/<module>.star; it
-// makes the website the hookModules of its hooks.conf.
-func (w *Website) HookFunc(module, function string) (starlark.Callable, error) {
-	return hooks.Func(w.loader, module, function)
-}
-
 // Start runs the startup hooks in hooks.conf order, then the functions
 // registered with Registry.OnStart. Afterwards the website's attributes
 // are read-only. A failing hook stops startup with its error.
@@ -284,14 +277,14 @@ func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err er
 		}
 		return e.Builtin.Shutdown(ctx, w)
 	}
-	fn, err := w.HookFunc(e.Module, e.Function)
+	fn, err := w.hookFunc(e.Module, e.Function)
 	if err != nil {
 		return err
 	}
 	thread := w.loader.NewThread(p.String())
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
 	defer stop()
-	return hooks.Call(thread, fn, w.Starlark())
+	return callHook(thread, fn, w.Starlark())
 }
 
 // Check reports every problem in the site at cfg.Root without serving it:
