@@ -109,9 +109,9 @@ func (w *Website) runResource(req *Request) (err error) {
 		return err
 	}
 	vars := starlark.StringDict{
-		"request":  req.Starlark(),
+		"request":  req.starlarkValue(),
 		"response": req.responseStarlark(),
-		"website":  w.Starlark(),
+		"website":  w.starlarkValue(),
 	}
 	body, err := sp.Run(req.starlarkThread(), vars)
 	if err == nil {
@@ -186,7 +186,7 @@ func (w *Website) runRequestHook(req *Request, p Phase, i int, e hookEntry) (err
 	if err != nil {
 		return err
 	}
-	arg := req.Starlark()
+	arg := req.starlarkValue()
 	if p == OutboundEarly || p == OutboundLate {
 		arg = req.responseStarlark()
 	}

@@ -89,7 +89,7 @@ func BenchmarkPipeline(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					req := &Request{Request: hr, Website: w, Response: &Response{Code: 200}}
-					vars := starlark.StringDict{"request": req.Starlark(), "response": req.responseStarlark(), "website": w.Starlark()}
+					vars := starlark.StringDict{"request": req.starlarkValue(), "response": req.responseStarlark(), "website": w.starlarkValue()}
 					if _, err := sp.Run(req.starlarkThread(), vars); err != nil {
 						b.Fatal(err)
 					}

@@ -15,7 +15,7 @@ import (
 )
 
 // requestValue is the Starlark `request`. It is created once per request
-// (see Request.Starlark) and caches what it parses.
+// (see Request.starlarkValue) and caches what it parses.
 type requestValue struct {
 	r *Request
 
@@ -36,9 +36,9 @@ var (
 	_ simplate.TemplateFieldsValuer = (*requestValue)(nil)
 )
 
-// Starlark returns the request as Starlark code sees it, `request`. It is
+// starlarkValue returns the request as Starlark code sees it, `request`. It is
 // created on first use and the same value is returned afterwards.
-func (r *Request) Starlark() starlark.Value {
+func (r *Request) starlarkValue() starlark.Value {
 	if r.sl == nil {
 		r.sl = &requestValue{r: r}
 	}

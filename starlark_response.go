@@ -51,7 +51,7 @@ var responseAttrs = func() attrTable[*responseValue] {
 			return starlark.None, nil
 		},
 		"headers": func(rv *responseValue) (starlark.Value, error) { return &headersValue{r: rv.r}, nil },
-		"request": func(rv *responseValue) (starlark.Value, error) { return rv.r.Starlark(), nil },
+		"request": func(rv *responseValue) (starlark.Value, error) { return rv.r.starlarkValue(), nil },
 	}
 	t.addMethods(map[string]*starlark.Builtin{"set_cookie": responseSetCookie})
 	return t

@@ -23,12 +23,12 @@ var (
 	_ simplate.TemplateValuer = (*websiteValue)(nil)
 )
 
-// Starlark returns the website as Starlark code sees it, `website`. Its
+// starlarkValue returns the website as Starlark code sees it, `website`. Its
 // attributes are those set with SetAttr; Starlark code assigns them
 // (website.db = connect("todoy")) in startup hooks only. Call
-// w.Starlark().Freeze() when startup ends: it freezes the attribute values,
+// w.starlarkValue().Freeze() when startup ends: it freezes the attribute values,
 // which every request then shares. Safe for concurrent use.
-func (w *Website) Starlark() starlark.Value {
+func (w *Website) starlarkValue() starlark.Value {
 	w.mu.RLock()
 	sl := w.sl
 	w.mu.RUnlock()

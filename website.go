@@ -284,7 +284,7 @@ func (w *Website) runSiteHook(ctx context.Context, p Phase, e hookEntry) (err er
 	thread := w.loader.NewThread(p.String())
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
 	defer stop()
-	return callHook(thread, fn, w.Starlark())
+	return callHook(thread, fn, w.starlarkValue())
 }
 
 // Check reports every problem in the site at cfg.Root without serving it:
