@@ -97,7 +97,8 @@ type Website struct {
 
 	mu      sync.RWMutex
 	attrs   map[string]starlark.Value // website.<name>, set by startup hooks
-	started bool                      // attrs are read-only once true
+	values  map[any]any               // Go-side state of extensions: Value, SetValue
+	started bool                      // attrs and values are read-only once true
 	stopped bool
 
 	sl *websiteValue
@@ -317,6 +318,36 @@ func (w *Website) Attr(name string) (starlark.Value, bool) {
 	defer w.mu.RUnlock()
 	v, ok := w.attrs[name]
 	return v, ok
+}
+
+// Value returns the value set with SetValue for key, or nil. Extensions
+// keep their per-website state here (a store, a key, a limiter), found
+// again from any request through Request.Website, rather than in a
+// process-wide map. Safe for concurrent use.
+func (w *Website) Value(key any) any {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.values[key]
+}
+
+// SetValue sets the value of key, as context.WithValue would: key should
+// be of an unexported type of the extension, so that extensions cannot
+// collide. It is meant for startup (a Hook.Startup function or one
+// registered with Registry.OnStart) and fails once startup is over:
+// after that, every request shares the values and they are read-only. The
+// values themselves are not frozen: one that changes must be safe for
+// concurrent use.
+func (w *Website) SetValue(key, v any) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		return fmt.Errorf("website value %v: the website is read-only after startup", key)
+	}
+	if w.values == nil {
+		w.values = map[any]any{}
+	}
+	w.values[key] = v
+	return nil
 }
 
 // SetAttr sets the website attribute name. It fails once startup is over:
