@@ -2,8 +2,6 @@ package aspengo_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -30,18 +28,11 @@ func TestWebsiteValue(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	root := writeSite(t, map[string]string{
+	root := aspengo.WriteSite(t, map[string]string{
 		".aspen/hooks.conf": "\f\next:inbound\n",
 		"index.html":        "hi",
 	})
-	w, err := aspengo.New(aspengo.Config{Root: root, Registry: reg, NoWatch: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Shutdown(context.Background()) })
+	w := aspengo.StartWebsite(t, aspengo.Config{Root: root, Registry: reg, NoWatch: true})
 
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
