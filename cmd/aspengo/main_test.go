@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -234,8 +235,13 @@ func TestServeCutsOffSlowClients(t *testing.T) {
 	f.site.root = "testdata/site"
 	f.storage.data = t.TempDir()
 	f.sessions.store = "memory"
+	reached := make(chan struct{}) // closed when the slow request is in the pipeline
+	var reachedOnce sync.Once
 	f.extend = func(r *aspengo.Registry) error {
-		if err := r.Hook("slow:inbound", aspengo.Hook{Inbound: func(*aspengo.Request) error { return nil }}); err != nil {
+		if err := r.Hook("slow:inbound", aspengo.Hook{Inbound: func(*aspengo.Request) error {
+			reachedOnce.Do(func() { close(reached) })
+			return nil
+		}}); err != nil {
 			return err
 		}
 		return r.Hook("record:shutdown", aspengo.Hook{Shutdown: func(ctx context.Context, _ *aspengo.Website) error {
@@ -258,7 +264,13 @@ func TestServeCutsOffSlowClients(t *testing.T) {
 	defer conn.Close()
 	// Headers, then 10 of the 100 bytes the body promises.
 	fmt.Fprintf(conn, "POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\na=12345678")
-	time.Sleep(100 * time.Millisecond)
+	// Stop only once the server is serving the request, whose body is
+	// still incomplete.
+	select {
+	case <-reached:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request never reached the pipeline")
+	}
 	stop()
 	select {
 	case err := <-done:
