@@ -398,7 +398,7 @@ func TestShutdownRunsHooksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Start(context.Background()); err != nil {
+	if err := w.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -507,7 +507,7 @@ func TestMultipartTempFilesRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Start(context.Background()); err != nil {
+	if err := w.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	defer w.Shutdown(context.Background())

@@ -151,7 +151,7 @@ id = ObjectId()
 }
 
 func TestNewOptions(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	c := newConnector(t, "mongodb://127.0.0.1:1/fromuri", database.WithTimeout(time.Second))
 	if c.DefaultDatabase() != "fromuri" || c.Timeout() != time.Second {
 		t.Errorf("DefaultDatabase %q, Timeout %v; want fromuri, 1s", c.DefaultDatabase(), c.Timeout())
@@ -211,7 +211,7 @@ func TestNewOptions(t *testing.T) {
 // operation then fails with an *UnavailableError (HTTP 503), bounded by the
 // connector's timeout rather than hanging.
 func TestUnavailable(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	e := enginetest.Engine(t, filepath.Join(t.TempDir(), "data"))
 	const timeout = time.Second
 	c := newConnector(t, e.URI(), database.WithTimeout(timeout))
@@ -266,7 +266,7 @@ func TestRequestContext(t *testing.T) {
 	h := testHandle(t)
 	mustRun(t, env(h), `db.c.insert_one({"_id": 1})`)
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	thread := &starlark.Thread{Name: "request"}
 	simplate.SetContext(thread, ctx) // as the website does for a request's thread
 	if _, err := run(t, thread, env(h), `d = db.c.find_one({"_id": 1})`); err != nil {
