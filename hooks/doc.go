@@ -5,10 +5,10 @@
 //
 // # Security headers
 //
-// The defaults in [SecurityHeaders] are not a hook listed in hooks.conf:
-// a site should not have to opt in to them. The website applies them,
-// with [SetSecurityHeaders], to every response once the outbound hooks
-// have run (error pages, redirects and static files included), and keeps
-// any of those headers that a page or hook set itself, so a page that
-// must be framed sets its own Content-Security-Policy or X-Frame-Options.
+// The default security headers ([SetSecurityHeaders]) are not a hook
+// listed in hooks.conf: a site should not have to opt in to them. The
+// website applies them to every response once the outbound hooks have
+// run (error pages, redirects and static files included), and keeps any
+// of those headers that a page or hook set itself, so a page that must be
+// framed sets its own Content-Security-Policy or X-Frame-Options.
 package hooks
