@@ -330,8 +330,8 @@ func requestAllow(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 func (rv *requestValue) TemplateValue() any {
 	r := rv.r
 	m := make(map[string]any, 16+len(r.attrs)+len(r.lazy))
-	for _, name := range requestFields {
-		rv.templateField(m, name)
+	for name, f := range requestTemplateFields {
+		m[name] = f(rv)
 	}
 	for _, name := range r.attrNames() {
 		rv.templateAttr(m, name)
@@ -351,68 +351,68 @@ func (rv *requestValue) TemplateFields(names []string) any {
 	return m
 }
 
-// requestFields are the fields of the template form of request that are
-// not hook attributes.
-var requestFields = append([]string{"method", "path", "qs", "body", "cookie", "url", "host", "scheme", "version", "is_xhr"}, methodAttrs...)
+// requestTemplateFields are the fields of the template form of request
+// that are not hook attributes: TemplateValue and TemplateFields both
+// read this one table.
+var requestTemplateFields = func() map[string]func(*requestValue) any {
+	t := map[string]func(*requestValue) any{
+		"method": func(rv *requestValue) any { return rv.r.Method },
+		"path": func(rv *requestValue) any {
+			path := map[string]any{"raw": rv.r.URL.Path}
+			if rv.r.Resource != nil {
+				for k, v := range rv.r.Resource.Vars {
+					path[k] = templateVar(v)
+				}
+			}
+			return path
+		},
+		"qs": func(rv *requestValue) any {
+			if rv.qs != nil {
+				return firstValues(rv.qs.values)
+			}
+			return firstValues(rv.r.URL.Query())
+		},
+		"body": func(rv *requestValue) any {
+			// A multipart body that the page's code never read is not
+			// parsed just for the template: it may be megabytes of uploads.
+			if rv.r.body.formParsed || !isMultipart(rv.r.Request) {
+				if rv.parseBody() == nil {
+					return firstValues(rv.body.values)
+				}
+			}
+			return map[string]string{}
+		},
+		"cookie": func(rv *requestValue) any {
+			cookies := map[string]string{}
+			for _, c := range rv.r.Cookies() {
+				if _, dup := cookies[c.Name]; !dup {
+					cookies[c.Name] = c.Value
+				}
+			}
+			return cookies
+		},
+		"url":     func(rv *requestValue) any { return requestURL(rv.r.Request) },
+		"host":    func(rv *requestValue) any { return requestHost(rv.r.Request) },
+		"scheme":  func(rv *requestValue) any { return requestScheme(rv.r.Request) },
+		"version": func(rv *requestValue) any { return rv.r.Proto },
+		"is_xhr": func(rv *requestValue) any {
+			return strings.EqualFold(rv.r.Header.Get("X-Requested-With"), "XMLHttpRequest")
+		},
+	}
+	for _, m := range methodAttrs {
+		t[m] = func(rv *requestValue) any { return rv.r.Method == m }
+	}
+	return t
+}()
 
 // templateField sets m[name] to the template form of the built-in field
 // name and reports whether name is one.
 func (rv *requestValue) templateField(m map[string]any, name string) bool {
-	r := rv.r
-	switch name {
-	case "method":
-		m[name] = r.Method
-	case "path":
-		path := map[string]any{"raw": r.URL.Path}
-		if r.Resource != nil {
-			for k, v := range r.Resource.Vars {
-				path[k] = templateVar(v)
-			}
-		}
-		m[name] = path
-	case "qs":
-		if rv.qs != nil {
-			m[name] = firstValues(rv.qs.values)
-		} else {
-			m[name] = firstValues(r.URL.Query())
-		}
-	case "body":
-		// A multipart body that the page's code never read is not parsed
-		// just for the template: it may be megabytes of uploads.
-		m[name] = map[string]string{}
-		if r.body.formParsed || !isMultipart(r.Request) {
-			if rv.parseBody() == nil {
-				m[name] = firstValues(rv.body.values)
-			}
-		}
-	case "cookie":
-		cookies := map[string]string{}
-		for _, c := range r.Cookies() {
-			if _, dup := cookies[c.Name]; !dup {
-				cookies[c.Name] = c.Value
-			}
-		}
-		m[name] = cookies
-	case "url":
-		m[name] = requestURL(r.Request)
-	case "host":
-		m[name] = requestHost(r.Request)
-	case "scheme":
-		m[name] = requestScheme(r.Request)
-	case "version":
-		m[name] = r.Proto
-	case "is_xhr":
-		m[name] = strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
-	default:
-		for _, meth := range methodAttrs {
-			if name == meth {
-				m[name] = r.Method == name
-				return true
-			}
-		}
-		return false
+	f, ok := requestTemplateFields[name]
+	if ok {
+		m[name] = f(rv)
 	}
-	return true
+	return ok
 }
 
 // templateAttr sets m[name] to the template form of the hook attribute
