@@ -212,7 +212,8 @@ func (w *Website) Logger() *slog.Logger { return w.log }
 
 // Start runs the startup hooks in hooks.conf order, then the functions
 // registered with Registry.OnStart. Afterwards the website's attributes
-// are read-only. A failing hook stops startup with its error.
+// and values (SetAttr, SetValue) are read-only. A failing hook stops
+// startup with its error.
 func (w *Website) Start(ctx context.Context) error {
 	for _, e := range w.hooks[Startup] {
 		if err := w.runSiteHook(ctx, Startup, e); err != nil {
