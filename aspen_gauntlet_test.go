@@ -8,7 +8,6 @@ package aspengo
 import (
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -152,14 +151,7 @@ func aspenGet(t *testing.T, root, path string) (int, string) {
 // aspenDo serves the site at root (with no registry) and answers req.
 func aspenDo(t *testing.T, root string, req *http.Request) *http.Response {
 	t.Helper()
-	w, err := New(Config{Root: root, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("New(%s): %v", root, err)
-	}
-	if err := w.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Shutdown(t.Context())
+	w := startWebsite(t, Config{Root: root})
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, req)
 	return rec.Result()

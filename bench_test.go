@@ -1,9 +1,7 @@
 package aspengo_test
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,19 +13,7 @@ import (
 // registry that has the test hooks but logs nothing.
 func benchSite(b *testing.B) *aspengo.Website {
 	b.Helper()
-	w, err := aspengo.New(aspengo.Config{
-		Root:     "testdata/site",
-		Registry: (&recorder{}).registry(b),
-		Logger:   slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { w.Shutdown(context.Background()) })
-	return w
+	return aspengo.StartWebsite(b, aspengo.Config{Root: "testdata/site", Registry: (&recorder{}).registry(b)})
 }
 
 // BenchmarkServeHTTP measures whole requests through the pipeline (all six

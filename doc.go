@@ -50,5 +50,10 @@
 // from Go in a [Registry], which is the only shared state; packages such
 // as trembling add their own without this package knowing of them.
 // Startup hooks set attributes on the website (website.db,
-// website.title), which are read-only once [Website.Start] returns.
+// website.title), which are read-only once [Website.Start] returns. An
+// extension keeps its own per-website state, out of Starlark's sight,
+// with [Website.SetValue] at startup and [Website.Value] afterwards, and
+// per-request state with [Request.SetValue] and [Request.Value]. Builtins
+// reach the request they serve with [RequestFromThread], and its context
+// with simplate.Context.
 package aspengo

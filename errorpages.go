@@ -43,8 +43,8 @@ func (p *errorPages) render(req *Request, tb string) {
 		"message":   http.StatusText(resp.Code),
 		"detail":    resp.message,
 		"traceback": tb,
-		"request":   simplate.ToGo(req.Starlark()),
-		"website":   simplate.ToGo(req.Website.Starlark()),
+		"request":   simplate.ToGo(req.starlarkValue()),
+		"website":   simplate.ToGo(req.Website.starlarkValue()),
 	}
 	if wantsJSON(req) {
 		body := map[string]any{"code": resp.Code, "error": http.StatusText(resp.Code)}

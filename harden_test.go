@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,22 +15,6 @@ import (
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
 )
-
-// writeSite writes files (name → content) under a new www root.
-func writeSite(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 // TestRefusedOperatorIsBadRequest sends query operators that the database
 // package refuses in a JSON body that a page uses as a filter: the answer
@@ -47,7 +29,7 @@ func TestRefusedOperatorIsBadRequest(t *testing.T) {
 	t.Cleanup(func() { client.Disconnect(t.Context()) })
 	db := database.NewHandle(client.Database("refused"), time.Second)
 
-	root := writeSite(t, map[string]string{
+	root := aspengo.WriteSite(t, map[string]string{
 		"find.json.spt":   "doc = db.users.find_one(request.json)\nresponse.body = {'doc': doc}\n",
 		"update.json.spt": "n = db.users.update_one({'_id': 1}, request.json)\nresponse.body = {'n': n}\n",
 	})
@@ -94,7 +76,7 @@ func TestRefusedOperatorIsBadRequest(t *testing.T) {
 // TestSecurityHeaders checks the default security headers on every kind of
 // response, and that a page's own policy is kept.
 func TestSecurityHeaders(t *testing.T) {
-	root := writeSite(t, map[string]string{
+	root := aspengo.WriteSite(t, map[string]string{
 		"page.html.spt":   "x = 1\n[---]\n<p>{{ .x }}</p>\n",
 		"framed.html.spt": "response.headers.set('Content-Security-Policy', \"frame-ancestors https://partner.example\")\n[---]\n<p>framed</p>\n",
 		"own.html.spt":    "response.headers.set('Content-Security-Policy', \"default-src 'self'\")\nresponse.headers.set('Referrer-Policy', 'no-referrer')\n[---]\n<p>own</p>\n",
@@ -146,7 +128,7 @@ func TestSecurityHeaders(t *testing.T) {
 // down: each fails with the right status and a message naming the limit,
 // a normal request is answered while they run, and the server stays up.
 func TestHostileRequests(t *testing.T) {
-	root := writeSite(t, map[string]string{
+	root := aspengo.WriteSite(t, map[string]string{
 		"amp.spt":     "n = int(request.qs.one('n'))\ns = 'a' * n\n[---]\nnever\n",
 		"zeros.spt":   "l = [0] * 100000000\n[---]\nnever\n",
 		"nested.spt":  "x = []\nfor i in range(160000):\n    x = [x]\ns = str(x)\n[---]\nnever\n",

@@ -46,7 +46,7 @@ type fakeHookModules map[string]starlark.StringDict
 // errBrokenModule is the load error of the module "broken".
 var errBrokenModule = errors.New("www/.aspen/broken.star:3:1: got '=', want expression")
 
-func (m fakeHookModules) HookFunc(module, function string) (starlark.Callable, error) {
+func (m fakeHookModules) hookFunc(module, function string) (starlark.Callable, error) {
 	if module == "broken" {
 		return nil, errBrokenModule
 	}
@@ -533,7 +533,7 @@ func TestResolveHooks(t *testing.T) {
 // nilFuncModules returns neither a function nor an error.
 type nilFuncModules struct{}
 
-func (nilFuncModules) HookFunc(string, string) (starlark.Callable, error) { return nil, nil }
+func (nilFuncModules) hookFunc(string, string) (starlark.Callable, error) { return nil, nil }
 
 func TestResolveHooksKeepsCauses(t *testing.T) {
 	parsed, err := parseHooksConf("hooks.conf", []byte("nosuch:startup\nbroken:startup\n"))

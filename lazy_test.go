@@ -1,7 +1,6 @@
 package aspengo_test
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -65,14 +64,7 @@ func TestLazyAttr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := aspengo.New(aspengo.Config{Root: root, Registry: reg, Logger: slog.New(slog.NewTextHandler(&logbuf.Buffer{}, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Shutdown(context.Background())
+	w := aspengo.StartWebsite(t, aspengo.Config{Root: root, Registry: reg, Logger: slog.New(slog.NewTextHandler(&logbuf.Buffer{}, nil))})
 
 	tests := []struct {
 		path      string

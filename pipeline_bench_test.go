@@ -2,7 +2,6 @@ package aspengo
 
 import (
 	"io"
-	"log/slog"
 	"net/http/httptest"
 	"testing"
 
@@ -26,15 +25,7 @@ func pipelineSite(b *testing.B, noWatch bool) *Website {
 	} {
 		writeFile(b, dir+"/"+name, body)
 	}
-	w, err := New(Config{Root: dir, NoWatch: noWatch, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Start(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { w.Shutdown(b.Context()) })
-	return w
+	return startWebsite(b, Config{Root: dir, NoWatch: noWatch})
 }
 
 func BenchmarkPipeline(b *testing.B) {
@@ -89,8 +80,8 @@ func BenchmarkPipeline(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					req := &Request{Request: hr, Website: w, Response: &Response{Code: 200}}
-					vars := starlark.StringDict{"request": req.Starlark(), "response": req.responseStarlark(), "website": w.Starlark()}
-					if _, err := sp.Run(req.Thread(), vars); err != nil {
+					vars := starlark.StringDict{"request": req.starlarkValue(), "response": req.responseStarlark(), "website": w.starlarkValue()}
+					if _, err := sp.Run(req.starlarkThread(), vars); err != nil {
 						b.Fatal(err)
 					}
 					req.release()

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo/simplate"
 )
 
 // Request is one request on its way through the pipeline. It embeds the
@@ -25,6 +27,7 @@ type Request struct {
 	lazy    map[string]func() (starlark.Value, error) // request.<name> computed on first use
 	lazyErr error                                     // the first failed lazy load of a template's data
 	values  []keyValue                                // Go-side values shared between hooks
+	body    requestBody                               // the parsed body: Form, FormFile, JSON
 
 	thread *starlark.Thread // created on first use, one per request
 	stop   func() bool      // stops the thread's cancellation on context end
@@ -131,13 +134,15 @@ func (r *Request) SetValue(key, v any) {
 // keyValue is one value set with SetValue.
 type keyValue struct{ key, v any }
 
-// Thread returns the request's Starlark thread, created on first use: it
-// carries the request for builtins (see RequestFromThread), loads .aspen
-// modules, and is cancelled when the request's context ends.
-func (r *Request) Thread() *starlark.Thread {
+// starlarkThread returns the request's Starlark thread, created on first use: it
+// carries the request for builtins (see RequestFromThread) and its
+// context (see simplate.Context), loads .aspen modules, and is cancelled
+// when the request's context ends.
+func (r *Request) starlarkThread() *starlark.Thread {
 	if r.thread == nil {
 		t := r.Website.loader.NewThread(r.URL.Path)
 		t.SetLocal(threadRequestKey, r)
+		simplate.SetContext(t, r.Context())
 		r.stop = context.AfterFunc(r.Context(), func() { t.Cancel("request canceled") })
 		r.thread = t
 	}

@@ -64,9 +64,9 @@ func execSL(r *Request, src string, extra starlark.StringDict) (starlark.StringD
 	thread := &starlark.Thread{Name: "test"}
 	thread.SetLocal(threadRequestKey, r)
 	predeclared := starlark.StringDict{
-		"request":  r.Starlark(),
+		"request":  r.starlarkValue(),
 		"response": newResponseValue(r),
-		"website":  r.Website.Starlark(),
+		"website":  r.Website.starlarkValue(),
 		"abort":    abortBuiltin,
 	}
 	for k, v := range extra {
@@ -292,8 +292,8 @@ result = [request.user["username"], request.session, hasattr(request, "user"), h
 			if r.Response.Code != http.StatusOK {
 				t.Errorf("response code changed to %d", r.Response.Code)
 			}
-			if r.Starlark() != r.Starlark() {
-				t.Error("Request.Starlark returns a new value each time")
+			if r.starlarkValue() != r.starlarkValue() {
+				t.Error("Request.starlarkValue returns a new value each time")
 			}
 		})
 	}
@@ -647,12 +647,12 @@ result = [website.title, website.items, hasattr(website, "nope"), dir(website)]`
 	if v, ok := w.Attr("title"); !ok || v != starlark.String("Todoy") {
 		t.Errorf(`w.Attr("title") = %v, %v`, v, ok)
 	}
-	if w.Starlark() != w.Starlark() {
-		t.Error("Website.Starlark returns a new value each time")
+	if w.starlarkValue() != w.starlarkValue() {
+		t.Error("Website.starlarkValue returns a new value each time")
 	}
 
 	// Startup ends: the values are frozen, assignments refused.
-	w.Starlark().Freeze()
+	w.starlarkValue().Freeze()
 	w.mu.Lock()
 	w.started = true
 	w.mu.Unlock()
@@ -684,7 +684,7 @@ func TestStarlarkWebsiteConcurrent(t *testing.T) {
 	if err := w.SetAttr("title", starlark.String("Todoy")); err != nil {
 		t.Fatal(err)
 	}
-	w.Starlark().Freeze()
+	w.starlarkValue().Freeze()
 	w.started = true
 	var wg sync.WaitGroup
 	for range 8 {
@@ -698,7 +698,7 @@ func TestStarlarkWebsiteConcurrent(t *testing.T) {
 			if globals["result"] != starlark.String("Todoy") {
 				t.Errorf("result = %v", globals["result"])
 			}
-			m, _ := w.Starlark().(*websiteValue).TemplateValue().(map[string]any)
+			m, _ := w.starlarkValue().(*websiteValue).TemplateValue().(map[string]any)
 			if m["title"] != "Todoy" {
 				t.Errorf("template title = %v", m["title"])
 			}
@@ -766,7 +766,7 @@ func TestStarlarkTemplateValue(t *testing.T) {
 	r.Response.Header.Add("X-A", "2")
 	r.Response.Code = 201
 
-	got := r.Starlark().(*requestValue).TemplateValue()
+	got := r.starlarkValue().(*requestValue).TemplateValue()
 	want := map[string]any{
 		"method": "POST",
 		"GET":    false, "POST": true, "PUT": false, "PATCH": false, "DELETE": false, "HEAD": false, "OPTIONS": false,
@@ -816,7 +816,7 @@ func TestStarlarkTemplateValue(t *testing.T) {
 	if err := w.SetAttr("limits", starlark.NewList([]starlark.Value{starlark.MakeInt(1)})); err != nil {
 		t.Fatal(err)
 	}
-	gotSite := w.Starlark().(*websiteValue).TemplateValue()
+	gotSite := w.starlarkValue().(*websiteValue).TemplateValue()
 	wantSite := map[string]any{"title": "Todoy", "limits": []any{int64(1)}}
 	if diff := cmp.Diff(wantSite, gotSite); diff != "" {
 		t.Errorf("website TemplateValue (-want +got):\n%s", diff)
@@ -833,7 +833,7 @@ func TestStarlarkTemplateValueBadBody(t *testing.T) {
 		body:   "a=" + strings.Repeat("x", 500),
 		setup:  func(r *Request) { r.Body = http.MaxBytesReader(nil, r.Body, 10) },
 	})
-	m := r.Starlark().(*requestValue).TemplateValue().(map[string]any)
+	m := r.starlarkValue().(*requestValue).TemplateValue().(map[string]any)
 	if diff := cmp.Diff(map[string]string{}, m["body"]); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}
@@ -854,6 +854,6 @@ func BenchmarkStarlarkRequestTemplateValue(b *testing.B) {
 			r.SetAttr("authenticated", starlark.False)
 			r.SetAttr("messages", starlark.NewList(nil))
 		}})
-		_ = r.Starlark().(*requestValue).TemplateValue()
+		_ = r.starlarkValue().(*requestValue).TemplateValue()
 	}
 }

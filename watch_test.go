@@ -1,7 +1,6 @@
 package aspengo
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,26 +15,6 @@ import (
 	"time"
 )
 
-// writeSite writes files (name → content) under a new temporary root.
-func writeSite(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, body := range files {
-		writeFile(t, filepath.Join(root, name), body)
-	}
-	return root
-}
-
-func writeFile(t testing.TB, name, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // newTestWebsite starts a website at root that logs into the test's log.
 func newTestWebsite(t *testing.T, root string, tweak func(*Config)) *Website {
 	t.Helper()
@@ -43,15 +22,7 @@ func newTestWebsite(t *testing.T, root string, tweak func(*Config)) *Website {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	w, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Shutdown(context.Background()) })
-	return w
+	return startWebsite(t, cfg)
 }
 
 func get(w *Website, path string) (int, string) {

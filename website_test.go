@@ -112,21 +112,10 @@ func startSite(t *testing.T, root string, tweak func(*aspengo.Config)) *site {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	w, err := aspengo.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	w := aspengo.StartWebsite(t, cfg)
 	srv := httptest.NewServer(w)
+	t.Cleanup(srv.Close) // before the website's shutdown: cleanups run last first
 	s := &site{Server: srv, w: w, rec: rec, log: logs}
-	t.Cleanup(func() {
-		srv.Close()
-		if err := w.Shutdown(context.Background()); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
 	return s
 }
 
@@ -409,7 +398,7 @@ func TestShutdownRunsHooksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Start(context.Background()); err != nil {
+	if err := w.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -518,7 +507,7 @@ func TestMultipartTempFilesRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Start(context.Background()); err != nil {
+	if err := w.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	defer w.Shutdown(context.Background())

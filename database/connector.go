@@ -120,11 +120,11 @@ func New(ctx context.Context, uri string, opts ...Option) (*Connector, error) {
 	}
 	switch {
 	case cfg.defaultDB != "":
-		if err := ValidateName(cfg.defaultDB); err != nil {
+		if err := validateName(cfg.defaultDB); err != nil {
 			return nil, fmt.Errorf("database: default database: %w", err)
 		}
 	case uriDB != "":
-		if err := ValidateName(uriDB); err != nil {
+		if err := validateName(uriDB); err != nil {
 			return nil, fmt.Errorf("database: %s: %w", redact(uri), err)
 		}
 		cfg.defaultDB = uriDB
@@ -212,10 +212,10 @@ func redact(uri string) string {
 	return uri[:i+3] + "REDACTED@" + rest[at+1:]
 }
 
-// ValidateName reports whether name is acceptable as a database name:
+// validateName reports whether name is acceptable as a database name:
 // 1 to 63 ASCII letters, digits, '_' and '-' (a subset of what MongoDB
 // allows, which every MongoDB-compatible engine accepts).
-func ValidateName(name string) error {
+func validateName(name string) error {
 	if name == "" {
 		return errors.New("empty database name")
 	}
@@ -242,9 +242,9 @@ func (c *Connector) Timeout() time.Duration { return c.timeout }
 
 // Handle returns a handle on the database name of the configured server,
 // for Go code (the command sets website.db to Handle(DefaultDatabase())).
-// name must satisfy ValidateName.
+// name must satisfy validateName.
 func (c *Connector) Handle(name string) (*Handle, error) {
-	if err := ValidateName(name); err != nil {
+	if err := validateName(name); err != nil {
 		return nil, err
 	}
 	if err := c.checkOpen(); err != nil {
@@ -263,7 +263,7 @@ func (c *Connector) checkOpen() error {
 }
 
 // Connect returns a handle on a database named as Starlark's connect()
-// names it: a bare name (see ValidateName) is that database on the
+// names it: a bare name (see validateName) is that database on the
 // configured server; a mongodb:// or mongodb+srv:// URI is the database
 // in the URI's path on that server, whose client is opened on first use,
 // kept for later calls with the same URI, and closed by Close.
@@ -278,7 +278,7 @@ func (c *Connector) Connect(nameOrURI string) (*Handle, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%s names no database: add /<name> after the hosts", redact(nameOrURI))
 	}
-	if err := ValidateName(name); err != nil {
+	if err := validateName(name); err != nil {
 		return nil, fmt.Errorf("%s: %w", redact(nameOrURI), err)
 	}
 	client, err := c.clientFor(nameOrURI)

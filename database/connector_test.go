@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +14,9 @@ import (
 
 	"go.starlark.net/starlark"
 
-	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/embedded/enginetest"
+	"github.com/aspengo/aspengo/simplate"
 )
 
 // serverURI returns the URI of a server for connector tests: MONGODB_URI,
@@ -152,7 +151,7 @@ id = ObjectId()
 }
 
 func TestNewOptions(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	c := newConnector(t, "mongodb://127.0.0.1:1/fromuri", database.WithTimeout(time.Second))
 	if c.DefaultDatabase() != "fromuri" || c.Timeout() != time.Second {
 		t.Errorf("DefaultDatabase %q, Timeout %v; want fromuri, 1s", c.DefaultDatabase(), c.Timeout())
@@ -212,7 +211,7 @@ func TestNewOptions(t *testing.T) {
 // operation then fails with an *UnavailableError (HTTP 503), bounded by the
 // connector's timeout rather than hanging.
 func TestUnavailable(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	e := enginetest.Engine(t, filepath.Join(t.TempDir(), "data"))
 	const timeout = time.Second
 	c := newConnector(t, e.URI(), database.WithTimeout(timeout))
@@ -267,13 +266,9 @@ func TestRequestContext(t *testing.T) {
 	h := testHandle(t)
 	mustRun(t, env(h), `db.c.insert_one({"_id": 1})`)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &aspengo.Request{Request: httptest.NewRequest("GET", "/", nil).WithContext(ctx)}
+	ctx, cancel := context.WithCancel(t.Context())
 	thread := &starlark.Thread{Name: "request"}
-	thread.SetLocal("aspengo.request", r) // the key the root package uses
-	if got, ok := aspengo.RequestFromThread(thread); !ok || got != r {
-		t.Fatal("aspengo.RequestFromThread does not find the request: has the thread-local key changed?")
-	}
+	simplate.SetContext(thread, ctx) // as the website does for a request's thread
 	if _, err := run(t, thread, env(h), `d = db.c.find_one({"_id": 1})`); err != nil {
 		t.Fatalf("with a live request context: %v", err)
 	}

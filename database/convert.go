@@ -404,9 +404,9 @@ func (id ObjectID) MarshalJSON() ([]byte, error) { return []byte(`"` + id.String
 // simplate.TemplateValuer).
 func (id ObjectID) TemplateValue() any { return id.String() }
 
-// ParseObjectID parses 24 hexadecimal digits (either case). Other input
+// parseObjectID parses 24 hexadecimal digits (either case). Other input
 // gives an *InvalidObjectIDError.
-func ParseObjectID(s string) (ObjectID, error) {
+func parseObjectID(s string) (ObjectID, error) {
 	oid, err := bson.ObjectIDFromHex(s)
 	if err != nil {
 		if len(s) > 64 {
@@ -436,7 +436,7 @@ func objectIDFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	case ObjectID:
 		return v, nil
 	case starlark.String:
-		return ParseObjectID(string(v))
+		return parseObjectID(string(v))
 	default:
 		return nil, fmt.Errorf("%s: want a str of 24 hexadecimal digits, not %s", b.Name(), v.Type())
 	}

@@ -1,7 +1,6 @@
 package database_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -122,7 +121,7 @@ name = db.todos.name
 		t.Fatalf("insert_one returned %s, want an ObjectId", g["id"].Type())
 	}
 	var doc bson.D
-	if err := h.Database().Collection("todos").FindOne(context.Background(), bson.D{{Key: "_id", Value: bson.ObjectID(oid)}}).Decode(&doc); err != nil {
+	if err := h.Database().Collection("todos").FindOne(t.Context(), bson.D{{Key: "_id", Value: bson.ObjectID(oid)}}).Decode(&doc); err != nil {
 		t.Fatalf("driver FindOne by the returned id: %v", err)
 	}
 	if doc[0].Key != "_id" || doc[1].Key != "title" {
@@ -277,7 +276,7 @@ now_back = type(db.events.find_one({"_id": now_id})["at"])
 	var doc struct {
 		At bson.DateTime `bson:"at"`
 	}
-	if err := h.Database().Collection("events").FindOne(context.Background(), bson.M{"_id": 1}).Decode(&doc); err != nil {
+	if err := h.Database().Collection("events").FindOne(t.Context(), bson.M{"_id": 1}).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.At != bson.DateTime(1714979289123) {
@@ -308,7 +307,7 @@ order = list(back.keys()) == list(doc.keys())
 	if g["same"] != starlark.True || g["order"] != starlark.True {
 		t.Errorf("round trip: same=%v order=%v\nwrote %v\nread  %v", g["same"], g["order"], g["doc"], g["back"])
 	}
-	raw, err := h.Database().Collection("c").FindOne(context.Background(), bson.M{"_id": "all"}).Raw()
+	raw, err := h.Database().Collection("c").FindOne(t.Context(), bson.M{"_id": "all"}).Raw()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +346,7 @@ func TestDocumentRefused(t *testing.T) {
 			t.Errorf("insert_one(%s): %v, want an error containing %q", tt.doc, err, tt.want)
 		}
 	}
-	if n, err := h.Database().Collection("c").CountDocuments(context.Background(), bson.D{}); err != nil || n != 0 {
+	if n, err := h.Database().Collection("c").CountDocuments(t.Context(), bson.D{}); err != nil || n != 0 {
 		t.Errorf("collection has %d documents (%v), want none stored", n, err)
 	}
 	if _, err := run(t, nil, env(h), `db.c.insert_one([1])`); err == nil || !strings.Contains(err.Error(), "want dict") {
@@ -357,7 +356,7 @@ func TestDocumentRefused(t *testing.T) {
 
 func TestDuplicateKey(t *testing.T) {
 	h := testHandle(t)
-	_, err := h.Database().Collection("users").Indexes().CreateOne(context.Background(), mongo.IndexModel{
+	_, err := h.Database().Collection("users").Indexes().CreateOne(t.Context(), mongo.IndexModel{
 		Keys: bson.D{{Key: "username", Value: 1}}, Options: options.Index().SetUnique(true),
 	})
 	if err != nil {

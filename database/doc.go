@@ -105,7 +105,7 @@
 // # Errors and timeouts
 //
 // Each operation runs with the context of the request the Starlark thread
-// serves (aspengo.RequestFromThread), else context.Background, and is
+// serves (simplate.Context), else context.Background, and is
 // limited to the Connector's timeout (DefaultTimeout, WithTimeout). When the
 // server cannot be reached or does not answer in time — server selection
 // fails, the network fails, the deadline passes, the client is closed — the

@@ -99,10 +99,16 @@ func IsDuplicateKey(err error) bool {
 		(se.HasErrorMessage("UNIQUE constraint failed") || se.HasErrorMessage("(SQLSTATE 23505)"))
 }
 
-// IsUnavailable reports whether err is or wraps an *UnavailableError.
+// IsUnavailable reports whether err means that the database could not be
+// reached or did not answer in time: an *UnavailableError, or an error of
+// the driver of that kind (server selection failed, a network error, a
+// timeout, a disconnected client), also when wrapped. A cancelled context
+// is not unavailability (the caller gave up), so it gives false. Code
+// that calls the driver directly classifies its errors with it, as this
+// package does.
 func IsUnavailable(err error) bool {
 	var ue *UnavailableError
-	return errors.As(err, &ue)
+	return errors.As(err, &ue) || unavailable(err)
 }
 
 // unavailable reports whether a driver error means that the database

@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.starlark.net/starlark"
 
-	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/simplate"
 )
 
 // maxNamespaceLen is the longest "database.collection" MongoDB accepts.
@@ -114,11 +114,7 @@ func validateCollectionName(db, name string) error {
 // of the request the thread serves, else context.Background, limited to
 // the handle's timeout.
 func (h *Handle) context(thread *starlark.Thread) (context.Context, context.CancelFunc) {
-	ctx := context.Background()
-	if r, ok := aspengo.RequestFromThread(thread); ok {
-		ctx = r.Context()
-	}
-	return context.WithTimeout(ctx, h.timeout)
+	return context.WithTimeout(simplate.Context(thread), h.timeout)
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 package database_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -115,7 +114,7 @@ func TestOperatorSmuggling(t *testing.T) {
 				bson.D{{Key: "_id", Value: 1}, {Key: "name", Value: "ann"}, {Key: "pw", Value: "x"}, {Key: "profile", Value: bson.D{{Key: "city", Value: "Oslo"}}}, {Key: "tags", Value: bson.A{"a", "b"}}},
 				bson.D{{Key: "_id", Value: 2}, {Key: "name", Value: "bob"}, {Key: "pw", Value: "y"}},
 			}
-			ctx := context.Background()
+			ctx := t.Context()
 			if _, err := h.Database().Collection(coll).InsertMany(ctx, seed); err != nil {
 				t.Fatal(err)
 			}

@@ -5,8 +5,17 @@ import (
 	"strings"
 )
 
-// SecurityHeaders are the response headers every response carries unless
-// the page or a hook set the header itself:
+// securityHeaders are the defaults SetSecurityHeaders adds, in order.
+var securityHeaders = [...][2]string{
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "same-origin"},
+	{"X-Frame-Options", "DENY"},
+	{"Content-Security-Policy", "frame-ancestors 'none'"},
+}
+
+// SetSecurityHeaders adds the default security headers that h lacks.
+// Every response carries them unless the page or a hook set the header
+// itself:
 //
 //   - X-Content-Type-Options: nosniff — a browser never guesses a type
 //     other than the one sent (an upload sniffed as HTML);
@@ -17,19 +26,9 @@ import (
 //     (clickjacking). The first is for old browsers, the second for
 //     current ones.
 //
-// A page that allows framing sets its own Content-Security-Policy (with
-// frame-ancestors) or X-Frame-Options; see [SetSecurityHeaders] for how
-// the two interact.
-var SecurityHeaders = [...][2]string{
-	{"X-Content-Type-Options", "nosniff"},
-	{"Referrer-Policy", "same-origin"},
-	{"X-Frame-Options", "DENY"},
-	{"Content-Security-Policy", "frame-ancestors 'none'"},
-}
-
-// SetSecurityHeaders adds the [SecurityHeaders] that h lacks. A header
-// that is present, with any value, is kept: the page or hook that set it
-// knows better. A Content-Security-Policy set by the page is kept whole
+// A header that is present, with any value, is kept: the page or hook
+// that set it knows better, and a page that allows framing sets its own
+// Content-Security-Policy (with frame-ancestors) or X-Frame-Options. A Content-Security-Policy set by the page is kept whole
 // (nothing is appended to it), and when it has a frame-ancestors
 // directive, X-Frame-Options is not added either, since that directive is
 // the page's own answer to framing. The website calls it for every
@@ -37,7 +36,7 @@ var SecurityHeaders = [...][2]string{
 // pages, redirects and static files.
 func SetSecurityHeaders(h http.Header) {
 	csp, hasCSP := h["Content-Security-Policy"]
-	for _, kv := range SecurityHeaders {
+	for _, kv := range securityHeaders {
 		if _, ok := h[kv[0]]; ok {
 			continue
 		}

@@ -121,7 +121,7 @@ func TestServeHealth(t *testing.T) {
 // runServeLogs is runServe with the log written to logs.
 func runServeLogs(t *testing.T, logs *logbuf.Buffer, args ...string) (string, func()) {
 	t.Helper()
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(t.Context())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 )
@@ -33,7 +32,7 @@ func TestHelp(t *testing.T) {
 			args := append(append([]string{}, tt.args...), h)
 			t.Run(strings.Join(args, " "), func(t *testing.T) {
 				var stdout, stderr bytes.Buffer
-				if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+				if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d, want 0\nstderr: %s", code, stderr.String())
 				}
 				for _, f := range tt.flags {
@@ -49,7 +48,7 @@ func TestHelp(t *testing.T) {
 // TestHelpCommand: aspengo help serve is aspengo serve --help.
 func TestHelpCommand(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"help", "serve"}, &stdout, &stderr); code != 0 {
+	if code := run(t.Context(), []string{"help", "serve"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "-addr") {
@@ -61,7 +60,7 @@ func TestHelpCommand(t *testing.T) {
 // are listed, on stderr.
 func TestBadFlagPointsAtHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"check", "--nope"}, &stdout, &stderr); code != 2 {
+	if code := run(t.Context(), []string{"check", "--nope"}, &stdout, &stderr); code != 2 {
 		t.Fatalf("exit %d, want 2", code)
 	}
 	if !strings.Contains(stderr.String(), `"aspengo check --help"`) || stdout.Len() != 0 {
@@ -71,7 +70,7 @@ func TestBadFlagPointsAtHelp(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"version"}, &stdout, &stderr); code != 0 {
+	if code := run(t.Context(), []string{"version"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	// A test binary is built from the work tree: its main module has no

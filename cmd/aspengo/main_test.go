@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestCheck(t *testing.T) {
 // pair at startup, with check's message.
 func TestServeRefusesUnpairedHooks(t *testing.T) {
 	var stderr bytes.Buffer
-	code := serveCmd(context.Background(), []string{"--root", "testdata/nooutbound", "--addr", "127.0.0.1:0", "--sessions", "memory"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	code := serveCmd(t.Context(), []string{"--root", "testdata/nooutbound", "--addr", "127.0.0.1:0", "--sessions", "memory"}, func(string) string { return "" }, io.Discard, &stderr, nil)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
 	}
@@ -84,7 +85,7 @@ func TestServeRefusesUnpairedHooks(t *testing.T) {
 
 func TestServeRefusesBadSite(t *testing.T) {
 	var stderr bytes.Buffer
-	code := serveCmd(context.Background(), []string{"--root", "testdata/bad", "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	code := serveCmd(t.Context(), []string{"--root", "testdata/bad", "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
@@ -114,7 +115,7 @@ func TestServeDrains(t *testing.T) {
 		}},
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
@@ -212,10 +213,10 @@ func TestServeDrains(t *testing.T) {
 
 func TestRunUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), nil, &stdout, &stderr); code != 2 {
+	if code := run(t.Context(), nil, &stdout, &stderr); code != 2 {
 		t.Errorf("no command: exit %d, want 2", code)
 	}
-	if code := run(context.Background(), []string{"frobnicate"}, &stdout, &stderr); code != 2 {
+	if code := run(t.Context(), []string{"frobnicate"}, &stdout, &stderr); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
 	if !strings.Contains(stderr.String(), `unknown command "frobnicate"`) {
@@ -228,14 +229,19 @@ func TestRunUsage(t *testing.T) {
 // the shutdown hooks still run, with time of their own.
 func TestServeCutsOffSlowClients(t *testing.T) {
 	var shutdowns atomic.Int32
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
 	f := serveFlags{addr: "127.0.0.1:0", drain: 200 * time.Millisecond}
 	f.site.root = "testdata/site"
 	f.storage.data = t.TempDir()
 	f.sessions.store = "memory"
+	reached := make(chan struct{}) // closed when the slow request is in the pipeline
+	var reachedOnce sync.Once
 	f.extend = func(r *aspengo.Registry) error {
-		if err := r.Hook("slow:inbound", aspengo.Hook{Inbound: func(*aspengo.Request) error { return nil }}); err != nil {
+		if err := r.Hook("slow:inbound", aspengo.Hook{Inbound: func(*aspengo.Request) error {
+			reachedOnce.Do(func() { close(reached) })
+			return nil
+		}}); err != nil {
 			return err
 		}
 		return r.Hook("record:shutdown", aspengo.Hook{Shutdown: func(ctx context.Context, _ *aspengo.Website) error {
@@ -258,7 +264,13 @@ func TestServeCutsOffSlowClients(t *testing.T) {
 	defer conn.Close()
 	// Headers, then 10 of the 100 bytes the body promises.
 	fmt.Fprintf(conn, "POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\na=12345678")
-	time.Sleep(100 * time.Millisecond)
+	// Stop only once the server is serving the request, whose body is
+	// still incomplete.
+	select {
+	case <-reached:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request never reached the pipeline")
+	}
 	stop()
 	select {
 	case err := <-done:
@@ -277,7 +289,7 @@ func TestServeRefusesMissingRoot(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "typo")
 	var stderr bytes.Buffer
-	code := serveCmd(context.Background(), []string{"--root", root, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	code := serveCmd(t.Context(), []string{"--root", root, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
 	if code != 1 || !strings.Contains(stderr.String(), "not a directory") {
 		t.Errorf("exit %d, stderr %q: want 1 and \"not a directory\"", code, stderr.String())
 	}

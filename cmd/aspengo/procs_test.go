@@ -20,7 +20,8 @@ import (
 	"github.com/aspengo/aspengo/internal/logbuf"
 )
 
-// This file runs real aspengo serve processes for the scale-out tests.
+// This file runs real aspengo serve processes, for the scale-out tests and
+// for any other test that needs one.
 
 // buildAspengo builds this command into a temporary directory of t.
 func buildAspengo(t testing.TB) string {
@@ -46,22 +47,18 @@ type proc struct {
 	base string // http://127.0.0.1:port
 	cmd  *exec.Cmd
 	logs *logbuf.Buffer
-	done chan struct{}
+	done chan struct{} // closed when the process has exited
+	err  error         // the result of Wait, once done is closed
 }
 
-// startProc runs aspengo serve on a copy of the site in dir, on the
-// database server at uri, and waits until it serves. It is stopped (as
-// SIGTERM does) when t ends, unless killed before.
-func startProc(t testing.TB, bin, site, uri string, extra ...string) *proc {
+// startServe runs bin serve --addr 127.0.0.1:0 with args and waits until
+// it serves. Only the flags choose the database (MONGODB_URI is cleared).
+// A process still running when t ends is killed; tests that want it to
+// stop as SIGTERM does call stop (startProc does so when t ends).
+func startServe(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "www")
-	if err := os.CopyFS(root, os.DirFS(site)); err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"serve", "--root", root, "--addr", "127.0.0.1:0",
-		"--mongodb-uri", uri, "--bcrypt-cost", "10"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "MONGODB_URI=", "CI=") // only the flags choose the database
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "MONGODB_URI=", "CI=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -71,6 +68,7 @@ func startProc(t testing.TB, bin, site, uri string, extra ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.kill9)
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -87,22 +85,37 @@ func startProc(t testing.TB, bin, site, uri string, extra ...string) *proc {
 			}
 		}
 		io.Copy(io.Discard, stderr)
+		p.err = cmd.Wait()
+		close(p.done)
 	}()
-	go func() { cmd.Wait(); close(p.done) }()
 	select {
 	case p.base = <-addr:
 	case <-p.done:
-		t.Fatalf("aspengo serve exited before it served:\n%s", p.logs)
+		t.Fatalf("aspengo serve exited before it served (%v):\n%s", p.err, p.logs)
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("aspengo serve did not start within 60 s:\n%s", p.logs)
 	}
+	return p
+}
+
+// startProc runs aspengo serve on a copy of the site in dir, on the
+// database server at uri, and waits until it serves. It is stopped (as
+// SIGTERM does) when t ends, unless killed before.
+func startProc(t testing.TB, bin, site, uri string, extra ...string) *proc {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "www")
+	if err := os.CopyFS(root, os.DirFS(site)); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--root", root, "--mongodb-uri", uri, "--bcrypt-cost", "10"}, extra...)
+	p := startServe(t, bin, args...)
 	t.Cleanup(func() { p.stop(t) })
 	return p
 }
 
-// stop stops p as SIGTERM does and waits for it; a process that was
-// killed is only waited for.
+// stop stops p as SIGTERM does and waits for it; a process that has
+// exited already is not checked.
 func (p *proc) stop(t testing.TB) {
 	select {
 	case <-p.done:
@@ -122,8 +135,13 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
-// kill9 kills p with SIGKILL and waits for it.
+// kill9 kills p with SIGKILL, unless it has exited, and waits for it.
 func (p *proc) kill9() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
 	p.cmd.Process.Kill()
 	<-p.done
 }

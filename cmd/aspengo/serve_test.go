@@ -25,7 +25,7 @@ func runServe(t *testing.T, args ...string) (string, func()) {
 // runServeEnv is runServe with env as the environment.
 func runServeEnv(t *testing.T, env map[string]string, args ...string) (string, func()) {
 	t.Helper()
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(t.Context())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	logs := &logbuf.Buffer{}
@@ -93,7 +93,7 @@ func TestServeEmbeddedDataSurvivesRestart(t *testing.T) {
 }
 
 func TestServeRefusesBadSessionsFlag(t *testing.T) {
-	code := serveCmd(context.Background(), []string{"--root", "testdata/counter", "--sessions", "redis"}, func(string) string { return "" }, io.Discard, io.Discard, nil)
+	code := serveCmd(t.Context(), []string{"--root", "testdata/counter", "--sessions", "redis"}, func(string) string { return "" }, io.Discard, io.Discard, nil)
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
@@ -145,7 +145,7 @@ func TestServeOwnsItsDataDirectory(t *testing.T) {
 	_, stop := runServe(t, "--root", "testdata/counter", "--data", data)
 	defer stop()
 	var stderr strings.Builder
-	code := serveCmd(context.Background(), []string{"--root", "testdata/counter", "--data", data, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	code := serveCmd(t.Context(), []string{"--root", "testdata/counter", "--data", data, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, &stderr, nil)
 	if code != 1 || !strings.Contains(stderr.String(), "in use by another aspengo serve") {
 		t.Errorf("second serve: exit %d, stderr %q", code, stderr.String())
 	}

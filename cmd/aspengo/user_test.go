@@ -24,7 +24,7 @@ import (
 func userRun(t *testing.T, stdin string, prompt passwordPrompt, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := userCmd(context.Background(), append(args, "--bcrypt-cost", "10"), func(string) string { return "" }, strings.NewReader(stdin), &stdout, &stderr, prompt)
+	code := userCmd(t.Context(), append(args, "--bcrypt-cost", "10"), func(string) string { return "" }, strings.NewReader(stdin), &stdout, &stderr, prompt)
 	return code, stdout.String(), stderr.String()
 }
 
