@@ -24,7 +24,6 @@ func (w *Website) ServeHTTP(rw http.ResponseWriter, hr *http.Request) {
 	if hr.Body != nil && hr.Body != http.NoBody {
 		hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
 	}
-	hr.Body = http.MaxBytesReader(rw, hr.Body, w.maxBody)
 	if w.timeout > 0 {
 		ctx, cancel := context.WithTimeoutCause(hr.Context(), w.timeout, errRequestTimeout)
 		defer cancel()
