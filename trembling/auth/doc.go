@@ -42,14 +42,25 @@
 //
 // # Passwords
 //
-// Passwords are hashed with bcrypt, cost 12 by default ([Options.Cost]).
-// NewUsers accepts down to bcrypt's own minimum, [LowestCost], so that
-// tests run quickly; [MinCost] (10) is the floor for real use, which
-// trembling and the aspengo command enforce. A password must be 1 to 72 bytes (bcrypt reads
-// only 72 bytes; a longer password is refused with [ErrPasswordTooLong],
-// never truncated; multi-byte UTF-8 counts in bytes). A hash of a lower
-// cost than configured is replaced by one of the configured cost at the
-// next successful [Users.Authenticate]; a higher cost is kept.
+// A new password (Create, SetPassword) must follow one policy,
+// [CheckPassword]: 12 to 128 characters of any script, counted as runes,
+// and not one of the 10,000 most common breached passwords
+// ([IsCommonPassword]; the list is embedded, its source and licence are
+// in commonpasswords/SOURCE.md). Logging in does not apply it, so a
+// password set under an older policy still works.
+//
+// The stored hash is bcrypt, cost 12 by default ([Options.Cost]), of the
+// base64 of HMAC-SHA256 of the password under a secret key, the pepper
+// ([Options.Pepper]), behind a version prefix. The HMAC gives bcrypt 44
+// bytes whatever the password's length, so bcrypt's limit of 72 bytes
+// never cuts a password short; and a copy of the database without the
+// pepper cannot be used to test guesses. Hashes of the older version
+// (plain bcrypt, no prefix) still log in, and are replaced by the current
+// version at the next successful login, as is a hash of a lower cost
+// than configured (a higher cost is kept). NewUsers accepts down to
+// bcrypt's own minimum, [LowestCost], so that tests run quickly;
+// [MinCost] (10) is the floor for real use, which trembling and the
+// aspengo command enforce.
 //
 // # Authenticate
 //

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -67,6 +68,14 @@ type Options struct {
 	// file). nil means a key kept in the database itself, in the
 	// collection KeysCollection, made by the first process that needs it.
 	DeviceKey []byte
+	// Pepper is the secret key of the password hashes (each is a bcrypt
+	// hash of an HMAC-SHA256 of the password under it): at least
+	// MinPepperSize secret bytes, the same in every process that shares
+	// the database, best kept out of the database (a key file), and never
+	// to be lost or changed: without it no password logs in. nil means a
+	// key kept in the database itself, in the collection KeysCollection,
+	// made by the first process that needs it.
+	Pepper []byte
 	// Versions, when not nil, gives the Users a cache of accounts in the
 	// process, each checked against the version of its document before
 	// use, so that a change made by any process (a password change,
@@ -154,11 +163,12 @@ type Users struct {
 	logger      *slog.Logger
 
 	dummyOnce sync.Once
-	dummyHash []byte
+	dummyHash string
 	dummyErr  error
 
 	devices devices
-	keys    *mongo.Collection // where the device key is kept, when not given
+	keys    *mongo.Collection // where the keys not given are kept
+	pepper  []byte            // see Options.Pepper
 	cache   *userCache        // nil without Options.Versions
 
 	slots    chan struct{} // one per bcrypt computation running
@@ -232,6 +242,14 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	default:
 		s.devices.key = slices.Clone(opts.DeviceKey)
 	}
+	switch {
+	case opts.Pepper == nil:
+		s.keys = db.Collection(KeysCollection) // EnsureIndexes reads the pepper
+	case len(opts.Pepper) < MinPepperSize:
+		return nil, fmt.Errorf("%w: Pepper has %d bytes, fewer than %d", ErrInvalidOptions, len(opts.Pepper), MinPepperSize)
+	default:
+		s.pepper = slices.Clone(opts.Pepper)
+	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -257,12 +275,19 @@ func (s *Users) EnsureIndexes(ctx context.Context) error {
 	if s.ready.Load() {
 		return nil
 	}
-	if s.keys != nil && s.devices.key == nil {
-		key, err := loadDeviceKey(ctx, s.keys)
+	if s.devices.key == nil {
+		key, err := loadKey(ctx, s.keys, deviceKeyID, "device cookie key")
 		if err != nil {
 			return err
 		}
 		s.devices.key = key
+	}
+	if s.pepper == nil {
+		key, err := loadKey(ctx, s.keys, pepperKeyID, "password pepper")
+		if err != nil {
+			return err
+		}
+		s.pepper = key
 	}
 	conflicts, err := s.migrate(ctx)
 	if err != nil {
@@ -320,9 +345,11 @@ func (s *Users) filter(username string) bson.D {
 	return bson.D{{Key: "_id", Value: c}}
 }
 
-// hash returns the bcrypt hash of password at the configured cost.
+// hash returns the stored hash of password (the peppered version) at
+// the configured cost. It does not apply the password policy: a login
+// upgrades the hash of a password set under an older one.
 func (s *Users) hash(ctx context.Context, password string) (string, error) {
-	if err := CheckPassword(password); err != nil {
+	if err := s.EnsureIndexes(ctx); err != nil { // reads the pepper
 		return "", err
 	}
 	release, err := s.HashSlot(ctx)
@@ -330,16 +357,16 @@ func (s *Users) hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer release()
-	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	h, err := bcrypt.GenerateFromPassword(s.prehash(password), s.cost)
 	if err != nil {
 		return "", fmt.Errorf("auth: hashing password: %w", err)
 	}
-	return string(h), nil
+	return pepperedPrefix + string(h), nil
 }
 
 // Create adds an active account. It refuses an invalid username
-// ([ErrInvalidUsername]), password ([ErrPasswordEmpty],
-// [ErrPasswordTooLong]) or e-mail address ([ErrInvalidEmail], "" means
+// ([ErrInvalidUsername]), a password that breaks the policy of
+// [CheckPassword] or an e-mail address ([ErrInvalidEmail], "" means
 // none), and a username already taken in any case ([ErrUserExists]: the
 // account's _id is the canonical username, so of two concurrent Creates
 // of "Alice" and "alice" exactly one succeeds).
@@ -512,6 +539,9 @@ func (s *Users) SetActive(ctx context.Context, username string, active bool) err
 // other sessions. It does not reset the login throttle (see
 // [Users.ResetFailures]).
 func (s *Users) SetPassword(ctx context.Context, username, password string) error {
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
 	h, err := s.hash(ctx, password)
 	if err != nil {
 		return err
@@ -524,9 +554,11 @@ func (s *Users) SetPassword(ctx context.Context, username, password string) erro
 
 // dummy returns a bcrypt hash at the configured cost of a random
 // password, made on first use, to compare unknown usernames against.
-func (s *Users) dummy() ([]byte, error) {
+func (s *Users) dummy() (string, error) {
 	s.dummyOnce.Do(func() {
-		s.dummyHash, s.dummyErr = bcrypt.GenerateFromPassword([]byte(rand.Text()), s.cost)
+		var h []byte
+		h, s.dummyErr = bcrypt.GenerateFromPassword(s.prehash(rand.Text()), s.cost)
+		s.dummyHash = pepperedPrefix + string(h)
 	})
 	return s.dummyHash, s.dummyErr
 }
@@ -600,7 +632,7 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 	if err != nil {
 		return User{}, err
 	}
-	hash := []byte(d.PasswordHash)
+	hash := d.PasswordHash
 	if !found {
 		var err error
 		if hash, err = s.dummy(); err != nil {
@@ -609,9 +641,8 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 		}
 	}
 	// Compare even when the answer is already known to be no, so that
-	// every failure costs one comparison. bcrypt would compare only the
-	// first 72 bytes of a longer password: such a password is wrong.
-	err = bcrypt.CompareHashAndPassword(hash, []byte(password))
+	// every failure costs one comparison.
+	err = s.compare(hash, password)
 	if err != nil && !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) && found {
 		s.logger.Warn("auth: stored password hash is unusable", "user", d.Username, "err", err)
 	}
@@ -621,14 +652,14 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 		// dummy an unknown username gets: pay the configured cost as
 		// well, so that the difference shrinks from a factor of 2^k to
 		// at most 1 + 2^-k.
-		if c, cerr := bcrypt.Cost(hash); cerr == nil && c < s.cost {
+		if c, cerr := storedCost(hash); cerr == nil && c < s.cost {
 			if dh, derr := s.dummy(); derr == nil {
-				bcrypt.CompareHashAndPassword(dh, []byte(password))
+				s.compare(dh, password)
 			}
 		}
 	}
 	release()
-	if err != nil || !found || !d.IsActive || CheckPassword(password) != nil {
+	if err != nil || !found || !d.IsActive || password == "" || utf8.RuneCountInString(password) > MaxPasswordLen {
 		return User{}, ErrInvalidCredentials
 	}
 	return s.loginSucceeded(ctx, d, password)
@@ -651,7 +682,7 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
 	defer s.forget(d.Username)
 	now := s.now()
-	if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err != nil || cost >= s.cost {
+	if !s.needsUpgrade(d.PasswordHash) {
 		res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "last_login", Value: now}}}})
 		if err != nil {
@@ -667,7 +698,7 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 		now := s.now()
 		set := bson.D{{Key: "last_login", Value: now}}
 		newHash := d.PasswordHash
-		if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err == nil && cost < s.cost {
+		if s.needsUpgrade(d.PasswordHash) {
 			if h, err := s.hash(ctx, password); err != nil {
 				s.logger.Warn("auth: upgrading password hash", "user", d.Username, "err", err)
 			} else {
@@ -704,7 +735,7 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 			if err != nil {
 				return User{}, err
 			}
-			err = bcrypt.CompareHashAndPassword([]byte(cur.PasswordHash), []byte(password))
+			err = s.compare(cur.PasswordHash, password)
 			release()
 			if err != nil {
 				return User{}, ErrInvalidCredentials
