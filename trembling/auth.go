@@ -58,6 +58,13 @@ const DeviceCookieName = "login_device"
 // is kept in the database (see auth.Options.DeviceKey).
 const DeviceKeyFileName = "login-device.key"
 
+// PepperFileName is the file in [Config.KeyDir] that holds the pepper,
+// the secret key of the password hashes (see auth.Options.Pepper), when
+// that directory exists; otherwise it is kept in the database. Losing it
+// makes every password hashed with it fail: back it up with the
+// database, apart from it.
+const PepperFileName = "password-pepper.key"
+
 // deviceCookieMaxAge is how long a browser keeps its device cookie.
 const deviceCookieMaxAge = 365 * 24 * time.Hour
 
@@ -176,13 +183,13 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	case !isHandle:
 		a.err = fmt.Errorf("trembling: user accounts need website.db to be a database handle from connect(), not a %s", v.Type())
 	default:
-		deviceKey, err := t.deviceKey(a.log)
+		deviceKey, pepper, err := KeyFiles(t.cfg.KeyDir, a.log)
 		if err != nil {
 			return err
 		}
 		users, err := auth.NewUsers(h.Database(), auth.Options{
 			Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey,
-			MaxHashes: maxHashes, HashWait: hashWait,
+			Pepper: pepper, MaxHashes: maxHashes, HashWait: hashWait,
 		})
 		if err != nil {
 			return fmt.Errorf("trembling: %w", err)
@@ -244,26 +251,31 @@ func (a *authSite) busy(r *aspengo.Request, b *starlark.Builtin, err error) erro
 	return fmt.Errorf("%s: %w", b.Name(), resp)
 }
 
-// deviceKey returns the key of the device cookies: from the file
-// DeviceKeyFileName in Config.KeyDir, made on first use, when that
-// directory exists (the embedded engine's data directory: every process
-// on it shares the file, and the key stays out of the database); else
-// nil, and the accounts keep a key in the database, shared by every
-// process that uses it (with a MongoDB server there may be no data
-// directory at all).
-func (t *Trembling) deviceKey(log *slog.Logger) ([]byte, error) {
-	if t.cfg.KeyDir == "" {
-		return nil, nil
+// KeyFiles returns the keys of the accounts kept in the key directory
+// dir (Config.KeyDir): the key of the device cookies (DeviceKeyFileName)
+// and the pepper of the password hashes (PepperFileName), each made on
+// first use. When dir is "" or does not exist both are nil, and the
+// accounts keep them in the database, shared by every process that uses
+// it (with a MongoDB server there may be no data directory at all).
+// Every program that opens the accounts of a site (aspengo serve and
+// aspengo user) must use the same keys.
+func KeyFiles(dir string, log *slog.Logger) (deviceKey, pepper []byte, err error) {
+	if dir == "" {
+		return nil, nil, nil
 	}
-	if fi, err := os.Stat(t.cfg.KeyDir); err != nil || !fi.IsDir() {
-		log.Info("trembling: no key directory; device cookies are signed with a key kept in the database", "dir", t.cfg.KeyDir)
-		return nil, nil
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		log.Info("trembling: no key directory; the device cookie key and the password pepper are kept in the database", "dir", dir)
+		return nil, nil, nil
 	}
-	key, err := loadOrCreateFileKey(filepath.Join(t.cfg.KeyDir, DeviceKeyFileName), auth.MinDeviceKeySize)
+	deviceKey, err = loadOrCreateFileKey(filepath.Join(dir, DeviceKeyFileName), auth.MinDeviceKeySize)
 	if err != nil {
-		return nil, fmt.Errorf("trembling: device cookie key: %w", err)
+		return nil, nil, fmt.Errorf("trembling: device cookie key: %w", err)
 	}
-	return key, nil
+	pepper, err = loadOrCreateFileKey(filepath.Join(dir, PepperFileName), auth.MinPepperSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trembling: password pepper: %w", err)
+	}
+	return deviceKey, pepper, nil
 }
 
 // loadOrCreateFileKey reads the key in path, or makes one of size random
@@ -920,8 +932,9 @@ type AccountError struct {
 	Builtin string
 	// Err is the auth package's error: it matches auth.ErrUserExists,
 	// auth.ErrNoUser, auth.ErrInvalidUsername, auth.ErrInvalidEmail,
-	// auth.ErrPasswordEmpty or auth.ErrPasswordTooLong, and names the
-	// username or the limit.
+	// auth.ErrPasswordEmpty, auth.ErrPasswordTooShort,
+	// auth.ErrPasswordTooLong, auth.ErrPasswordCommon or
+	// auth.ErrPasswordInvalid, and names the username or the limit.
 	Err error
 }
 
@@ -946,7 +959,8 @@ func (e *AccountError) HTTPStatus() int {
 func accountError(b *starlark.Builtin, op string, err error) error {
 	for _, target := range []error{
 		auth.ErrUserExists, auth.ErrNoUser, auth.ErrInvalidUsername,
-		auth.ErrInvalidEmail, auth.ErrPasswordEmpty, auth.ErrPasswordTooLong,
+		auth.ErrInvalidEmail, auth.ErrPasswordEmpty, auth.ErrPasswordTooShort,
+		auth.ErrPasswordTooLong, auth.ErrPasswordCommon, auth.ErrPasswordInvalid,
 	} {
 		if errors.Is(err, target) {
 			return &AccountError{Builtin: b.Name(), Err: err}

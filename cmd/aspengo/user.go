@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/aspengo/aspengo/database"
+	"github.com/aspengo/aspengo/trembling"
 	"github.com/aspengo/aspengo/trembling/auth"
 )
 
@@ -143,7 +145,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return 1
 	}
 	defer site.Close(context.Background())
-	users, err := siteUsers(site, f.sessions.bcryptCost)
+	users, err := siteUsers(site, f.sessions.bcryptCost, f.storage.dataDir(f.site.wwwRoot()), quietLogger(stderr))
 	if err == nil {
 		err = runUserVerb(ctx, users, verb, username, password, f.email, stdout)
 	}
@@ -154,14 +156,20 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	return 0
 }
 
-// siteUsers returns the accounts in the site's website.db.
-func siteUsers(site *openSite, cost int) (*auth.Users, error) {
+// siteUsers returns the accounts in the site's website.db, with the keys
+// aspengo serve uses (the pepper above all: a hash made with another
+// would never match).
+func siteUsers(site *openSite, cost int, keyDir string, log *slog.Logger) (*auth.Users, error) {
 	v, ok := site.w.Attr("db")
 	h, isHandle := v.(*database.Handle)
 	if !ok || !isHandle {
 		return nil, errors.New("the site has no website.db database")
 	}
-	return auth.NewUsers(h.Database(), auth.Options{Cost: cost})
+	deviceKey, pepper, err := trembling.KeyFiles(keyDir, log)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewUsers(h.Database(), auth.Options{Cost: cost, DeviceKey: deviceKey, Pepper: pepper})
 }
 
 // runUserVerb does the work of one user command.

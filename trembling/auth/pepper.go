@@ -76,3 +76,7 @@ func (s *Users) needsUpgrade(stored string) bool {
 	c, err := bcrypt.Cost(h)
 	return err == nil && (!peppered || c < s.cost)
 }
+
+// HashCost returns the bcrypt cost of a stored password hash of either
+// version (with or without the pepper).
+func HashCost(hash string) (int, error) { return storedCost(hash) }
