@@ -110,6 +110,20 @@
 // removes the rows of past windows, since the embedded engine has no TTL
 // indexes.
 //
+// # Password spraying
+//
+// One password tried against many accounts stays under every account's
+// limit, so [Users.LoginFrom] also counts failed attempts per client (the
+// address the caller gives; trembling gives the remote address, or the
+// one a trusted proxy supplies): at most [Options.MaxClientFailures] per
+// window (default 50) on any accounts, in rows of their own, counted the
+// same exact way (a unique _id per slot, exact _id lookups only). Only
+// failures count: a successful attempt gives its row back. An attempt
+// presenting a valid device cookie for its account is not counted against
+// its client, so that a sprayer behind a shared address (an office, a
+// carrier's NAT) does not lock out the users who log in there. The client
+// address is stored only as its SHA-256.
+//
 // # Device cookies
 //
 // Per-account throttling alone would let anyone lock an account's owner

@@ -53,10 +53,18 @@ var (
 // ends and attempts are counted afresh.
 type ThrottledError struct {
 	Until time.Time
+	// Client is true when the limit reached is the one on failed logins
+	// from the client on any account (password spraying), not the one
+	// on the account.
+	Client bool
 }
 
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("%v (until %s)", ErrThrottled, e.Until.UTC().Format(time.RFC3339))
+	by := ""
+	if e.Client {
+		by = " from this client"
+	}
+	return fmt.Sprintf("%v%s (until %s)", ErrThrottled, by, e.Until.UTC().Format(time.RFC3339))
 }
 
 // Unwrap returns ErrThrottled.

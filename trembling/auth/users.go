@@ -39,6 +39,10 @@ const (
 	DefaultMaxFailures = 5
 	// DefaultWindow is the throttling window when [Options.Window] is 0.
 	DefaultWindow = 15 * time.Minute
+	// DefaultMaxClientFailures is the number of failed attempts allowed
+	// per client, on any accounts, and window when
+	// [Options.MaxClientFailures] is 0.
+	DefaultMaxClientFailures = 50
 )
 
 // Options configure a [Users]. The zero value gives the defaults.
@@ -53,6 +57,12 @@ type Options struct {
 	// Window is the throttling window: 0 means DefaultWindow (15
 	// minutes); negative is refused.
 	Window time.Duration
+	// MaxClientFailures is the number of failed attempts per client (see
+	// [Users.LoginFrom]) on any accounts a window allows before further
+	// attempts from it are throttled, against password spraying (one
+	// password tried on many accounts): 0 means DefaultMaxClientFailures
+	// (50); negative is refused.
+	MaxClientFailures int
 	// MaxHashes bounds the bcrypt computations that run at once (each
 	// takes a CPU for a noticeable time): 0 means runtime.NumCPU(). A
 	// call that needs one more waits for a free slot up to HashWait,
@@ -158,6 +168,7 @@ type Users struct {
 
 	cost        int
 	maxFailures int
+	maxClient   int
 	window      time.Duration
 	nowFunc     func() time.Time
 	logger      *slog.Logger
@@ -207,6 +218,10 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	}
 	if s.window == 0 {
 		s.window = DefaultWindow
+	}
+	s.maxClient = cmp.Or(opts.MaxClientFailures, DefaultMaxClientFailures)
+	if s.maxClient < 0 {
+		return nil, fmt.Errorf("%w: MaxClientFailures %d is negative", ErrInvalidOptions, opts.MaxClientFailures)
 	}
 	if s.window < 0 {
 		return nil, fmt.Errorf("%w: Window %v is negative", ErrInvalidOptions, opts.Window)
@@ -571,9 +586,16 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 }
 
 // Login checks username and password and returns the account and a new
-// device cookie for the client, which it should keep and present at its
-// next login (see the package documentation); device is the one it
-// presented, "" for none.
+// device cookie for the client: [Users.LoginFrom] with no client address.
+func (s *Users) Login(ctx context.Context, username, password, device string) (User, string, error) {
+	return s.LoginFrom(ctx, username, password, device, "")
+}
+
+// LoginFrom checks username and password and returns the account and a
+// new device cookie for the client, which it should keep and present at
+// its next login (see the package documentation); device is the one it
+// presented, "" for none; client is the client's address ("" for none),
+// whose failed attempts on any account are limited too.
 //
 // The error is [ErrInvalidCredentials] itself for an unknown username, a
 // wrong password (an empty or over-long one included) and an inactive
@@ -582,40 +604,70 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 // rules are public, so that says nothing); an error matching
 // [ErrThrottled] when the account has too many recent failed attempts
 // from clients without a device cookie for it (or, for a client with
-// one, when that device cookie has); an error matching [ErrBusy] when
-// too many passwords are being checked at once; and anything else only
-// for database failures. On success it records last_login, upgrades a
-// hash of a lower cost than configured, and resets the attempt counter
-// the attempt was counted against.
-func (s *Users) Login(ctx context.Context, username, password, device string) (User, string, error) {
+// one, when that device cookie has), or when client has too many recent
+// failed attempts on any accounts and presents no valid device cookie
+// for this one (a [*ThrottledError] with Client set); an error matching
+// [ErrBusy] when too many passwords are being checked at once; and
+// anything else only for database failures. On success it records
+// last_login, upgrades a hash of an older version or a lower cost than
+// configured, resets the attempt counter the attempt was counted against
+// and does not count the attempt against the client.
+func (s *Users) LoginFrom(ctx context.Context, username, password, device, client string) (User, string, error) {
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return User{}, "", err
 	}
 	name := throttleName(username)
 	counter := accountCounter(name)
+	known := false
 	if device != "" {
 		if c, ok := s.devices.check(device, name); ok {
-			counter = c
+			counter, known = c, true
 		}
 	}
-	slot, err := s.claim(ctx, counter)
+	// A browser that has logged in to this account before is not
+	// throttled by its address: others behind the same address (an
+	// office, a carrier's NAT) may be spraying.
+	var clientSlot string
+	if client != "" && !known {
+		var err error
+		if clientSlot, err = s.claim(ctx, clientCounter(client), s.maxClient); err != nil {
+			var te *ThrottledError
+			if errors.As(err, &te) {
+				te.Client = true
+			}
+			return User{}, "", err
+		}
+	}
+	slot, err := s.claim(ctx, counter, s.maxFailures)
 	if err != nil {
+		s.giveBack(ctx, clientSlot, "client, account throttled") // not checked: not a failure
 		return User{}, "", err
 	}
 	u, err := s.checkPassword(ctx, username, password)
 	if errors.Is(err, ErrBusy) {
 		// The password was not checked: this attempt does not count.
-		if _, derr := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: slot}}); derr != nil {
-			s.logger.Warn("auth: giving back the attempt of a login refused as busy", "err", derr)
-		}
+		s.giveBack(ctx, slot, "busy")
+		s.giveBack(ctx, clientSlot, "client, busy")
 	}
 	if err != nil {
 		return User{}, "", err
 	}
+	s.giveBack(ctx, clientSlot, "client, success")
 	if err := s.release(ctx, counter); err != nil {
 		s.logger.Warn("auth: login succeeded but its attempt counter was not reset", "user", u.ID, "err", err)
 	}
 	return u, s.devices.issue(u.ID), nil
+}
+
+// KnownDevice reports whether device is a valid device cookie of the
+// account username: the browser that presents it has logged in as that
+// user before. A login without one is a login from a new device.
+func (s *Users) KnownDevice(ctx context.Context, device, username string) bool {
+	if device == "" || s.EnsureIndexes(ctx) != nil {
+		return false
+	}
+	_, ok := s.devices.check(device, throttleName(username))
+	return ok
 }
 
 // checkPassword is Login once the attempt is counted.
