@@ -121,6 +121,11 @@ type User struct {
 	// PasswordChangedAt is when the password was last set (by Create or
 	// SetPassword; a cost upgrade does not count).
 	PasswordChangedAt time.Time
+	// MustChangePassword is true when the password was set by an
+	// operator as a temporary one (SetTemporaryPassword,
+	// SetMustChangePassword): the user must choose a new one before
+	// going on. SetPassword clears it.
+	MustChangePassword bool
 
 	hash  string
 	epoch int64 // see Users.SetActive
@@ -138,6 +143,7 @@ type userDoc struct {
 	CreatedAt         time.Time  `bson:"created_at"`
 	LastLogin         *time.Time `bson:"last_login"`
 	PasswordChangedAt time.Time  `bson:"password_changed_at"`
+	MustChange        bool       `bson:"must_change_password,omitempty"`
 	// SessionEpoch counts the times the account was disabled: sessions
 	// from an earlier epoch end (it is part of the Fingerprint).
 	SessionEpoch int64 `bson:"session_epoch,omitempty"`
@@ -145,14 +151,15 @@ type userDoc struct {
 
 func (d userDoc) user() User {
 	u := User{
-		ID:                Canonical(d.Username),
-		Username:          d.Username,
-		Email:             d.Email,
-		IsActive:          d.IsActive,
-		CreatedAt:         d.CreatedAt,
-		PasswordChangedAt: d.PasswordChangedAt,
-		hash:              d.PasswordHash,
-		epoch:             d.SessionEpoch,
+		ID:                 Canonical(d.Username),
+		Username:           d.Username,
+		Email:              d.Email,
+		IsActive:           d.IsActive,
+		CreatedAt:          d.CreatedAt,
+		PasswordChangedAt:  d.PasswordChangedAt,
+		MustChangePassword: d.MustChange,
+		hash:               d.PasswordHash,
+		epoch:              d.SessionEpoch,
 	}
 	if d.LastLogin != nil {
 		u.LastLogin = *d.LastLogin
@@ -550,10 +557,21 @@ func (s *Users) SetActive(ctx context.Context, username string, active bool) err
 }
 
 // SetPassword replaces the password of username, under the same rules as
-// Create. It changes the user's [Fingerprint], which ends the user's
-// other sessions. It does not reset the login throttle (see
-// [Users.ResetFailures]).
+// Create, and clears MustChangePassword. It changes the user's
+// [Fingerprint], which ends the user's other sessions. It does not reset
+// the login throttle (see [Users.ResetFailures]).
 func (s *Users) SetPassword(ctx context.Context, username, password string) error {
+	return s.setPassword(ctx, username, password, false)
+}
+
+// SetTemporaryPassword is SetPassword for a password an operator chose
+// and told the user: the account's MustChangePassword becomes true, so
+// that the user is led to choose their own at their next login.
+func (s *Users) SetTemporaryPassword(ctx context.Context, username, password string) error {
+	return s.setPassword(ctx, username, password, true)
+}
+
+func (s *Users) setPassword(ctx context.Context, username, password string, temporary bool) error {
 	if err := CheckPassword(password); err != nil {
 		return err
 	}
@@ -564,7 +582,15 @@ func (s *Users) SetPassword(ctx context.Context, username, password string) erro
 	return s.update(ctx, username, "setting password", bson.D{
 		{Key: "password_hash", Value: h},
 		{Key: "password_changed_at", Value: s.now()},
+		{Key: "must_change_password", Value: temporary},
 	})
+}
+
+// SetMustChangePassword sets or clears the MustChangePassword of
+// username's account (aspengo user add --temporary sets it on a new
+// account).
+func (s *Users) SetMustChangePassword(ctx context.Context, username string, must bool) error {
+	return s.update(ctx, username, "setting must_change_password", bson.D{{Key: "must_change_password", Value: must}})
 }
 
 // dummy returns a bcrypt hash at the configured cost of a random

@@ -496,3 +496,40 @@ func TestFingerprint(t *testing.T) {
 		t.Error("disabling and enabling mia left her fingerprint as it was")
 	}
 }
+
+// TestTemporaryPassword: a temporary password marks the account until
+// the user sets their own.
+func TestTemporaryPassword(t *testing.T) {
+	ctx := t.Context()
+	u := newUsers(t, enginetest.DB(t), auth.Options{})
+	mustCreate(t, u, "tess", "tess-password-1")
+	must := func(want bool) {
+		t.Helper()
+		got, err := u.Get(ctx, "tess")
+		if err != nil || got.MustChangePassword != want {
+			t.Errorf("MustChangePassword = %v, %v; want %v", got.MustChangePassword, err, want)
+		}
+	}
+	must(false)
+	if err := u.SetTemporaryPassword(ctx, "tess", "temporary-pw-1"); err != nil {
+		t.Fatal(err)
+	}
+	must(true)
+	if got, err := u.Authenticate(ctx, "tess", "temporary-pw-1"); err != nil || !got.MustChangePassword {
+		t.Errorf("Authenticate with the temporary password: %v, must change %v; want true", err, got.MustChangePassword)
+	}
+	if err := u.SetPassword(ctx, "tess", "tess-own-password"); err != nil {
+		t.Fatal(err)
+	}
+	must(false)
+	if err := u.SetMustChangePassword(ctx, "tess", true); err != nil {
+		t.Fatal(err)
+	}
+	must(true)
+	if err := u.SetTemporaryPassword(ctx, "tess", "short"); !errors.Is(err, auth.ErrPasswordTooShort) {
+		t.Errorf("a short temporary password: %v; want ErrPasswordTooShort", err)
+	}
+	if err := u.SetMustChangePassword(ctx, "nobody", true); !errors.Is(err, auth.ErrNoUser) {
+		t.Errorf("SetMustChangePassword of nobody: %v; want ErrNoUser", err)
+	}
+}
