@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,6 +36,11 @@ const HookAuth = "trembling.auth:inbound"
 // DefaultLoginURL is where login_required sends anonymous visitors when
 // neither the page, website.login_url nor [Config.LoginURL] says otherwise.
 const DefaultLoginURL = "/account/login.html"
+
+// DefaultChangePasswordURL is where login_required sends a user who must
+// change their password (an operator set a temporary one) when
+// website.change_password_url does not say otherwise.
+const DefaultChangePasswordURL = "/account/password.html"
 
 // Values of request.login_error after a failed login(request, ...).
 const (
@@ -85,9 +91,13 @@ type authSite struct {
 	users    *auth.Users // nil when err is set
 	err      error       // why the site has no accounts (no website.db)
 	loginURL string
-	timeout  time.Duration
-	log      *slog.Logger
-	now      func() time.Time
+	// changePasswordURL is where a user who must change their password
+	// is sent (website.change_password_url).
+	changePasswordURL string
+	trusted           []netip.Prefix // website.trusted_proxies
+	timeout           time.Duration
+	log               *slog.Logger
+	now               func() time.Time
 
 	lookups lookupLimiter // of user_exists
 	reads   atomic.Int64  // accounts read for requests' users, for tests
@@ -164,6 +174,20 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	}
 	maxHashes, hashWait, err := hashLimits(w)
 	if err != nil {
+		return err
+	}
+	a.changePasswordURL = DefaultChangePasswordURL
+	if v, ok := w.Attr("change_password_url"); ok {
+		s, ok := starlark.AsString(v)
+		if !ok || !strings.HasPrefix(s, "/") {
+			return fmt.Errorf("trembling: website.change_password_url must be a local path (a str starting with /), not %s", v)
+		}
+		a.changePasswordURL = s
+	}
+	if _, err := accountEventFunc(w); err != nil {
+		return err
+	}
+	if a.trusted, err = parseTrustedProxies(w); err != nil {
 		return err
 	}
 	a.lookups.perMinute = DefaultLookupsPerMinute
@@ -629,7 +653,8 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
-	u, newDevice, err := a.users.Login(ctx, username, password, device)
+	client := a.client(r)
+	u, newDevice, err := a.users.LoginFrom(ctx, username, password, device, client)
 	if err == nil || errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
 		a.sweepFailures(r.Context())
 	}
@@ -638,6 +663,10 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 		setLoginError(r, LoginErrorInvalid)
 		return starlark.False, nil
 	case errors.Is(err, auth.ErrThrottled):
+		var te *auth.ThrottledError
+		if errors.As(err, &te) && te.Client {
+			a.log.Warn("trembling: too many failed logins from one client; throttled", "client", client)
+		}
 		setLoginError(r, LoginErrorThrottled)
 		return starlark.False, nil
 	case errors.Is(err, auth.ErrBusy):
@@ -665,6 +694,11 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 		Secure:   t.cfg.SecureCookies || r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, // only the site's own login form needs it
 	})
+	if !a.users.KnownDevice(ctx, device, u.ID) {
+		a.notify(r, AccountEvent{Type: EventNewDeviceLogin, Username: u.Username, Details: map[string]any{
+			"client": client, "user_agent": r.UserAgent(),
+		}})
+	}
 	return starlark.True, nil
 }
 
@@ -729,6 +763,11 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	if u, err := ra.get(); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	} else if u != nil {
+		if u.MustChangePassword {
+			if cp := t.changePasswordURL(r.Website); cp != "" && !samePath(cp, r.URL.Path) {
+				return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(withNext(cp, r.URL.RequestURI()), http.StatusFound))
+			}
+		}
 		return starlark.None, nil
 	}
 	if loginURL == "" {
@@ -737,12 +776,40 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	if loginURL == "" {
 		loginURL = DefaultLoginURL
 	}
+	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(withNext(loginURL, r.URL.RequestURI()), http.StatusFound))
+}
+
+// withNext returns u with the query parameter next=target added.
+func withNext(u, target string) string {
 	sep := "?"
-	if strings.Contains(loginURL, "?") {
+	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	loc := loginURL + sep + "next=" + url.QueryEscape(r.URL.RequestURI())
-	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(loc, http.StatusFound))
+	return u + sep + "next=" + url.QueryEscape(target)
+}
+
+// samePath reports whether the local URL u (maybe with a query) names
+// path.
+func samePath(u, path string) bool {
+	p, _, _ := strings.Cut(u, "?")
+	return p == path
+}
+
+// changePasswordURL returns website.change_password_url of the started
+// website w, or "".
+func (t *Trembling) changePasswordURL(w *aspengo.Website) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if st := t.sites[w]; st != nil && st.auth != nil {
+		return st.auth.changePasswordURL
+	}
+	return ""
+}
+
+// client returns the address of the client of r: its connection's, or
+// the one a trusted proxy supplied (website.trusted_proxies).
+func (a *authSite) client(r *aspengo.Request) string {
+	return clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), a.trusted)
 }
 
 // createUserFn is create_user(username, password, email=None,
@@ -801,6 +868,7 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	} else if err != nil {
 		return nil, accountError(b, "setting the password", err)
 	}
+	a.notify(r, AccountEvent{Type: EventPasswordChanged, Username: username, Details: map[string]any{"client": a.client(r)}})
 	s, err := SessionOf(r)
 	if err != nil {
 		return starlark.None, nil // no session to keep logged in
@@ -841,8 +909,9 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 	}
 	if r.Value(lookupCountedKey{}) == nil {
 		r.SetValue(lookupCountedKey{}, true)
-		if ok, retry := a.lookups.allow(r.RemoteAddr, a.now()); !ok {
-			a.log.Warn("trembling: too many user_exists lookups from one client; answered 429", "client", r.RemoteAddr, "path", r.URL.Path)
+		client := a.client(r)
+		if ok, retry := a.lookups.allow(client, a.now()); !ok {
+			a.log.Warn("trembling: too many user_exists lookups from one client; answered 429", "client", client, "path", r.URL.Path)
 			resp := r.Abort(http.StatusTooManyRequests, "")
 			resp.Header.Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()+0.999))))
 			return nil, fmt.Errorf("%s: %w", b.Name(), resp)
@@ -1008,7 +1077,7 @@ var (
 	_ simplate.TemplateValuer = userValue{}
 )
 
-var userAttrNames = []string{"created_at", "email", "id", "is_active", "last_login", "username"}
+var userAttrNames = []string{"created_at", "email", "id", "is_active", "last_login", "must_change_password", "username"}
 
 func (v userValue) String() string        { return fmt.Sprintf("<user %q>", v.u.Username) }
 func (v userValue) Type() string          { return "user" }
@@ -1019,8 +1088,9 @@ func (v userValue) AttrNames() []string   { return userAttrNames }
 
 // Attr returns username, email (None when there is none), is_active,
 // created_at, last_login (time.time values in UTC; last_login is None
-// before the first login) and id (the account's _id, the canonical
-// username).
+// before the first login), id (the account's _id, the canonical
+// username) and must_change_password (True after an operator set a
+// temporary password, until the user sets their own).
 func (v userValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "username":
@@ -1041,6 +1111,8 @@ func (v userValue) Attr(name string) (starlark.Value, error) {
 		return starlarktime.Time(v.u.LastLogin.UTC()), nil
 	case "id":
 		return starlark.String(v.u.ID), nil
+	case "must_change_password":
+		return starlark.Bool(v.u.MustChangePassword), nil
 	}
 	return nil, nil
 }
@@ -1056,6 +1128,8 @@ func (v userValue) TemplateValue() any {
 		"created_at": v.u.CreatedAt.UTC(),
 		"last_login": nil,
 		"id":         v.u.ID,
+
+		"must_change_password": v.u.MustChangePassword,
 	}
 	if v.u.Email != "" {
 		m["email"] = v.u.Email

@@ -264,11 +264,14 @@ func TestRequestUser(t *testing.T) {
 			"id":         "alice",
 			"created_at": u.CreatedAt.UTC().Format(time.RFC3339Nano),
 			"last_login": u.LastLogin.UTC().Format(time.RFC3339Nano),
+
+			"must_change_password": false,
 		},
-		"attrs": []any{"created_at", "email", "id", "is_active", "last_login", "username"},
+		"attrs": []any{"created_at", "email", "id", "is_active", "last_login", "must_change_password", "username"},
 		"types": map[string]any{
 			"created_at": "time.time", "email": "string", "id": "string",
 			"is_active": "bool", "last_login": "time.time", "username": "string",
+			"must_change_password": "bool",
 		},
 		// The login is kept out of request.session.
 		"session": []any{"cart"},
