@@ -199,6 +199,15 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 		}
 		a.lookups.perMinute = int(n)
 	}
+	var perClient int
+	if v, ok := w.Attr("login_failures_per_client"); ok {
+		i, ok := v.(starlark.Int)
+		n, exact := i.Int64()
+		if !ok || !exact || n < 1 || n > 1<<16 {
+			return fmt.Errorf("trembling: website.login_failures_per_client must be an int from 1 to 65536, not %s", v)
+		}
+		perClient = int(n)
+	}
 	v, set := w.Attr("db")
 	h, isHandle := v.(*database.Handle)
 	switch {
@@ -213,7 +222,7 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 		}
 		users, err := auth.NewUsers(h.Database(), auth.Options{
 			Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey,
-			Pepper: pepper, MaxHashes: maxHashes, HashWait: hashWait,
+			Pepper: pepper, MaxHashes: maxHashes, HashWait: hashWait, MaxClientFailures: perClient,
 		})
 		if err != nil {
 			return fmt.Errorf("trembling: %w", err)
