@@ -127,6 +127,7 @@ func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
 		{"set_password", t.setPasswordFn},
 		{"user_exists", t.userExistsFn},
 		{"safe_next", safeNextFn},
+		{"check_password", checkPasswordFn},
 	}
 	for _, bi := range builtins {
 		if err := reg.Builtin(bi.name, starlark.NewBuiltin(bi.name, bi.fn)); err != nil {
@@ -933,6 +934,21 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("looking up the account", err))
 	}
 	return starlark.Bool(ok), nil
+}
+
+// checkPasswordFn is check_password(password) → None when password
+// follows the password policy of create_user and set_password (12 to 128
+// characters, not one of the most common passwords), else a sentence
+// saying why not, for the form that asked for it.
+func checkPasswordFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var password string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "password", &password); err != nil {
+		return nil, err
+	}
+	if p := auth.PasswordProblem(password); p != "" {
+		return starlark.String(p), nil
+	}
+	return starlark.None, nil
 }
 
 // lookupCountedKey marks, among a request's values, that its user_exists

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -178,4 +179,23 @@ func Fingerprint(u User) string {
 	}
 	sum := sha256.Sum256([]byte(fp))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// PasswordProblem returns why password cannot be set, as a sentence for
+// the person choosing it, or "" when [CheckPassword] accepts it.
+func PasswordProblem(password string) string {
+	err := CheckPassword(password)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrPasswordEmpty):
+		return "Choose a password."
+	case errors.Is(err, ErrPasswordTooShort):
+		return fmt.Sprintf("Use at least %d characters for your password.", MinPasswordLen)
+	case errors.Is(err, ErrPasswordTooLong):
+		return fmt.Sprintf("That password is too long: %d characters at most.", MaxPasswordLen)
+	case errors.Is(err, ErrPasswordCommon):
+		return "That password is one of the most common ones, which attackers try first. Choose another."
+	}
+	return "That password contains bytes that are not text. Choose another."
 }

@@ -96,3 +96,18 @@ func TestCheckPasswordMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestPasswordProblem(t *testing.T) {
+	for pw, want := range map[string]string{
+		"":                                   "Choose a password.",
+		"short":                              "Use at least 12 characters for your password.",
+		strings.Repeat("x", 129):             "That password is too long: 128 characters at most.",
+		"1q2w3e4r5t6y":                       "That password is one of the most common ones, which attackers try first. Choose another.",
+		"\xff\xfe" + strings.Repeat("x", 12): "That password contains bytes that are not text. Choose another.",
+		"a fine long password":               "",
+	} {
+		if got := auth.PasswordProblem(pw); got != want {
+			t.Errorf("PasswordProblem(%.20q) = %q; want %q", pw, got, want)
+		}
+	}
+}
