@@ -744,7 +744,8 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 }
 
 // loginSucceeded records the login of d, whose hash password matched,
-// and upgrades that hash if its cost is low.
+// and upgrades that hash if it is of an older version (no pepper) or its
+// cost is low.
 //
 // Recording the login is one update by _id, as every query of a request
 // is. The returned User carries the hash as read, so if the password
@@ -754,7 +755,7 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 // An upgrade must not overwrite a password set meanwhile, so it applies
 // only if the account is still active with the hash read (a filter
 // beyond _id, which may scan the collection; it happens once per account
-// after the cost is raised). When two logins upgrade at once, the second
+// after the cost is raised or the version changes). When two logins upgrade at once, the second
 // re-reads the first's hash instead of overwriting it, so that the
 // returned User's Fingerprint is the stored one.
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
