@@ -755,9 +755,10 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 // An upgrade must not overwrite a password set meanwhile, so it applies
 // only if the account is still active with the hash read (a filter
 // beyond _id, which may scan the collection; it happens once per account
-// after the cost is raised or the version changes). When two logins upgrade at once, the second
-// re-reads the first's hash instead of overwriting it, so that the
-// returned User's Fingerprint is the stored one.
+// after the cost is raised or the version changes). When two logins
+// upgrade at once, the second re-reads the first's hash instead of
+// overwriting it, so that the returned User's Fingerprint is the stored
+// one.
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
 	defer s.forget(d.Username)
 	now := s.now()
