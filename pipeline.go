@@ -112,7 +112,7 @@ func (w *Website) runResource(req *Request) (err error) {
 		"response": req.responseStarlark(),
 		"website":  w.starlarkValue(),
 	}
-	body, err := sp.Run(req.starlarkThread(), vars)
+	body, err := sp.Run(req.Thread(), vars)
 	if err == nil {
 		err = req.lazyErr
 	}
@@ -189,7 +189,7 @@ func (w *Website) runRequestHook(req *Request, p Phase, i int, e hookEntry) (err
 	if p == OutboundEarly || p == OutboundLate {
 		arg = req.responseStarlark()
 	}
-	return callHook(req.starlarkThread(), fn, arg)
+	return callHook(req.Thread(), fn, arg)
 }
 
 // hookFn is a Starlark hook function found at a checkpoint.

@@ -81,7 +81,7 @@ func BenchmarkPipeline(b *testing.B) {
 				for b.Loop() {
 					req := &Request{Request: hr, Website: w, Response: &Response{Code: 200}}
 					vars := starlark.StringDict{"request": req.starlarkValue(), "response": req.responseStarlark(), "website": w.starlarkValue()}
-					if _, err := sp.Run(req.starlarkThread(), vars); err != nil {
+					if _, err := sp.Run(req.Thread(), vars); err != nil {
 						b.Fatal(err)
 					}
 					req.release()

@@ -134,11 +134,12 @@ func (r *Request) SetValue(key, v any) {
 // keyValue is one value set with SetValue.
 type keyValue struct{ key, v any }
 
-// starlarkThread returns the request's Starlark thread, created on first use: it
+// Thread returns the request's Starlark thread, created on first use: it
 // carries the request for builtins (see RequestFromThread) and its
 // context (see simplate.Context), loads .aspen modules, and is cancelled
-// when the request's context ends.
-func (r *Request) starlarkThread() *starlark.Thread {
+// when the request's context ends. Extensions call a site's Starlark
+// functions on it (trembling's account events do).
+func (r *Request) Thread() *starlark.Thread {
 	if r.thread == nil {
 		t := r.Website.loader.NewThread(r.URL.Path)
 		t.SetLocal(threadRequestKey, r)

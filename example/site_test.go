@@ -163,17 +163,18 @@ func TestRegistrationErrors(t *testing.T) {
 		username, pw, again string
 		want                string
 	}{
-		{"empty username", "", "password1", "password1", "Choose a username."},
-		{"taken", "alice", "password1", "password1", "That username is taken."},
-		{"taken in another case", "Alice", "password1", "password1", "That username is taken."},
-		{"invalid character", "bob smith", "password1", "password1", "Use only letters, digits"},
-		{"not ASCII", "zoë", "password1", "password1", "Use only letters, digits"},
-		{"starts with a dot", ".bob", "password1", "password1", "Start your username with a letter or a digit."},
-		{"username too long", strings.Repeat("b", 65), "password1", "password1", "That username is too long"},
-		{"password too short", "bob", "1234567", "1234567", "Use at least 8 characters"},
-		{"password too long", "bob", strings.Repeat("p", 73), strings.Repeat("p", 73), "That password is too long: 72 bytes at most"},
-		{"password too long in bytes", "bob", strings.Repeat("é", 37), strings.Repeat("é", 37), "That password is too long"},
-		{"mismatch", "bob", "password1", "password2", "The two passwords do not match."},
+		{"empty username", "", "a fine passphrase", "a fine passphrase", "Choose a username."},
+		{"taken", "alice", "a fine passphrase", "a fine passphrase", "That username is taken."},
+		{"taken in another case", "Alice", "a fine passphrase", "a fine passphrase", "That username is taken."},
+		{"invalid character", "bob smith", "a fine passphrase", "a fine passphrase", "Use only letters, digits"},
+		{"not ASCII", "zoë", "a fine passphrase", "a fine passphrase", "Use only letters, digits"},
+		{"starts with a dot", ".bob", "a fine passphrase", "a fine passphrase", "Start your username with a letter or a digit."},
+		{"username too long", strings.Repeat("b", 65), "a fine passphrase", "a fine passphrase", "That username is too long"},
+		{"password too short", "bob", "12345678901", "12345678901", "Use at least 12 characters"},
+		{"password too short in characters", "bob", strings.Repeat("é", 11), strings.Repeat("é", 11), "Use at least 12 characters"},
+		{"password too long", "bob", strings.Repeat("p", 129), strings.Repeat("p", 129), "That password is too long: 128 characters at most"},
+		{"common password", "bob", "qwerty123456", "qwerty123456", "one of the most common ones"},
+		{"mismatch", "bob", "a fine passphrase", "a fine passphrase!", "The two passwords do not match."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,7 +204,7 @@ func TestLoginLogout(t *testing.T) {
 	expectPage(t, "GET / logged in", v.get("/"), "Welcome back, alice!", "Nothing left to do.", `id="who">alice<`, `id="nav-logout"`)
 	expectPage(t, "GET logout page logged in", v.get("/account/logout.html"), "You are logged in as <strong>alice</strong>", `id="logout"`)
 	// Logged in, the register page does not make another account.
-	a := v.post("/account/register.html", form("username", "carol", "password", "password1", "confirmation", "password1"))
+	a := v.post("/account/register.html", form("username", "carol", "password", "a fine passphrase", "confirmation", "a fine passphrase"))
 	expectPage(t, "register while logged in", a, "Log out first to create another account.")
 	if strings.Contains(a.body, `id="register-form"`) {
 		t.Errorf("the register form is shown to a logged-in visitor")
@@ -509,5 +510,29 @@ func TestRegisterRace(t *testing.T) {
 	}
 	if won != 1 {
 		t.Errorf("%d registrations of zoe succeeded; want 1", won)
+	}
+}
+
+// TestAccountEventsLogged: the example logs the account events its
+// startup hook receives: a login from a new browser, but not a second
+// login from the same one.
+func TestAccountEventsLogged(t *testing.T) {
+	s := startSite(t)
+	v := s.visitor(t)
+	v.register(t, "alice", alicePassword)
+	event := "account event: new_device_login for alice"
+	if n := strings.Count(s.log.String(), event); n != 1 {
+		t.Fatalf("%d new-device events after registering (which logs in); want 1:\n%s", n, s.log.String())
+	}
+	v.post("/account/logout.html", nil)
+	a := v.post("/account/login.html", form("username", "alice", "password", alicePassword))
+	expectRedirect(t, "login", a, http.StatusFound, "/home/")
+	if n := strings.Count(s.log.String(), event); n != 1 {
+		t.Errorf("%d new-device events after a login from the same browser; want 1", n)
+	}
+	other := s.visitor(t)
+	expectRedirect(t, "login elsewhere", other.post("/account/login.html", form("username", "alice", "password", alicePassword)), http.StatusFound, "/home/")
+	if n := strings.Count(s.log.String(), event); n != 2 {
+		t.Errorf("%d new-device events after a login from another browser; want 2:\n%s", n, s.log.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,6 +37,11 @@ const HookAuth = "trembling.auth:inbound"
 // neither the page, website.login_url nor [Config.LoginURL] says otherwise.
 const DefaultLoginURL = "/account/login.html"
 
+// DefaultChangePasswordURL is where login_required sends a user who must
+// change their password (an operator set a temporary one) when
+// website.change_password_url does not say otherwise.
+const DefaultChangePasswordURL = "/account/password.html"
+
 // Values of request.login_error after a failed login(request, ...).
 const (
 	// LoginErrorInvalid: unknown username, wrong password or inactive
@@ -58,6 +64,13 @@ const DeviceCookieName = "login_device"
 // is kept in the database (see auth.Options.DeviceKey).
 const DeviceKeyFileName = "login-device.key"
 
+// PepperFileName is the file in [Config.KeyDir] that holds the pepper,
+// the secret key of the password hashes (see auth.Options.Pepper), when
+// that directory exists; otherwise it is kept in the database. Losing it
+// makes every password hashed with it fail: back it up with the
+// database, apart from it.
+const PepperFileName = "password-pepper.key"
+
 // deviceCookieMaxAge is how long a browser keeps its device cookie.
 const deviceCookieMaxAge = 365 * 24 * time.Hour
 
@@ -78,9 +91,13 @@ type authSite struct {
 	users    *auth.Users // nil when err is set
 	err      error       // why the site has no accounts (no website.db)
 	loginURL string
-	timeout  time.Duration
-	log      *slog.Logger
-	now      func() time.Time
+	// changePasswordURL is where a user who must change their password
+	// is sent (website.change_password_url).
+	changePasswordURL string
+	trusted           []netip.Prefix // website.trusted_proxies
+	timeout           time.Duration
+	log               *slog.Logger
+	now               func() time.Time
 
 	lookups lookupLimiter // of user_exists
 	reads   atomic.Int64  // accounts read for requests' users, for tests
@@ -110,6 +127,7 @@ func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
 		{"set_password", t.setPasswordFn},
 		{"user_exists", t.userExistsFn},
 		{"safe_next", safeNextFn},
+		{"check_password", checkPasswordFn},
 	}
 	for _, bi := range builtins {
 		if err := reg.Builtin(bi.name, starlark.NewBuiltin(bi.name, bi.fn)); err != nil {
@@ -159,6 +177,20 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	if err != nil {
 		return err
 	}
+	a.changePasswordURL = DefaultChangePasswordURL
+	if v, ok := w.Attr("change_password_url"); ok {
+		s, ok := starlark.AsString(v)
+		if !ok || !strings.HasPrefix(s, "/") {
+			return fmt.Errorf("trembling: website.change_password_url must be a local path (a str starting with /), not %s", v)
+		}
+		a.changePasswordURL = s
+	}
+	if _, err := accountEventFunc(w); err != nil {
+		return err
+	}
+	if a.trusted, err = parseTrustedProxies(w); err != nil {
+		return err
+	}
 	a.lookups.perMinute = DefaultLookupsPerMinute
 	if v, ok := w.Attr("user_exists_per_minute"); ok {
 		i, ok := v.(starlark.Int)
@@ -168,6 +200,15 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 		}
 		a.lookups.perMinute = int(n)
 	}
+	var perClient int
+	if v, ok := w.Attr("login_failures_per_client"); ok {
+		i, ok := v.(starlark.Int)
+		n, exact := i.Int64()
+		if !ok || !exact || n < 1 || n > 1<<16 {
+			return fmt.Errorf("trembling: website.login_failures_per_client must be an int from 1 to 65536, not %s", v)
+		}
+		perClient = int(n)
+	}
 	v, set := w.Attr("db")
 	h, isHandle := v.(*database.Handle)
 	switch {
@@ -176,13 +217,14 @@ func (t *Trembling) startAuth(ctx context.Context, w *aspengo.Website) error {
 	case !isHandle:
 		a.err = fmt.Errorf("trembling: user accounts need website.db to be a database handle from connect(), not a %s", v.Type())
 	default:
-		deviceKey, err := t.deviceKey(a.log)
+		deviceKey, pepper, err := KeyFiles(t.cfg.KeyDir, a.log)
 		if err != nil {
 			return err
 		}
 		users, err := auth.NewUsers(h.Database(), auth.Options{
 			Cost: t.cfg.BcryptCost, Now: t.cfg.Now, Logger: a.log, DeviceKey: deviceKey,
-			MaxHashes: maxHashes, HashWait: hashWait, Versions: t.cfg.Versioner,
+			Pepper: pepper, MaxHashes: maxHashes, HashWait: hashWait, MaxClientFailures: perClient,
+			Versions: t.cfg.Versioner,
 		})
 		if err != nil {
 			return fmt.Errorf("trembling: %w", err)
@@ -244,26 +286,31 @@ func (a *authSite) busy(r *aspengo.Request, b *starlark.Builtin, err error) erro
 	return fmt.Errorf("%s: %w", b.Name(), resp)
 }
 
-// deviceKey returns the key of the device cookies: from the file
-// DeviceKeyFileName in Config.KeyDir, made on first use, when that
-// directory exists (the embedded engine's data directory: every process
-// on it shares the file, and the key stays out of the database); else
-// nil, and the accounts keep a key in the database, shared by every
-// process that uses it (with a MongoDB server there may be no data
-// directory at all).
-func (t *Trembling) deviceKey(log *slog.Logger) ([]byte, error) {
-	if t.cfg.KeyDir == "" {
-		return nil, nil
+// KeyFiles returns the keys of the accounts kept in the key directory
+// dir (Config.KeyDir): the key of the device cookies (DeviceKeyFileName)
+// and the pepper of the password hashes (PepperFileName), each made on
+// first use. When dir is "" or does not exist both are nil, and the
+// accounts keep them in the database, shared by every process that uses
+// it (with a MongoDB server there may be no data directory at all).
+// Every program that opens the accounts of a site (aspengo serve and
+// aspengo user) must use the same keys.
+func KeyFiles(dir string, log *slog.Logger) (deviceKey, pepper []byte, err error) {
+	if dir == "" {
+		return nil, nil, nil
 	}
-	if fi, err := os.Stat(t.cfg.KeyDir); err != nil || !fi.IsDir() {
-		log.Info("trembling: no key directory; device cookies are signed with a key kept in the database", "dir", t.cfg.KeyDir)
-		return nil, nil
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		log.Info("trembling: no key directory; the device cookie key and the password pepper are kept in the database", "dir", dir)
+		return nil, nil, nil
 	}
-	key, err := loadOrCreateFileKey(filepath.Join(t.cfg.KeyDir, DeviceKeyFileName), auth.MinDeviceKeySize)
+	deviceKey, err = loadOrCreateFileKey(filepath.Join(dir, DeviceKeyFileName), auth.MinDeviceKeySize)
 	if err != nil {
-		return nil, fmt.Errorf("trembling: device cookie key: %w", err)
+		return nil, nil, fmt.Errorf("trembling: device cookie key: %w", err)
 	}
-	return key, nil
+	pepper, err = loadOrCreateFileKey(filepath.Join(dir, PepperFileName), auth.MinPepperSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trembling: password pepper: %w", err)
+	}
+	return deviceKey, pepper, nil
 }
 
 // loadOrCreateFileKey reads the key in path, or makes one of size random
@@ -617,7 +664,8 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	ctx, cancel := a.bcryptContext(r)
 	defer cancel()
-	u, newDevice, err := a.users.Login(ctx, username, password, device)
+	client := a.client(r)
+	u, newDevice, err := a.users.LoginFrom(ctx, username, password, device, client)
 	if err == nil || errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
 		a.sweepFailures(r.Context())
 	}
@@ -626,6 +674,10 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 		setLoginError(r, LoginErrorInvalid)
 		return starlark.False, nil
 	case errors.Is(err, auth.ErrThrottled):
+		var te *auth.ThrottledError
+		if errors.As(err, &te) && te.Client {
+			a.log.Warn("trembling: too many failed logins from one client; throttled", "client", client)
+		}
 		setLoginError(r, LoginErrorThrottled)
 		return starlark.False, nil
 	case errors.Is(err, auth.ErrBusy):
@@ -653,6 +705,11 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 		Secure:   t.cfg.SecureCookies || r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, // only the site's own login form needs it
 	})
+	if !a.users.KnownDevice(ctx, device, u.ID) {
+		a.notify(r, AccountEvent{Type: EventNewDeviceLogin, Username: u.Username, Details: map[string]any{
+			"client": client, "user_agent": r.UserAgent(),
+		}})
+	}
 	return starlark.True, nil
 }
 
@@ -717,6 +774,11 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	if u, err := ra.get(); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	} else if u != nil {
+		if u.MustChangePassword {
+			if cp := t.changePasswordURL(r.Website); cp != "" && !samePath(cp, r.URL.Path) {
+				return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(withNext(cp, r.URL.RequestURI()), http.StatusFound))
+			}
+		}
 		return starlark.None, nil
 	}
 	if loginURL == "" {
@@ -725,12 +787,40 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	if loginURL == "" {
 		loginURL = DefaultLoginURL
 	}
+	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(withNext(loginURL, r.URL.RequestURI()), http.StatusFound))
+}
+
+// withNext returns u with the query parameter next=target added.
+func withNext(u, target string) string {
 	sep := "?"
-	if strings.Contains(loginURL, "?") {
+	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	loc := loginURL + sep + "next=" + url.QueryEscape(r.URL.RequestURI())
-	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(loc, http.StatusFound))
+	return u + sep + "next=" + url.QueryEscape(target)
+}
+
+// samePath reports whether the local URL u (maybe with a query) names
+// path.
+func samePath(u, path string) bool {
+	p, _, _ := strings.Cut(u, "?")
+	return p == path
+}
+
+// changePasswordURL returns website.change_password_url of the started
+// website w, or "".
+func (t *Trembling) changePasswordURL(w *aspengo.Website) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if st := t.sites[w]; st != nil && st.auth != nil {
+		return st.auth.changePasswordURL
+	}
+	return ""
+}
+
+// client returns the address of the client of r: its connection's, or
+// the one a trusted proxy supplied (website.trusted_proxies).
+func (a *authSite) client(r *aspengo.Request) string {
+	return clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), a.trusted)
 }
 
 // createUserFn is create_user(username, password, email=None,
@@ -789,6 +879,7 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	} else if err != nil {
 		return nil, accountError(b, "setting the password", err)
 	}
+	a.notify(r, AccountEvent{Type: EventPasswordChanged, Username: username, Details: map[string]any{"client": a.client(r)}})
 	s, err := SessionOf(r)
 	if err != nil {
 		return starlark.None, nil // no session to keep logged in
@@ -829,8 +920,9 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 	}
 	if r.Value(lookupCountedKey{}) == nil {
 		r.SetValue(lookupCountedKey{}, true)
-		if ok, retry := a.lookups.allow(r.RemoteAddr, a.now()); !ok {
-			a.log.Warn("trembling: too many user_exists lookups from one client; answered 429", "client", r.RemoteAddr, "path", r.URL.Path)
+		client := a.client(r)
+		if ok, retry := a.lookups.allow(client, a.now()); !ok {
+			a.log.Warn("trembling: too many user_exists lookups from one client; answered 429", "client", client, "path", r.URL.Path)
 			resp := r.Abort(http.StatusTooManyRequests, "")
 			resp.Header.Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()+0.999))))
 			return nil, fmt.Errorf("%s: %w", b.Name(), resp)
@@ -843,6 +935,21 @@ func (t *Trembling) userExistsFn(thread *starlark.Thread, b *starlark.Builtin, a
 		return nil, fmt.Errorf("%s: %w", b.Name(), dbError("looking up the account", err))
 	}
 	return starlark.Bool(ok), nil
+}
+
+// checkPasswordFn is check_password(password) → None when password
+// follows the password policy of create_user and set_password (12 to 128
+// characters, not one of the most common passwords), else a sentence
+// saying why not, for the form that asked for it.
+func checkPasswordFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var password string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "password", &password); err != nil {
+		return nil, err
+	}
+	if p := auth.PasswordProblem(password); p != "" {
+		return starlark.String(p), nil
+	}
+	return starlark.None, nil
 }
 
 // lookupCountedKey marks, among a request's values, that its user_exists
@@ -920,8 +1027,9 @@ type AccountError struct {
 	Builtin string
 	// Err is the auth package's error: it matches auth.ErrUserExists,
 	// auth.ErrNoUser, auth.ErrInvalidUsername, auth.ErrInvalidEmail,
-	// auth.ErrPasswordEmpty or auth.ErrPasswordTooLong, and names the
-	// username or the limit.
+	// auth.ErrPasswordEmpty, auth.ErrPasswordTooShort,
+	// auth.ErrPasswordTooLong, auth.ErrPasswordCommon or
+	// auth.ErrPasswordInvalid, and names the username or the limit.
 	Err error
 }
 
@@ -946,7 +1054,8 @@ func (e *AccountError) HTTPStatus() int {
 func accountError(b *starlark.Builtin, op string, err error) error {
 	for _, target := range []error{
 		auth.ErrUserExists, auth.ErrNoUser, auth.ErrInvalidUsername,
-		auth.ErrInvalidEmail, auth.ErrPasswordEmpty, auth.ErrPasswordTooLong,
+		auth.ErrInvalidEmail, auth.ErrPasswordEmpty, auth.ErrPasswordTooShort,
+		auth.ErrPasswordTooLong, auth.ErrPasswordCommon, auth.ErrPasswordInvalid,
 	} {
 		if errors.Is(err, target) {
 			return &AccountError{Builtin: b.Name(), Err: err}
@@ -994,7 +1103,7 @@ var (
 	_ simplate.TemplateValuer = userValue{}
 )
 
-var userAttrNames = []string{"created_at", "email", "id", "is_active", "last_login", "username"}
+var userAttrNames = []string{"created_at", "email", "id", "is_active", "last_login", "must_change_password", "username"}
 
 func (v userValue) String() string        { return fmt.Sprintf("<user %q>", v.u.Username) }
 func (v userValue) Type() string          { return "user" }
@@ -1005,8 +1114,9 @@ func (v userValue) AttrNames() []string   { return userAttrNames }
 
 // Attr returns username, email (None when there is none), is_active,
 // created_at, last_login (time.time values in UTC; last_login is None
-// before the first login) and id (the account's _id, the canonical
-// username).
+// before the first login), id (the account's _id, the canonical
+// username) and must_change_password (True after an operator set a
+// temporary password, until the user sets their own).
 func (v userValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "username":
@@ -1027,6 +1137,8 @@ func (v userValue) Attr(name string) (starlark.Value, error) {
 		return starlarktime.Time(v.u.LastLogin.UTC()), nil
 	case "id":
 		return starlark.String(v.u.ID), nil
+	case "must_change_password":
+		return starlark.Bool(v.u.MustChangePassword), nil
 	}
 	return nil, nil
 }
@@ -1042,6 +1154,8 @@ func (v userValue) TemplateValue() any {
 		"created_at": v.u.CreatedAt.UTC(),
 		"last_login": nil,
 		"id":         v.u.ID,
+
+		"must_change_password": v.u.MustChangePassword,
 	}
 	if v.u.Email != "" {
 		m["email"] = v.u.Email

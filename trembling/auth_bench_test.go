@@ -23,16 +23,16 @@ func BenchmarkLogin(b *testing.B) {
 		o.cfg.Store = trembling.StoreMemory
 	})
 	ctx := context.Background()
-	if _, err := s.users.Create(ctx, "alice", "secret", ""); err != nil {
+	if _, err := s.users.Create(ctx, "alice", "secret-password", ""); err != nil {
 		b.Fatal(err)
 	}
 	for _, bc := range []struct {
 		name, username, password string
 		want                     int
 	}{
-		{"unknown-user", "nobody", "secret", 200},
+		{"unknown-user", "nobody", "secret-password", 200},
 		{"wrong-password", "alice", "wrong", 200},
-		{"success", "alice", "secret", 302},
+		{"success", "alice", "secret-password", 302},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			body := url.Values{"username": {bc.username}, "password": {bc.password}}.Encode()
@@ -66,9 +66,9 @@ func BenchmarkLogin(b *testing.B) {
 // account.
 func BenchmarkLoggedInRequest(b *testing.B) {
 	s := startAuthSite(b)
-	s.createUser(b, "alice", "secret")
+	s.createUser(b, "alice", "secret-password")
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("POST", "/account/login.html", strings.NewReader(url.Values{"username": {"alice"}, "password": {"secret"}}.Encode()))
+	req := httptest.NewRequest("POST", "/account/login.html", strings.NewReader(url.Values{"username": {"alice"}, "password": {"secret-password"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	s.w.ServeHTTP(rec, req)
 	ck := sessionCookie(rec.Result().Header)

@@ -16,7 +16,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.starlark.net/starlark"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
@@ -213,7 +212,7 @@ func TestRegisterBcryptCost(t *testing.T) {
 // the cost of new hashes.
 func TestBcryptCostFromConfig(t *testing.T) {
 	s := startAuthSite(t, func(o *siteOptions) { o.cfg.BcryptCost = auth.MinCost + 1 })
-	r := post(t, newClient(t, s.testSite), s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"secret"}})
+	r := post(t, newClient(t, s.testSite), s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"secret-password"}})
 	if r.code != 200 {
 		t.Fatalf("create: %v", r)
 	}
@@ -224,7 +223,7 @@ func TestBcryptCostFromConfig(t *testing.T) {
 	if err := db.Collection(auth.UsersCollection).FindOne(context.Background(), bson.D{{Key: "username", Value: "alice"}}).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	cost, err := bcrypt.Cost([]byte(doc.Hash))
+	cost, err := auth.HashCost(doc.Hash)
 	if err != nil || cost != auth.MinCost+1 {
 		t.Errorf("stored hash cost = %d, %v; want %d", cost, err, auth.MinCost+1)
 	}
@@ -239,7 +238,7 @@ func TestRequestUser(t *testing.T) {
 		t.Errorf("anonymous /me.json (-want +got):\n%s", diff)
 	}
 
-	created := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"secret"}, "email": {"alice@example.com"}})
+	created := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"secret-password"}, "email": {"alice@example.com"}})
 	if created.code != 200 {
 		t.Fatalf("create: %v", created)
 	}
@@ -253,7 +252,7 @@ func TestRequestUser(t *testing.T) {
 	}
 
 	get(t, c, s.testSite, "/cart.json?item=book")
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	u := s.user(t, "alice")
 	m := decode(t, get(t, c, s.testSite, "/me.json"))
 	want = map[string]any{
@@ -265,11 +264,14 @@ func TestRequestUser(t *testing.T) {
 			"id":         "alice",
 			"created_at": u.CreatedAt.UTC().Format(time.RFC3339Nano),
 			"last_login": u.LastLogin.UTC().Format(time.RFC3339Nano),
+
+			"must_change_password": false,
 		},
-		"attrs": []any{"created_at", "email", "id", "is_active", "last_login", "username"},
+		"attrs": []any{"created_at", "email", "id", "is_active", "last_login", "must_change_password", "username"},
 		"types": map[string]any{
 			"created_at": "time.time", "email": "string", "id": "string",
 			"is_active": "bool", "last_login": "time.time", "username": "string",
+			"must_change_password": "bool",
 		},
 		// The login is kept out of request.session.
 		"session": []any{"cart"},
@@ -287,7 +289,7 @@ func TestRequestUser(t *testing.T) {
 
 func TestUserExists(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
 	for name, want := range map[string]bool{
 		"alice": true, "Alice": true, "ALICE": true, "bob": false, "": false, " alice": false, "$ne": false,
@@ -304,7 +306,7 @@ func TestUserExists(t *testing.T) {
 // truncated password.
 func TestAccountErrors(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
 	for _, tc := range []struct {
 		name, path string
@@ -312,22 +314,26 @@ func TestAccountErrors(t *testing.T) {
 		code       int
 		log        string
 	}{
-		{"duplicate", "/admin/create.json", url.Values{"username": {"alice"}, "password": {"other"}}, 409,
+		{"duplicate", "/admin/create.json", url.Values{"username": {"alice"}, "password": {"other-password"}}, 409,
 			`create_user: auth: user already exists: "alice"`},
-		{"invalid username", "/admin/create.json", url.Values{"username": {"-alice"}, "password": {"secret"}}, 400,
+		{"invalid username", "/admin/create.json", url.Values{"username": {"-alice"}, "password": {"secret-password"}}, 400,
 			`create_user: auth: invalid username: "-alice" does not start with a letter or a digit`},
 		{"empty password", "/admin/create.json", url.Values{"username": {"bob"}, "password": {""}}, 400,
 			"create_user: auth: password is empty"},
-		{"73-byte password", "/admin/create.json", url.Values{"username": {"bob"}, "password": {strings.Repeat("p", 73)}}, 400,
-			"create_user: auth: password is longer than 72 bytes (it has 73)"},
-		{"74 bytes of UTF-8", "/admin/create.json", url.Values{"username": {"bob"}, "password": {strings.Repeat("é", 37)}}, 400,
-			"create_user: auth: password is longer than 72 bytes (it has 74)"},
-		{"invalid email", "/admin/create.json", url.Values{"username": {"bob"}, "password": {"secret"}, "email": {"bob"}}, 400,
+		{"129 characters", "/admin/create.json", url.Values{"username": {"bob"}, "password": {strings.Repeat("p", 129)}}, 400,
+			"create_user: auth: password is longer than 128 characters (it has 129)"},
+		{"11 characters of UTF-8", "/admin/create.json", url.Values{"username": {"bob"}, "password": {strings.Repeat("é", 11)}}, 400,
+			"create_user: auth: password is shorter than 12 characters (it has 11)"},
+		{"common password", "/admin/create.json", url.Values{"username": {"bob"}, "password": {"qwerty123456"}}, 400,
+			"create_user: auth: password is one of the most common passwords"},
+		{"invalid email", "/admin/create.json", url.Values{"username": {"bob"}, "password": {"secret-password"}, "email": {"bob"}}, 400,
 			`create_user: auth: invalid e-mail address: "bob" is not of the form name@domain`},
-		{"set_password unknown user", "/admin/setpw.json", url.Values{"username": {"carol"}, "password": {"secret"}}, 404,
+		{"set_password unknown user", "/admin/setpw.json", url.Values{"username": {"carol"}, "password": {"secret-password"}}, 404,
 			`set_password: auth: no such user: "carol"`},
-		{"set_password 73 bytes", "/admin/setpw.json", url.Values{"username": {"alice"}, "password": {strings.Repeat("p", 73)}}, 400,
-			"set_password: auth: password is longer than 72 bytes (it has 73)"},
+		{"set_password 129 characters", "/admin/setpw.json", url.Values{"username": {"alice"}, "password": {strings.Repeat("p", 129)}}, 400,
+			"set_password: auth: password is longer than 128 characters (it has 129)"},
+		{"set_password short", "/admin/setpw.json", url.Values{"username": {"alice"}, "password": {"short"}}, 400,
+			"set_password: auth: password is shorter than 12 characters (it has 5)"},
 		{"set_password empty", "/admin/setpw.json", url.Values{"username": {"alice"}, "password": {""}}, 400,
 			"set_password: auth: password is empty"},
 	} {
@@ -345,7 +351,7 @@ func TestAccountErrors(t *testing.T) {
 	if ok, err := s.users.Exists(context.Background(), "bob"); ok || err != nil {
 		t.Errorf("bob exists = %v, %v", ok, err)
 	}
-	mustLogin(t, newClient(t, s.testSite), s, "alice", "secret")
+	mustLogin(t, newClient(t, s.testSite), s, "alice", "secret-password")
 }
 
 func TestLoginURL(t *testing.T) {
@@ -376,9 +382,9 @@ func TestLoginURL(t *testing.T) {
 
 func TestLogoutKeepsMessagesAndStartsNewSession(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	r := post(t, c, s.testSite, "/account/logout.html", url.Values{})
 	if r.code != http.StatusFound || r.header.Get("Location") != "/" {
 		t.Fatalf("logout: %v", r)
@@ -446,9 +452,9 @@ func TestAccountsDatabaseDown(t *testing.T) {
 		o.cfg.Store = trembling.StoreMemory
 		o.cfg.StoreTimeout = timeout
 	})
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -462,7 +468,7 @@ func TestAccountsDatabaseDown(t *testing.T) {
 	if r := get(t, c, s.testSite, "/cart.json?item=book"); r.code != 200 {
 		t.Errorf("logged-in request that uses only the session, with the database down: %v, want 200", r)
 	}
-	if r := login(t, newClient(t, s.testSite), s, "alice", "secret", ""); r.code != 503 {
+	if r := login(t, newClient(t, s.testSite), s, "alice", "secret-password", ""); r.code != 503 {
 		t.Errorf("login with the database down: %v, want 503", r)
 	}
 	if got := whoami(t, newClient(t, s.testSite), s); got != anonymous {
@@ -498,7 +504,7 @@ func TestUserOf(t *testing.T) {
 		".aspen/hooks.conf":    "database:startup\n^L\n" + trembling.HookInbound + "\n" + trembling.HookAuth + "\n^L\n^L\n^L\n" + trembling.HookOutbound + "\n",
 		".aspen/database.star": "def startup(website):\n    website.db = connect(\"userof\")\n",
 		"who.txt.spt":          "who = go_user(request)\n[---]\n{{ .who }}\n",
-		"login.txt.spt":        "before = go_user(request)\nok = login(request, \"alice\", \"secret\")\nafter = go_user(request)\n[---]\n{{ .before }} {{ .ok }} {{ .after }}\n",
+		"login.txt.spt":        "before = go_user(request)\nok = login(request, \"alice\", \"secret-password\")\nafter = go_user(request)\n[---]\n{{ .before }} {{ .ok }} {{ .after }}\n",
 	}
 	for name, text := range files {
 		path := filepath.Join(root, filepath.FromSlash(name))
@@ -546,7 +552,7 @@ func TestUserOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Shutdown(ctx) })
-	if _, err := tr.Users(w).Create(ctx, "alice", "secret", ""); err != nil {
+	if _, err := tr.Users(w).Create(ctx, "alice", "secret-password", ""); err != nil {
 		t.Fatal(err)
 	}
 	serve := func(path, cookie string) (string, string) {
@@ -598,7 +604,7 @@ func copySite(t testing.TB, extra map[string]string) string {
 // loser of a race; without it the request fails with 409.
 func TestCreateUserIfFree(t *testing.T) {
 	root := copySite(t, map[string]string{
-		"register.json.spt": "u = create_user(request.body.one(\"username\"), \"secret\", fail_if_taken=False)\n" +
+		"register.json.spt": "u = create_user(request.body.one(\"username\"), \"secret-password\", fail_if_taken=False)\n" +
 			"response.body = {\"created\": u != None}\n",
 	})
 	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
@@ -612,7 +618,7 @@ func TestCreateUserIfFree(t *testing.T) {
 			t.Errorf("register %s: %v; want created=%v", tc.name, r, tc.want)
 		}
 	}
-	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"zED"}, "password": {"x"}}); r.code != http.StatusConflict {
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"zED"}, "password": {"x-long-enough-pw"}}); r.code != http.StatusConflict {
 		t.Errorf("create_user of a taken name without fail_if_taken=False: %v; want 409", r)
 	}
 }
@@ -627,7 +633,7 @@ func TestUserExistsLimited(t *testing.T) {
 		"many.json.spt":        "response.body = {\"n\": len([n for n in [\"a\", \"b\", \"c\", \"d\", \"e\"] if user_exists(n)])}\n",
 	})
 	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	// Start at the beginning of a minute, so that the test does not
 	// cross one.
 	now := s.clk.Now()
@@ -664,9 +670,9 @@ func TestLazyUser(t *testing.T) {
 			"[---]\n{{ .request.user.username }} {{ .request.authenticated }} {{ .a.username }} {{ .c }}\n",
 	})
 	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	reads := func() int64 { return trembling.UserReads(s.tr, s.w) }
 
 	before := reads()
@@ -686,7 +692,7 @@ func TestLazyUser(t *testing.T) {
 		t.Errorf("a page that asks six times read the account %d times; want 1", n)
 	}
 	// The fingerprint is still checked when the user is read.
-	if err := s.users.SetPassword(t.Context(), "alice", "changed"); err != nil {
+	if err := s.users.SetPassword(t.Context(), "alice", "changed-password"); err != nil {
 		t.Fatal(err)
 	}
 	if got := whoami(t, c, s); got != anonymous {

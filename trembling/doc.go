@@ -149,7 +149,10 @@
 // canonical (case-folded) username: "Alice" and "alice" are one account
 // (see package [auth] for the rules on usernames, passwords, hashing,
 // throttling and device cookies). Their bcrypt cost is [Config.BcryptCost]
-// (default 12, never below 10). When a website starts, its accounts are
+// (default 12, never below 10). The pepper of their password hashes is
+// the file password-pepper.key in [Config.KeyDir], beside the device
+// cookie key login-device.key (both made on first start, mode 0600), or
+// kept in the database when that directory does not exist ([KeyFiles]). When a website starts, its accounts are
 // set up on website.db; with the mongo session store they are prepared
 // then (accounts of older versions migrated, accounts that differ only in
 // case logged as an error), otherwise by their first use (so that a site
@@ -194,14 +197,19 @@
 //     untouched and request.login_error is "invalid" (an unknown user, a
 //     wrong or over-long password and an inactive account alike) or
 //     "throttled" (too many recent attempts for that username, existing or
-//     not, from browsers without a device cookie for it; even the right
+//     not, from browsers without a device cookie for it; or too many
+//     failed logins on any accounts from the client's address, which is
+//     the address a proxy of website.trusted_proxies supplies in
+//     X-Forwarded-For when the request comes through one; even the right
 //     password fails until the window passes), so the
 //     page can say "too many attempts, try again later" without telling
 //     whether the account exists. None as username or password (a missing
 //     form field) fails as "invalid". A successful login also sets the
 //     cookie "login_device" (HttpOnly, SameSite=Strict, a year), signed
 //     with the key in Config.KeyDir's login-device.key: other clients'
-//     failures never lock that browser out of that account. At most
+//     failures never lock that browser out of that account. A login from
+//     a browser without that cookie calls website.on_account_event, if a
+//     startup hook set it (see [AccountEvent]). At most
 //     website.max_password_checks passwords (default: the CPUs) are
 //     checked at once; a login that waits website.password_check_wait
 //     seconds (default 2) for its turn gets 503 with Retry-After.
@@ -209,7 +217,10 @@
 //     expired; the request goes on with a new empty session. Waiting
 //     messages stay, so the next page may say "You are logged out".
 //   - login_required(request, login_url=None): None for a logged-in
-//     visitor; otherwise the request ends with a 302 to login_url, else
+//     visitor, unless an operator set a temporary password
+//     (request.user.must_change_password): then a 302 to
+//     website.change_password_url (default /account/password.html) with
+//     ?next=, except on that page itself; otherwise the request ends with a 302 to login_url, else
 //     website.login_url (a str set by a startup hook), else
 //     [Config.LoginURL], else /account/login.html, with
 //     ?next=<the path and query asked for> (query-escaped; &next= when the
@@ -223,7 +234,9 @@
 //     registrations at once).
 //   - set_password(username, password): the user's other sessions end;
 //     a request logged in as that user stays logged in, under a new
-//     session key.
+//     session key; website.on_account_event is called.
+//   - check_password(password) → None when password follows the policy
+//     of create_user and set_password, else a sentence saying why not.
 //   - user_exists(username) → True or False, in any case. One client
 //     address may ask it in website.user_exists_per_minute requests a
 //     minute (default 20); beyond, 429 with Retry-After.
@@ -231,8 +244,8 @@
 // create_user and set_password refuse what the page passed with an
 // [*AccountError] naming the username or the limit: 409 for a username
 // already taken, 404 for an unknown account, 400 for an invalid username
-// or e-mail address and for an empty password or one over 72 bytes
-// (never truncated). A page avoids the common ones with user_exists.
+// or e-mail address and for a password that breaks the policy (12 to 128
+// characters, not one of the 10,000 most common passwords). A page avoids the common ones with user_exists.
 // These builtins, and user_exists, work while serving a request, not in
 // startup hooks (use aspengo user from the command line).
 //

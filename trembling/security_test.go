@@ -26,7 +26,7 @@ import (
 // old anonymous session.
 func TestSessionFixation(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
 	if r := get(t, c, s.testSite, "/cart.json?item=book"); r.code != 200 {
 		t.Fatal(r)
@@ -35,7 +35,7 @@ func TestSessionFixation(t *testing.T) {
 	if before == "" {
 		t.Fatal("no session cookie before the login")
 	}
-	r := login(t, c, s, "alice", "secret", "")
+	r := login(t, c, s, "alice", "secret-password", "")
 	if r.code != http.StatusFound {
 		t.Fatalf("login: %v", r)
 	}
@@ -67,9 +67,9 @@ func TestSessionFixation(t *testing.T) {
 // is anonymous and finds none of the session's data.
 func TestLogoutInvalidatesServerSide(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	get(t, c, s.testSite, "/cart.json?item=book")
 	stolen := jarValue(t, c, s.testSite)
 
@@ -100,14 +100,14 @@ func TestLogoutInvalidatesServerSide(t *testing.T) {
 // (an admin page) ends every session of the user.
 func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "old-secret")
+	s.createUser(t, "alice", "old-secret-password")
 	a, b := newClient(t, s.testSite), newClient(t, s.testSite)
-	mustLogin(t, a, s, "alice", "old-secret")
-	mustLogin(t, b, s, "alice", "old-secret")
+	mustLogin(t, a, s, "alice", "old-secret-password")
+	mustLogin(t, b, s, "alice", "old-secret-password")
 	get(t, b, s.testSite, "/cart.json?item=book")
 	aBefore, bBefore := jarValue(t, a, s.testSite), jarValue(t, b, s.testSite)
 
-	r := post(t, a, s.testSite, "/account/password.html", url.Values{"password": {"new-secret"}})
+	r := post(t, a, s.testSite, "/account/password.html", url.Values{"password": {"new-secret-password"}})
 	if r.code != http.StatusFound || r.header.Get("Location") != "/home/" {
 		t.Fatalf("password change: %v", r)
 	}
@@ -135,15 +135,15 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 	if r := get(t, b, s.testSite, "/cart.json"); decode(t, r)["cart"] != nil {
 		t.Errorf("the other browser's session was not ended: %v", r)
 	}
-	if r := login(t, newClient(t, s.testSite), s, "alice", "old-secret", ""); r.code != 200 {
+	if r := login(t, newClient(t, s.testSite), s, "alice", "old-secret-password", ""); r.code != 200 {
 		t.Errorf("login with the old password: %v", r)
 	}
-	mustLogin(t, b, s, "alice", "new-secret")
+	mustLogin(t, b, s, "alice", "new-secret-password")
 
 	// An admin page, not logged in as alice, resets her password: both
 	// browsers are logged out.
 	admin := newClient(t, s.testSite)
-	if r := post(t, admin, s.testSite, "/admin/setpw.json", url.Values{"username": {"alice"}, "password": {"reset"}}); r.code != 200 {
+	if r := post(t, admin, s.testSite, "/admin/setpw.json", url.Values{"username": {"alice"}, "password": {"reset-password"}}); r.code != 200 {
 		t.Fatalf("admin reset: %v", r)
 	}
 	for name, c := range map[string]*http.Client{"a": a, "b": b} {
@@ -158,7 +158,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 // to the default.
 func TestOpenRedirect(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
 	const dflt = "/home/"
 	vectors := []struct{ next, want string }{
@@ -195,20 +195,20 @@ func TestOpenRedirect(t *testing.T) {
 
 	// The real flow, with next in the query string of the login form.
 	for _, v := range []struct{ next, want string }{vectors[0], vectors[2], vectors[4], {"/home/?x=1", "/home/?x=1"}} {
-		r := login(t, newClient(t, s.testSite), s, "alice", "secret", v.next)
+		r := login(t, newClient(t, s.testSite), s, "alice", "secret-password", v.next)
 		if r.code != http.StatusFound || r.header.Get("Location") != v.want {
 			t.Errorf("login with ?next=%q: %v Location %q, want %q", v.next, r, r.header.Get("Location"), v.want)
 		}
 	}
 	// With next in the form body, as the page's hidden input posts it.
 	for _, v := range []struct{ next, want string }{vectors[1], vectors[3], {"/home/?x=1", "/home/?x=1"}} {
-		r := post(t, newClient(t, s.testSite), s.testSite, "/account/login.html", url.Values{"username": {"alice"}, "password": {"secret"}, "next": {v.next}})
+		r := post(t, newClient(t, s.testSite), s.testSite, "/account/login.html", url.Values{"username": {"alice"}, "password": {"secret-password"}, "next": {v.next}})
 		if r.code != http.StatusFound || r.header.Get("Location") != v.want {
 			t.Errorf("login with next=%q in the body: %v Location %q, want %q", v.next, r, r.header.Get("Location"), v.want)
 		}
 	}
 	// Every vector: the login page bounces a logged-in visitor to next.
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	for _, v := range vectors {
 		r := get(t, c, s.testSite, "/account/login.html?next="+url.QueryEscape(v.next))
 		if r.code != http.StatusFound || r.header.Get("Location") != v.want {
@@ -223,7 +223,7 @@ func TestOpenRedirect(t *testing.T) {
 // page.
 func TestLoginRequiredRedirect(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
 	const page = "/home/?x=1&y=a%20b&z=%26"
 	r := get(t, c, s.testSite, page)
@@ -235,7 +235,7 @@ func TestLoginRequiredRedirect(t *testing.T) {
 		t.Errorf("the protected page was rendered for an anonymous visitor: %q", r.body)
 	}
 	// The login form posts to the URL it was shown at.
-	r = post(t, c, s.testSite, wantLoc, url.Values{"username": {"alice"}, "password": {"secret"}})
+	r = post(t, c, s.testSite, wantLoc, url.Values{"username": {"alice"}, "password": {"secret-password"}})
 	if r.code != http.StatusFound || r.header.Get("Location") != page {
 		t.Fatalf("login: %v Location %q, want %q", r, r.header.Get("Location"), page)
 	}
@@ -251,7 +251,7 @@ func TestLoginRequiredRedirect(t *testing.T) {
 // reveals nothing about which accounts exist.
 func TestLoginThrottling(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	const wrong = `<p class="error">Wrong username or password.</p>`
 	const throttled = `<p class="error">Too many attempts, try again later.</p>`
 	for _, name := range []string{"alice", "nobody"} {
@@ -265,18 +265,18 @@ func TestLoginThrottling(t *testing.T) {
 		}
 	}
 	c := newClient(t, s.testSite)
-	if r := login(t, c, s, "alice", "secret", ""); r.code != 200 || !strings.Contains(r.body, throttled) {
+	if r := login(t, c, s, "alice", "secret-password", ""); r.code != 200 || !strings.Contains(r.body, throttled) {
 		t.Errorf("the right password during throttling: %v", r)
 	}
 	if got := whoami(t, c, s); got != anonymous {
 		t.Errorf("logged in while throttled: %q", got)
 	}
 	// Other accounts are not affected.
-	s.createUser(t, "bob", "hunter2")
-	mustLogin(t, newClient(t, s.testSite), s, "bob", "hunter2")
+	s.createUser(t, "bob", "hunter2-hunter2")
+	mustLogin(t, newClient(t, s.testSite), s, "bob", "hunter2-hunter2")
 
 	s.clk.Add(auth.DefaultWindow + time.Second)
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	if got := whoami(t, c, s); got != loggedInAs("alice") {
 		t.Errorf("after the window: %q", got)
 	}
@@ -287,20 +287,20 @@ func TestLoginThrottling(t *testing.T) {
 // answer, and none sets a cookie.
 func TestBadLoginsLookAlike(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
-	s.createUser(t, "carol", "secret")
+	s.createUser(t, "alice", "secret-password")
+	s.createUser(t, "carol", "secret-password")
 	if err := s.users.SetActive(context.Background(), "carol", false); err != nil {
 		t.Fatal(err)
 	}
 	var first result
 	for i, form := range []url.Values{
-		{"username": {"nobody"}, "password": {"secret"}},
+		{"username": {"nobody"}, "password": {"secret-password"}},
 		{"username": {"alice"}, "password": {"wrong"}},
-		{"username": {"carol"}, "password": {"secret"}},
+		{"username": {"carol"}, "password": {"secret-password"}},
 		{"username": {"alice"}},
-		{"password": {"secret"}},
-		{"username": {"alice"}, "password": {"secret" + strings.Repeat("x", 80)}},
-		{"username": {"$ne"}, "password": {"secret"}},
+		{"password": {"secret-password"}},
+		{"username": {"alice"}, "password": {"secret-password" + strings.Repeat("x", 80)}},
+		{"username": {"$ne"}, "password": {"secret-password"}},
 	} {
 		r := post(t, newClient(t, s.testSite), s.testSite, "/account/login.html", form)
 		if r.code != 200 || !strings.Contains(r.body, "Wrong username or password.") {
@@ -317,33 +317,34 @@ func TestBadLoginsLookAlike(t *testing.T) {
 	}
 }
 
-// TestPasswordOver72Bytes: bcrypt reads 72 bytes; a longer password is
-// refused when set, and one whose first 72 bytes are the password does
-// not log in.
+// TestPasswordOver72Bytes: bcrypt reads 72 bytes, but passwords go
+// through an HMAC first: up to 128 characters of any script are accepted
+// and compared in full, a longer one is refused when set.
 func TestPasswordOver72Bytes(t *testing.T) {
 	s := startAuthSite(t)
-	pw72 := strings.Repeat("p", auth.MaxPasswordBytes)
+	pw := strings.Repeat("密", auth.MaxPasswordLen) // 384 bytes
 	c := newClient(t, s.testSite)
-	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {pw72 + "x"}}); r.code != 400 {
-		t.Fatalf("create_user with 73 bytes: %v, want 400", r)
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {pw + "x"}}); r.code != 400 {
+		t.Fatalf("create_user with 129 characters: %v, want 400", r)
 	}
-	if !s.logged("create_user: auth: password is longer than 72 bytes (it has 73)") {
+	if !s.logged("create_user: auth: password is longer than 128 characters (it has 129)") {
 		t.Errorf("log lacks the reason:\n%s", s.log.String())
 	}
-	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {pw72}}); r.code != 200 {
-		t.Fatalf("create_user with 72 bytes: %v", r)
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {pw}}); r.code != 200 {
+		t.Fatalf("create_user with 128 characters: %v", r)
 	}
-	if r := login(t, newClient(t, s.testSite), s, "alice", pw72+"x", ""); r.code != 200 || !strings.Contains(r.body, "Wrong username or password.") {
-		t.Errorf("login with the 72-byte password plus one byte: %v", r)
+	// The first 72 bytes are not the password.
+	if r := login(t, newClient(t, s.testSite), s, "alice", pw[:72], ""); r.code != 200 || !strings.Contains(r.body, "Wrong username or password.") {
+		t.Errorf("login with the first 72 bytes of the password: %v", r)
 	}
-	mustLogin(t, c, s, "alice", pw72)
-	if r := post(t, c, s.testSite, "/account/password.html", url.Values{"password": {pw72 + "yz"}}); r.code != 400 {
-		t.Errorf("set_password with 74 bytes: %v, want 400", r)
+	mustLogin(t, c, s, "alice", pw)
+	if r := post(t, c, s.testSite, "/account/password.html", url.Values{"password": {pw + "yz"}}); r.code != 400 {
+		t.Errorf("set_password with 130 characters: %v, want 400", r)
 	}
 	if got := whoami(t, c, s); got != loggedInAs("alice") {
 		t.Errorf("a refused password change logged out: %q", got)
 	}
-	mustLogin(t, newClient(t, s.testSite), s, "alice", pw72)
+	mustLogin(t, newClient(t, s.testSite), s, "alice", pw)
 }
 
 // TestCrossSiteLoginRefused: a cross-origin form post to the login page
@@ -351,8 +352,8 @@ func TestPasswordOver72Bytes(t *testing.T) {
 // one logs in.
 func TestCrossSiteLoginRefused(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
-	form := url.Values{"username": {"alice"}, "password": {"secret"}}
+	s.createUser(t, "alice", "secret-password")
+	form := url.Values{"username": {"alice"}, "password": {"secret-password"}}
 	for name, h := range map[string]http.Header{
 		"Origin":         {"Origin": {"https://evil.example"}},
 		"Sec-Fetch-Site": {"Sec-Fetch-Site": {"cross-site"}},
@@ -396,12 +397,12 @@ func TestCrossSiteLoginRefused(t *testing.T) {
 // request.
 func TestDisabledAccount(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
-	s.createUser(t, "bob", "secret")
+	s.createUser(t, "alice", "secret-password")
+	s.createUser(t, "bob", "secret-password")
 	ctx := context.Background()
 	a, b := newClient(t, s.testSite), newClient(t, s.testSite)
-	mustLogin(t, a, s, "alice", "secret")
-	mustLogin(t, b, s, "bob", "secret")
+	mustLogin(t, a, s, "alice", "secret-password")
+	mustLogin(t, b, s, "bob", "secret-password")
 	get(t, a, s.testSite, "/cart.json?item=book")
 	stolen := jarValue(t, a, s.testSite)
 
@@ -414,7 +415,7 @@ func TestDisabledAccount(t *testing.T) {
 	if r := get(t, a, s.testSite, "/cart.json"); decode(t, r)["cart"] != nil {
 		t.Errorf("the disabled account's session was not ended: %v", r)
 	}
-	if r := login(t, newClient(t, s.testSite), s, "alice", "secret", ""); r.code != 200 || !strings.Contains(r.body, "Wrong username or password.") {
+	if r := login(t, newClient(t, s.testSite), s, "alice", "secret-password", ""); r.code != 200 || !strings.Contains(r.body, "Wrong username or password.") {
 		t.Errorf("login of a disabled account: %v", r)
 	}
 	// Enabling the account again does not bring the ended session back.
@@ -424,12 +425,12 @@ func TestDisabledAccount(t *testing.T) {
 	if got := whoami(t, clientWithCookie(t, s.testSite, stolen), s); got != anonymous {
 		t.Errorf("the ended session came back: %q", got)
 	}
-	mustLogin(t, a, s, "alice", "secret")
+	mustLogin(t, a, s, "alice", "secret-password")
 
 	// A session that makes no request while its account is disabled
 	// does not come back when the account is enabled again either.
 	idle := newClient(t, s.testSite)
-	mustLogin(t, idle, s, "alice", "secret")
+	mustLogin(t, idle, s, "alice", "secret-password")
 	if err := s.users.SetActive(ctx, "alice", false); err != nil {
 		t.Fatal(err)
 	}
@@ -453,10 +454,10 @@ func TestDisabledAccount(t *testing.T) {
 func TestDuplicateUser(t *testing.T) {
 	s := startAuthSite(t)
 	c := newClient(t, s.testSite)
-	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"first"}}); r.code != 200 {
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"first-password"}}); r.code != 200 {
 		t.Fatalf("create: %v", r)
 	}
-	r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"second"}})
+	r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"second-password"}})
 	if r.code != http.StatusConflict {
 		t.Errorf("duplicate create_user: %v, want 409", r)
 	}
@@ -466,7 +467,7 @@ func TestDuplicateUser(t *testing.T) {
 	if s.logged("internal server error") {
 		t.Errorf("the duplicate was a 500:\n%s", s.log.String())
 	}
-	mustLogin(t, c, s, "alice", "first")
+	mustLogin(t, c, s, "alice", "first-password")
 }
 
 // TestSessionForgery: a page cannot log anyone in by writing to
@@ -474,7 +475,7 @@ func TestDuplicateUser(t *testing.T) {
 // method — and keys such as "user" mean nothing to the auth hook.
 func TestSessionForgery(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "admin", "secret")
+	s.createUser(t, "admin", "secret-password")
 	fp := auth.Fingerprint(s.user(t, "admin"))
 	for _, tc := range []struct {
 		key, how string
@@ -505,11 +506,11 @@ func TestSessionForgery(t *testing.T) {
 	}
 	// A logged-in page cannot see or replace the login either.
 	c := newClient(t, s.testSite)
-	mustLogin(t, c, s, "admin", "secret")
+	mustLogin(t, c, s, "admin", "secret-password")
 	if r := get(t, c, s.testSite, "/me.json"); strings.Contains(r.body, "_auth") || strings.Contains(r.body, fp) {
 		t.Errorf("the login is visible to the page: %v", r)
 	}
-	s.createUser(t, "mallory", "secret")
+	s.createUser(t, "mallory", "secret-password")
 	q := url.Values{"key": {"_auth"}, "how": {"set"}, "user": {"mallory"}, "fp": {auth.Fingerprint(s.user(t, "mallory"))}}
 	get(t, c, s.testSite, "/forge.json?"+q.Encode())
 	if got := whoami(t, c, s); got != loggedInAs("admin") {
@@ -521,9 +522,9 @@ func TestSessionForgery(t *testing.T) {
 // redirect, is shown once on the next page, escaped, and then is gone.
 func TestMessagesAfterLoginRedirect(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	const msg = `<li class="success">Welcome back, alice &lt;b&gt;&amp;&lt;/b&gt;</li>`
 	r := get(t, c, s.testSite, "/home/")
 	if r.code != 200 || r.body != "<h1>Home of alice</h1><ul>"+msg+"</ul>" {
@@ -538,16 +539,16 @@ func TestMessagesAfterLoginRedirect(t *testing.T) {
 // first (waiting messages stay); a login as the same user keeps the data.
 func TestLoginAsAnotherUser(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
-	s.createUser(t, "bob", "secret")
+	s.createUser(t, "alice", "secret-password")
+	s.createUser(t, "bob", "secret-password")
 	c := newClient(t, s.testSite)
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	get(t, c, s.testSite, "/cart.json?item=alice-book")
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	if r := get(t, c, s.testSite, "/cart.json"); decode(t, r)["cart"] != "alice-book" {
 		t.Errorf("a second login as the same user lost the data: %v", r)
 	}
-	mustLogin(t, c, s, "bob", "secret")
+	mustLogin(t, c, s, "bob", "secret-password")
 	if r := get(t, c, s.testSite, "/cart.json"); decode(t, r)["cart"] != nil {
 		t.Errorf("bob sees alice's session data: %v", r)
 	}
@@ -570,19 +571,19 @@ func TestCookieStoreLogin(t *testing.T) {
 		o.cfg.Store = trembling.StoreCookie
 		o.cfg.KeyDir = t.TempDir()
 	})
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	a, b := newClient(t, s.testSite), newClient(t, s.testSite)
 	get(t, a, s.testSite, "/cart.json?item=book")
 	before := jarValue(t, a, s.testSite)
-	mustLogin(t, a, s, "alice", "secret")
+	mustLogin(t, a, s, "alice", "secret-password")
 	if jarValue(t, a, s.testSite) == before {
 		t.Error("the login kept the cookie")
 	}
 	if got := whoami(t, clientWithCookie(t, s.testSite, before), s); got != anonymous {
 		t.Errorf("the pre-login cookie: %q", got)
 	}
-	mustLogin(t, b, s, "alice", "secret")
-	if r := post(t, a, s.testSite, "/account/password.html", url.Values{"password": {"new-secret"}}); r.code != http.StatusFound {
+	mustLogin(t, b, s, "alice", "secret-password")
+	if r := post(t, a, s.testSite, "/account/password.html", url.Values{"password": {"new-secret-password"}}); r.code != http.StatusFound {
 		t.Fatalf("password change: %v", r)
 	}
 	if got := whoami(t, a, s); got != loggedInAs("alice") {
@@ -599,19 +600,19 @@ func TestCookieStoreLogin(t *testing.T) {
 func TestUsernameCase(t *testing.T) {
 	s := startAuthSite(t)
 	c := newClient(t, s.testSite)
-	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"Alice"}, "password": {"secret"}}); r.code != 200 {
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"Alice"}, "password": {"secret-password"}}); r.code != 200 {
 		t.Fatalf("create Alice: %v", r)
 	}
-	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"other"}}); r.code != http.StatusConflict {
+	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"other-password"}}); r.code != http.StatusConflict {
 		t.Errorf("create alice beside Alice: %v, want 409", r)
 	}
-	mustLogin(t, c, s, "alice", "secret")
+	mustLogin(t, c, s, "alice", "secret-password")
 	if got := whoami(t, c, s); got != loggedInAs("Alice") {
 		t.Errorf("logged in as alice: %q", got)
 	}
 	// A login in another case is the same user: the session's data stays.
 	get(t, c, s.testSite, "/cart.json?item=book")
-	mustLogin(t, c, s, "ALICE", "secret")
+	mustLogin(t, c, s, "ALICE", "secret-password")
 	if r := get(t, c, s.testSite, "/cart.json"); decode(t, r)["cart"] != "book" {
 		t.Errorf("a login as ALICE emptied Alice's session: %v", r)
 	}
@@ -619,7 +620,7 @@ func TestUsernameCase(t *testing.T) {
 	for _, name := range []string{"alice", "ALICE", "Alice", "aLice", "alIce"} {
 		login(t, newClient(t, s.testSite), s, name, "guess", "")
 	}
-	if r := login(t, newClient(t, s.testSite), s, "ALICe", "secret", ""); !strings.Contains(r.body, "Too many attempts") {
+	if r := login(t, newClient(t, s.testSite), s, "ALICe", "secret-password", ""); !strings.Contains(r.body, "Too many attempts") {
 		t.Errorf("failures in five cases did not throttle the account: %v", r)
 	}
 }
@@ -657,12 +658,12 @@ func withDeviceCookie(t testing.TB, s *testSite, value string) *http.Client {
 // forged device cookie or another user's gives the attacker nothing.
 func TestDeviceCookieLockout(t *testing.T) {
 	s := startAuthSite(t)
-	s.createUser(t, "alice", "secret")
-	s.createUser(t, "bob", "secret")
+	s.createUser(t, "alice", "secret-password")
+	s.createUser(t, "bob", "secret-password")
 	const throttled = "Too many attempts, try again later."
 
 	owner := newClient(t, s.testSite)
-	r := login(t, owner, s, "alice", "secret", "")
+	r := login(t, owner, s, "alice", "secret-password", "")
 	var dc *http.Cookie
 	for _, line := range r.header.Values("Set-Cookie") {
 		if c, err := http.ParseSetCookie(line); err == nil && c.Name == trembling.DeviceCookieName {
@@ -676,7 +677,7 @@ func TestDeviceCookieLockout(t *testing.T) {
 		t.Fatalf("logout: %v", r)
 	}
 	bob := newClient(t, s.testSite)
-	mustLogin(t, bob, s, "bob", "secret")
+	mustLogin(t, bob, s, "bob", "secret-password")
 	bobDevice := cookieOf(t, bob, s.testSite, trembling.DeviceCookieName)
 
 	for i := range auth.DefaultMaxFailures {
@@ -689,14 +690,14 @@ func TestDeviceCookieLockout(t *testing.T) {
 		"a forged device cookie": withDeviceCookie(t, s.testSite, "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"),
 		"bob's device cookie":    withDeviceCookie(t, s.testSite, bobDevice),
 	} {
-		if r := login(t, c, s, "alice", "secret", ""); !strings.Contains(r.body, throttled) {
+		if r := login(t, c, s, "alice", "secret-password", ""); !strings.Contains(r.body, throttled) {
 			t.Errorf("the right password with %s during the lockout: %v", name, r)
 		}
 		if got := whoami(t, c, s); got != anonymous {
 			t.Errorf("%s: logged in during the lockout: %q", name, got)
 		}
 	}
-	mustLogin(t, owner, s, "alice", "secret")
+	mustLogin(t, owner, s, "alice", "secret-password")
 	if got := whoami(t, owner, s); got != loggedInAs("alice") {
 		t.Errorf("the owner during the lockout: %q", got)
 	}
@@ -709,9 +710,9 @@ func TestDeviceKeyFile(t *testing.T) {
 	dir, uri := t.TempDir(), engineURI(t)
 	opts := func(o *siteOptions) { o.uri = uri; o.cfg.KeyDir = dir }
 	s1 := startAuthSite(t, opts)
-	s1.createUser(t, "alice", "secret")
+	s1.createUser(t, "alice", "secret-password")
 	owner := newClient(t, s1.testSite)
-	mustLogin(t, owner, s1, "alice", "secret")
+	mustLogin(t, owner, s1, "alice", "secret-password")
 	device := cookieOf(t, owner, s1.testSite, trembling.DeviceCookieName)
 	s1.stop()
 	fi, err := os.Stat(filepath.Join(dir, trembling.DeviceKeyFileName))
@@ -723,7 +724,7 @@ func TestDeviceKeyFile(t *testing.T) {
 	for range auth.DefaultMaxFailures {
 		login(t, newClient(t, s2.testSite), s2, "alice", "guess", "")
 	}
-	mustLogin(t, withDeviceCookie(t, s2.testSite, device), s2, "alice", "secret")
+	mustLogin(t, withDeviceCookie(t, s2.testSite, device), s2, "alice", "secret-password")
 }
 
 // TestPasswordChecksBounded: with every password-check slot taken (as
@@ -740,16 +741,16 @@ func TestPasswordChecksBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
-	s.createUser(t, "alice", "secret")
+	s.createUser(t, "alice", "secret-password")
 	owner := newClient(t, s.testSite)
-	mustLogin(t, owner, s, "alice", "secret")
+	mustLogin(t, owner, s, "alice", "secret-password")
 
 	release, err := s.users.HashSlot(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range auth.DefaultMaxFailures + 1 { // more than the throttle allows: none counts
-		r := login(t, newClient(t, s.testSite), s, "alice", "secret", "")
+		r := login(t, newClient(t, s.testSite), s, "alice", "secret-password", "")
 		if r.code != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "1" {
 			t.Fatalf("login with every slot taken: %v Retry-After %q; want 503 and 1", r, r.header.Get("Retry-After"))
 		}
@@ -764,5 +765,5 @@ func TestPasswordChecksBounded(t *testing.T) {
 		t.Errorf("log lacks the 503's reason:\n%s", s.log.String())
 	}
 	release()
-	mustLogin(t, newClient(t, s.testSite), s, "alice", "secret")
+	mustLogin(t, newClient(t, s.testSite), s, "alice", "secret-password")
 }

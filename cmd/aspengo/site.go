@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
+
+	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling"
@@ -18,12 +21,31 @@ type sessionFlags struct {
 	store         string
 	secureCookies bool
 	bcryptCost    int
+	// trustedProxies is --trusted-proxies: CIDR networks, comma-separated.
+	trustedProxies string
 }
 
 func (f *sessionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "sessions", trembling.StoreMongo, "the session store: mongo, memory or cookie")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure (behind a TLS-terminating proxy)")
 	fs.IntVar(&f.bcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of new password hashes (at least 10); lower-cost hashes are upgraded at login")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDR networks of reverse proxies whose X-Forwarded-For names the client (for the per-client login limits)")
+}
+
+// proxies returns --trusted-proxies as website.trusted_proxies, or nil.
+func (f *sessionFlags) proxies() (starlark.Value, error) {
+	if strings.TrimSpace(f.trustedProxies) == "" {
+		return nil, nil
+	}
+	var list []starlark.Value
+	for _, p := range strings.Split(f.trustedProxies, ",") {
+		prefix, err := trembling.ParseProxy(p)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		}
+		list = append(list, starlark.String(prefix.String()))
+	}
+	return starlark.NewList(list), nil
 }
 
 // siteOptions is everything needed to open a site with its database.
@@ -92,6 +114,12 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	db, err := st.conn.Handle(st.conn.DefaultDatabase())
 	if err == nil {
 		err = w.SetAttr("db", db)
+	}
+	if err == nil {
+		var proxies starlark.Value
+		if proxies, err = o.sessions.proxies(); err == nil && proxies != nil {
+			err = w.SetAttr(trembling.TrustedProxiesAttr, proxies)
+		}
 	}
 	if err == nil {
 		err = w.Start(ctx)

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aspengo/aspengo/database"
@@ -17,12 +19,14 @@ import (
 // engine on a data directory.
 type storageFlags struct {
 	mongodbURI string
+	uriFile    string // --mongodb-uri-file
 	data       string
 	mustOwn    bool // serve: the embedded engine must be this process's own
 }
 
 func (f *storageFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.mongodbURI, "mongodb-uri", "", "the MongoDB server to use (env MONGODB_URI); empty runs the embedded engine")
+	fs.StringVar(&f.uriFile, "mongodb-uri-file", "", "a file (mode 0600) holding the MongoDB URI, so that its credentials are not in the command line or the environment")
 	fs.StringVar(&f.data, "data", "", "the embedded engine's data directory (default <root>/.aspen/data)")
 }
 
@@ -38,6 +42,35 @@ func (f *storageFlags) dataDir(root string) string {
 	return filepath.Join(root, ".aspen", "data")
 }
 
+// uri returns the MongoDB URI of --mongodb-uri or --mongodb-uri-file
+// (their environment variables included), or "" for the embedded engine.
+// The file must not be readable by the group or others: it holds the
+// database's credentials.
+func (f *storageFlags) uri() (string, error) {
+	if f.uriFile == "" {
+		return f.mongodbURI, nil
+	}
+	if f.mongodbURI != "" {
+		return "", errors.New("--mongodb-uri-file and --mongodb-uri (or MONGODB_URI) are both given: give one")
+	}
+	fi, err := os.Stat(f.uriFile)
+	if err != nil {
+		return "", fmt.Errorf("--mongodb-uri-file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("--mongodb-uri-file: %s is readable by others (mode %v), and it holds the database's credentials: chmod 600 %s", f.uriFile, fi.Mode().Perm(), f.uriFile)
+	}
+	b, err := os.ReadFile(f.uriFile)
+	if err != nil {
+		return "", fmt.Errorf("--mongodb-uri-file: %w", err)
+	}
+	uri := strings.TrimSpace(string(b))
+	if uri == "" {
+		return "", fmt.Errorf("--mongodb-uri-file: %s is empty", f.uriFile)
+	}
+	return uri, nil
+}
+
 // storage is the database a command works on.
 type storage struct {
 	engine *embedded.Engine // nil with --mongodb-uri
@@ -49,7 +82,10 @@ type storage struct {
 // of the aspengo process that owns it.
 func openStorage(ctx context.Context, f storageFlags, root string, log *slog.Logger) (*storage, error) {
 	s := &storage{}
-	uri := f.mongodbURI
+	uri, err := f.uri()
+	if err != nil {
+		return nil, err
+	}
 	if uri == "" {
 		eng, err := embedded.Open(ctx, embedded.Config{Dir: f.dataDir(root), Logger: log})
 		if err != nil {

@@ -8,19 +8,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/aspengo/aspengo/database"
+	"github.com/aspengo/aspengo/trembling"
 	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 const userUsage = `usage:
-  aspengo user add USERNAME [--email ADDRESS] [--password-stdin]
-  aspengo user passwd USERNAME [--password-stdin]
+  aspengo user add USERNAME [--email ADDRESS] [--password-stdin] [--temporary]
+  aspengo user passwd USERNAME [--password-stdin] [--temporary]
   aspengo user list
   aspengo user delete USERNAME
   aspengo user disable USERNAME
@@ -30,12 +33,18 @@ Each also takes --root, --hooks, --mongodb-uri, --data and --bcrypt-cost.
 The command runs the site's startup hooks, so it works on the database the
 site uses (website.db), and while aspengo serve runs on the same embedded
 data directory it goes through that server.
+
+Passwords must have 12 to 128 characters and not be one of the 10,000
+most common passwords. With --temporary the user must choose a new
+password at their next login (for an account or a reset an operator makes
+and tells the user). passwd, disable and enable call the site's
+website.on_account_event, if its startup hooks set one.
 `
 
 // userVerbUsage is the synopsis of each user command's --help.
 var userVerbUsage = map[string]string{
-	"add":     "  aspengo user add USERNAME [flags]\n\nCreates an account; the password is read twice from the terminal, or once with --password-stdin.\n",
-	"passwd":  "  aspengo user passwd USERNAME [flags]\n\nSets a new password, ends the user's other sessions and lifts a login lock.\n",
+	"add":     "  aspengo user add USERNAME [flags]\n\nCreates an account; the password is read twice from the terminal, or once with --password-stdin.\nWith --temporary the user must change it at their first login.\n",
+	"passwd":  "  aspengo user passwd USERNAME [flags]\n\nSets a new password, ends the user's other sessions and lifts a login lock.\nWith --temporary the user must change it at their next login (recovery of a\nforgotten password: tell the user the temporary one by a channel you trust).\n",
 	"list":    "  aspengo user list [flags]\n\nLists the accounts.\n",
 	"delete":  "  aspengo user delete USERNAME [flags]\n\nDeletes an account.\n",
 	"disable": "  aspengo user disable USERNAME [flags]\n\nKeeps an account from logging in.\n",
@@ -64,6 +73,7 @@ type userFlags struct {
 	siteOptions
 	email         string
 	passwordStdin bool
+	temporary     bool
 }
 
 // userCmd manages the accounts of a site. stdin feeds --password-stdin;
@@ -95,6 +105,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if verb == "add" || verb == "passwd" {
 		fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+		fs.BoolVar(&f.temporary, "temporary", false, "the user must change this password at their next login")
 	}
 	setUsage(fs, userVerbUsage[verb], stdout)
 	positional, code := parseInterspersed(fs, args[1:], getenv, stderr, storageEnv)
@@ -143,37 +154,88 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return 1
 	}
 	defer site.Close(context.Background())
-	users, err := siteUsers(site, f.sessions.bcryptCost)
+	log := quietLogger(stderr)
+	users, err := siteUsers(site, f.sessions.bcryptCost, f.storage.dataDir(f.site.wwwRoot()), log)
 	if err == nil {
-		err = runUserVerb(ctx, users, verb, username, password, f.email, stdout)
+		err = runUserVerb(ctx, users, userOp{verb: verb, username: username, password: password, email: f.email, temporary: f.temporary}, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "aspengo user %s: %v\n", verb, err)
 		return 1
 	}
+	if ev, ok := userEvent(verb, username, f.temporary); ok {
+		// The change is made: a failing hook is a warning, not a failure.
+		// What the function prints goes to stderr, as the operator's
+		// confirmation that the site heard of it.
+		if err := trembling.NotifyAccountEvent(nil, site.w, slog.New(slog.NewTextHandler(stderr, nil)), ev); err != nil {
+			fmt.Fprintf(stderr, "aspengo user %s: warning: %v\n", verb, err)
+		}
+	}
 	return 0
 }
 
-// siteUsers returns the accounts in the site's website.db.
-func siteUsers(site *openSite, cost int) (*auth.Users, error) {
+// userEvent returns the account event a user command makes, if any.
+func userEvent(verb, username string, temporary bool) (trembling.AccountEvent, bool) {
+	ev := trembling.AccountEvent{Username: username, Time: time.Now(), Details: map[string]any{"by": "operator"}}
+	switch verb {
+	case "passwd":
+		ev.Type = trembling.EventPasswordReset
+		ev.Details["temporary"] = temporary
+	case "disable":
+		ev.Type = trembling.EventDisabled
+	case "enable":
+		ev.Type = trembling.EventEnabled
+	default:
+		return ev, false
+	}
+	return ev, true
+}
+
+// userOp is one user command's arguments.
+type userOp struct {
+	verb, username, password, email string
+	temporary                       bool
+}
+
+// siteUsers returns the accounts in the site's website.db, with the keys
+// aspengo serve uses (the pepper above all: a hash made with another
+// would never match).
+func siteUsers(site *openSite, cost int, keyDir string, log *slog.Logger) (*auth.Users, error) {
 	v, ok := site.w.Attr("db")
 	h, isHandle := v.(*database.Handle)
 	if !ok || !isHandle {
 		return nil, errors.New("the site has no website.db database")
 	}
-	return auth.NewUsers(h.Database(), auth.Options{Cost: cost})
+	deviceKey, pepper, err := trembling.KeyFiles(keyDir, log)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewUsers(h.Database(), auth.Options{Cost: cost, DeviceKey: deviceKey, Pepper: pepper})
 }
 
 // runUserVerb does the work of one user command.
-func runUserVerb(ctx context.Context, users *auth.Users, verb, username, password, email string, stdout io.Writer) error {
+func runUserVerb(ctx context.Context, users *auth.Users, op userOp, stdout io.Writer) error {
+	verb, username, password, email := op.verb, op.username, op.password, op.email
 	switch verb {
 	case "add":
 		if _, err := users.Create(ctx, username, password, email); err != nil {
 			return err
 		}
+		if op.temporary {
+			if err := users.SetMustChangePassword(ctx, username, true); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(stdout, "added user %s\n", username)
+		if op.temporary {
+			fmt.Fprintf(stdout, "%s must choose a new password at their first login\n", username)
+		}
 	case "passwd":
-		if err := users.SetPassword(ctx, username, password); err != nil {
+		set := users.SetPassword
+		if op.temporary {
+			set = users.SetTemporaryPassword
+		}
+		if err := set(ctx, username, password); err != nil {
 			return err
 		}
 		// A new password lifts the lock of earlier failed logins.
@@ -181,6 +243,9 @@ func runUserVerb(ctx context.Context, users *auth.Users, verb, username, passwor
 			return err
 		}
 		fmt.Fprintf(stdout, "changed the password of %s; their sessions elsewhere have ended\n", username)
+		if op.temporary {
+			fmt.Fprintf(stdout, "%s must choose a new password at their next login\n", username)
+		}
 	case "delete":
 		if err := users.Delete(ctx, username); err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,20 +54,22 @@ func TestUserCommand(t *testing.T) {
 		out    string // in stdout
 		errOut string // in stderr
 	}{
-		{name: "add from stdin", stdin: "s3cret-pass\n", args: []string{"add", "alice", "--email", "alice@example.com", "--password-stdin"}, out: "added user alice"},
-		{name: "add from the terminal", prompt: answers("pw-of-bob", "pw-of-bob"), args: []string{"add", "bob"}, out: "added user bob"},
+		{name: "add from stdin", stdin: "s3cret-password\n", args: []string{"add", "alice", "--email", "alice@example.com", "--password-stdin"}, out: "added user alice"},
+		{name: "add from the terminal", prompt: answers("pw-of-bob-long", "pw-of-bob-long"), args: []string{"add", "bob"}, out: "added user bob"},
 		{name: "terminal passwords differ", prompt: answers("one-password", "another-one"), args: []string{"add", "carol"}, code: 1, errOut: "do not match"},
 		{name: "no terminal, no --password-stdin", args: []string{"add", "carol"}, code: 1, errOut: "--password-stdin"},
-		{name: "duplicate", stdin: "whatever-pw\n", args: []string{"add", "alice", "--password-stdin"}, code: 1, errOut: "exists"},
-		{name: "password too long", stdin: strings.Repeat("x", 73) + "\n", args: []string{"add", "dave", "--password-stdin"}, code: 1, errOut: "72"},
+		{name: "duplicate", stdin: "whatever-password\n", args: []string{"add", "alice", "--password-stdin"}, code: 1, errOut: "exists"},
+		{name: "password too long", stdin: strings.Repeat("x", 129) + "\n", args: []string{"add", "dave", "--password-stdin"}, code: 1, errOut: "longer than 128 characters"},
+		{name: "password too short", stdin: "short-pw\n", args: []string{"add", "dave", "--password-stdin"}, code: 1, errOut: "shorter than 12 characters"},
+		{name: "common password", stdin: "qwertyqwerty\n", args: []string{"add", "dave", "--password-stdin"}, code: 1, errOut: "most common passwords"},
 		{name: "empty password", stdin: "\n", args: []string{"add", "dave", "--password-stdin"}, code: 1, errOut: "empty"},
 		{name: "bad username", stdin: "pw-pw-pw\n", args: []string{"add", "no spaces", "--password-stdin"}, code: 1, errOut: "username"},
 		{name: "list", args: []string{"list"}, out: "alice     alice@example.com  true"},
 		{name: "disable", args: []string{"disable", "alice"}, out: "disabled user alice"},
 		{name: "list shows disabled", args: []string{"list"}, out: "alice     alice@example.com  false"},
 		{name: "enable", args: []string{"enable", "alice"}, out: "enabled user alice"},
-		{name: "passwd", stdin: "new-secret\n", args: []string{"passwd", "alice", "--password-stdin"}, out: "changed the password of alice"},
-		{name: "passwd of a missing user", stdin: "new-secret\n", args: []string{"passwd", "zed", "--password-stdin"}, code: 1, errOut: "zed"},
+		{name: "passwd", stdin: "new-secret-password\n", args: []string{"passwd", "alice", "--password-stdin"}, out: "changed the password of alice"},
+		{name: "passwd of a missing user", stdin: "new-secret-password\n", args: []string{"passwd", "zed", "--password-stdin"}, code: 1, errOut: "zed"},
 		{name: "delete", args: []string{"delete", "bob"}, out: "deleted user bob"},
 		{name: "delete again", args: []string{"delete", "bob"}, code: 1, errOut: "bob"},
 		{name: "missing username", args: []string{"add"}, code: 2, errOut: "USERNAME"},
@@ -103,7 +107,7 @@ func TestUserWhileServing(t *testing.T) {
 	data := t.TempDir()
 	base, stop := runServe(t, "--root", "testdata/counter", "--data", data, "--bcrypt-cost", "10")
 	defer stop()
-	if code, out, errOut := userRun(t, "pw-of-erin\n", nil, "add", "erin", "--password-stdin", "--root", "testdata/counter", "--data", data); code != 0 {
+	if code, out, errOut := userRun(t, "pw-of-erin-long\n", nil, "add", "erin", "--password-stdin", "--root", "testdata/counter", "--data", data); code != 0 {
 		t.Fatalf("add while serving: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut := userRun(t, "", nil, "list", "--root", "testdata/counter", "--data", data)
@@ -111,7 +115,7 @@ func TestUserWhileServing(t *testing.T) {
 		t.Fatalf("list while serving: exit %d\n%s%s", code, out, errOut)
 	}
 	// The running site sees the new account at once.
-	resp, err := noFollow.PostForm(base+"/login.html", url.Values{"username": {"erin"}, "password": {"pw-of-erin"}})
+	resp, err := noFollow.PostForm(base+"/login.html", url.Values{"username": {"erin"}, "password": {"pw-of-erin-long"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +233,7 @@ func TestUserListWarnsOfCaseConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := runUserVerb(ctx, users, "list", "", "", "", &out); err != nil {
+	if err := runUserVerb(ctx, users, userOp{verb: "list"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if want := "warning: the accounts Ann, ann differ only in case"; !strings.Contains(out.String(), want) {
@@ -238,4 +242,78 @@ func TestUserListWarnsOfCaseConflicts(t *testing.T) {
 	if n, err := db.Collection(auth.UsersCollection).CountDocuments(ctx, bson.D{}); err != nil || n != 2 {
 		t.Errorf("%d accounts, %v; want both kept", n, err)
 	}
+}
+
+// TestUserTemporaryAndEvents: --temporary marks the account, and passwd,
+// disable and enable call the site's website.on_account_event.
+func TestUserTemporaryAndEvents(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS("testdata/counter")); err != nil {
+		t.Fatal(err)
+	}
+	hook := `def on_account_event(event):
+    print("account event %s user=%s temporary=%s by=%s" % (event["type"], event["username"], event.get("temporary"), event["by"]))
+
+def startup(website):
+    website.db = connect("counter")
+    website.on_account_event = on_account_event
+`
+	if err := os.WriteFile(filepath.Join(root, ".aspen", "database.star"), []byte(hook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	site := []string{"--root", root, "--data", data}
+	for _, st := range []struct {
+		stdin  string
+		args   []string
+		out    string
+		errOut string
+	}{
+		{"temporary-password\n", []string{"add", "tina", "--password-stdin", "--temporary"}, "tina must choose a new password at their first login", ""},
+		{"another-temporary\n", []string{"passwd", "tina", "--password-stdin", "--temporary"}, "tina must choose a new password at their next login", "account event password_reset user=tina temporary=True by=operator"},
+		{"", []string{"disable", "tina"}, "disabled user tina", "account event disabled user=tina temporary=None by=operator"},
+		{"", []string{"enable", "tina"}, "enabled user tina", "account event enabled user=tina temporary=None by=operator"},
+	} {
+		code, out, errOut := userRun(t, st.stdin, nil, append(st.args, site...)...)
+		if code != 0 || !strings.Contains(out, st.out) || !strings.Contains(errOut, st.errOut) {
+			t.Errorf("user %v: exit %d\nstdout: %s\nstderr: %s\nwant %q and %q", st.args, code, out, errOut, st.out, st.errOut)
+		}
+	}
+
+	// What the flag does to the account.
+	ctx := t.Context()
+	client, err := mongo.Connect(options.Client().ApplyURI(enginetest.Engine(t, t.TempDir()).URI()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	users, err := auth.NewUsers(client.Database("temporary"), auth.Options{Cost: auth.LowestCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []userOp{
+		{verb: "add", username: "ann", password: "first-password", temporary: true},
+		{verb: "add", username: "bea", password: "first-password"},
+	} {
+		if err := runUserVerb(ctx, users, op, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when, name string, want bool) {
+		t.Helper()
+		u, err := users.Get(ctx, name)
+		if err != nil || u.MustChangePassword != want {
+			t.Errorf("%s: %s must change password = %v, %v; want %v", when, name, u.MustChangePassword, err, want)
+		}
+	}
+	check("add --temporary", "ann", true)
+	check("add", "bea", false)
+	if err := runUserVerb(ctx, users, userOp{verb: "passwd", username: "bea", password: "second-password", temporary: true}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	check("passwd --temporary", "bea", true)
+	if err := runUserVerb(ctx, users, userOp{verb: "passwd", username: "bea", password: "third-password"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	check("passwd", "bea", false)
 }

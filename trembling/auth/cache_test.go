@@ -48,7 +48,7 @@ func TestUserCache(t *testing.T) {
 	versions := &fakeVersions{}
 	u := newUsers(t, db, auth.Options{Versions: versions, CacheSize: 2})
 	other := newUsers(t, db, auth.Options{}) // another process: no cache
-	mustCreate(t, u, "vic", "pw")
+	mustCreate(t, u, "vic", "pw-long-enough")
 	get := func() auth.User {
 		t.Helper()
 		got, err := u.Get(ctx, "Vic")
@@ -76,7 +76,7 @@ func TestUserCache(t *testing.T) {
 	// Another process disables the account, changes its password,
 	// deletes it: each is seen once the version changes.
 	fp := auth.Fingerprint(get())
-	if err := other.SetPassword(ctx, "vic", "pw2"); err != nil {
+	if err := other.SetPassword(ctx, "vic", "pw2-long-enough"); err != nil {
 		t.Fatal(err)
 	}
 	versions.bump(db.Name(), "vic")

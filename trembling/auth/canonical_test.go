@@ -36,12 +36,12 @@ func TestCanonical(t *testing.T) {
 func TestCaseInsensitive(t *testing.T) {
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
-	mustCreate(t, u, "Alice", "pw")
-	if _, err := u.Create(ctx, "alice", "other", ""); !errors.Is(err, auth.ErrUserExists) {
+	mustCreate(t, u, "Alice", "pw-long-enough")
+	if _, err := u.Create(ctx, "alice", "other-password-1", ""); !errors.Is(err, auth.ErrUserExists) {
 		t.Errorf("Create(alice) after Alice: %v; want ErrUserExists", err)
 	}
 	for _, name := range []string{"Alice", "alice", "ALICE", "aLiCe"} {
-		got, err := u.Authenticate(ctx, name, "pw")
+		got, err := u.Authenticate(ctx, name, "pw-long-enough")
 		if err != nil {
 			t.Errorf("Authenticate(%q): %v", name, err)
 			continue
@@ -50,10 +50,10 @@ func TestCaseInsensitive(t *testing.T) {
 			t.Errorf("Authenticate(%q) = ID %q Username %q; want alice, Alice", name, got.ID, got.Username)
 		}
 	}
-	if err := u.SetPassword(ctx, "ALICE", "pw2"); err != nil {
+	if err := u.SetPassword(ctx, "ALICE", "pw2-long-enough"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Authenticate(ctx, "alice", "pw2"); err != nil {
+	if _, err := u.Authenticate(ctx, "alice", "pw2-long-enough"); err != nil {
 		t.Errorf("after SetPassword(ALICE): %v", err)
 	}
 	if err := u.Delete(ctx, "aLICE"); err != nil {
@@ -117,9 +117,9 @@ func TestMigrate(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	legacyUser(t, coll, "Mona", "pw-mona")
+	legacyUser(t, coll, "Mona", "pw-mona-long-enough")
 	legacyUser(t, coll, "nils", "pw-nils")
-	ozID, ozzyID := legacyUser(t, coll, "Oz", "pw-Oz"), legacyUser(t, coll, "oz", "pw-oz")
+	ozID, ozzyID := legacyUser(t, coll, "Oz", "pw-Oz"), legacyUser(t, coll, "oz", "pw-oz-long-enough")
 	stores := make([]*auth.Users, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
@@ -159,22 +159,22 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("the migrated document lost fields: %v", mona)
 	}
 	for _, tc := range []struct{ name, password string }{
-		{"mona", "pw-mona"}, {"MONA", "pw-mona"}, {"Nils", "pw-nils"},
-		{"Oz", "pw-Oz"}, {"oz", "pw-oz"}, // exact names while they conflict
+		{"mona", "pw-mona-long-enough"}, {"MONA", "pw-mona-long-enough"}, {"Nils", "pw-nils"},
+		{"Oz", "pw-Oz"}, {"oz", "pw-oz-long-enough"}, // exact names while they conflict
 	} {
 		if _, err := u.Authenticate(ctx, tc.name, tc.password); err != nil {
 			t.Errorf("Authenticate(%q): %v", tc.name, err)
 		}
 	}
-	if _, err := u.Authenticate(ctx, "OZ", "pw-oz"); err != auth.ErrInvalidCredentials {
+	if _, err := u.Authenticate(ctx, "OZ", "pw-oz-long-enough"); err != auth.ErrInvalidCredentials {
 		t.Errorf("Authenticate(OZ) while Oz and oz conflict: %v; want ErrInvalidCredentials", err)
 	}
-	if _, err := u.Create(ctx, "OZ", "pw", ""); !errors.Is(err, auth.ErrUserExists) {
+	if _, err := u.Create(ctx, "OZ", "pw-long-enough", ""); !errors.Is(err, auth.ErrUserExists) {
 		t.Errorf("Create(OZ) while Oz and oz conflict: %v; want ErrUserExists", err)
 	}
 	// A migrated database no longer refuses the case variants through
 	// the old index, but through the _id.
-	if _, err := u.Create(ctx, "NILS", "pw", ""); !errors.Is(err, auth.ErrUserExists) {
+	if _, err := u.Create(ctx, "NILS", "pw-long-enough", ""); !errors.Is(err, auth.ErrUserExists) {
 		t.Errorf("Create(NILS): %v; want ErrUserExists", err)
 	}
 
@@ -202,7 +202,7 @@ func TestMigrate(t *testing.T) {
 	if c, err := again.Conflicts(ctx); err != nil || len(c) != 0 {
 		t.Errorf("conflicts after deleting Oz: %v, %v", c, err)
 	}
-	if _, err := again.Authenticate(ctx, "OZ", "pw-oz"); err != nil {
+	if _, err := again.Authenticate(ctx, "OZ", "pw-oz-long-enough"); err != nil {
 		t.Errorf("Authenticate(OZ) after the migration of oz: %v", err)
 	}
 	want = map[string]any{"Mona": "mona", "nils": "nils", "Pia": "pia", "oz": "oz"}

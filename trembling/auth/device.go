@@ -68,33 +68,33 @@ func (d devices) mac(canonical string, nonce []byte) []byte {
 // deviceKeyID is the _id of the device key in KeysCollection.
 const deviceKeyID = "device_cookies"
 
-// loadDeviceKey returns the device key kept in keys, inserting a random
-// one if there is none: of processes starting at once, the first insert
-// wins (a unique _id) and the others read it.
-func loadDeviceKey(ctx context.Context, keys *mongo.Collection) ([]byte, error) {
+// loadKey returns the key of _id id kept in keys (what names it in
+// errors), inserting a random one if there is none: of processes starting
+// at once, the first insert wins (a unique _id) and the others read it.
+func loadKey(ctx context.Context, keys *mongo.Collection, id, what string) ([]byte, error) {
 	var doc struct {
 		Key []byte `bson:"key"`
 	}
 	for range 2 {
-		err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: deviceKeyID}}).Decode(&doc)
+		err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
 		if err == nil {
 			if len(doc.Key) < MinDeviceKeySize {
-				return nil, fmt.Errorf("auth: the device cookie key in %s has %d bytes, fewer than %d", KeysCollection, len(doc.Key), MinDeviceKeySize)
+				return nil, fmt.Errorf("auth: the %s in %s has %d bytes, fewer than %d", what, KeysCollection, len(doc.Key), MinDeviceKeySize)
 			}
 			return doc.Key, nil
 		}
 		if !errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, fmt.Errorf("auth: reading the device cookie key: %w", err)
+			return nil, fmt.Errorf("auth: reading the %s: %w", what, err)
 		}
 		key := make([]byte, MinDeviceKeySize)
 		rand.Read(key)
-		_, err = keys.InsertOne(ctx, bson.D{{Key: "_id", Value: deviceKeyID}, {Key: "key", Value: key}})
+		_, err = keys.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "key", Value: key}})
 		if err == nil {
 			return key, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return nil, fmt.Errorf("auth: storing the device cookie key: %w", err)
+			return nil, fmt.Errorf("auth: storing the %s: %w", what, err)
 		}
 	}
-	return nil, fmt.Errorf("auth: the device cookie key in %s could not be read", KeysCollection)
+	return nil, fmt.Errorf("auth: the %s in %s could not be read", what, KeysCollection)
 }

@@ -23,18 +23,18 @@ func TestDeviceCookies(t *testing.T) {
 	opts := auth.Options{MaxFailures: 3, DeviceKey: key}
 	u := newUsers(t, db, opts)
 	other := newUsers(t, db, opts) // another process, sharing the key
-	mustCreate(t, u, "owen", "right")
-	mustCreate(t, u, "bea", "right")
-	_, dev, err := u.Login(ctx, "owen", "right", "")
+	mustCreate(t, u, "owen", "right-horse-battery")
+	mustCreate(t, u, "bea", "right-horse-battery")
+	_, dev, err := u.Login(ctx, "owen", "right-horse-battery", "")
 	if err != nil || dev == "" {
 		t.Fatalf("first login: device %q, %v", dev, err)
 	}
-	_, beaDev, err := u.Login(ctx, "bea", "right", "")
+	_, beaDev, err := u.Login(ctx, "bea", "right-horse-battery", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stranger := newUsers(t, db, auth.Options{MaxFailures: 3, DeviceKey: bytes.Repeat([]byte("x"), auth.MinDeviceKeySize)})
-	_, strangeDev, err := stranger.Login(ctx, "owen", "right", "")
+	_, strangeDev, err := stranger.Login(ctx, "owen", "right-horse-battery", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +44,11 @@ func TestDeviceCookies(t *testing.T) {
 		{"owen", "guess1", auth.ErrInvalidCredentials},
 		{"owen", "guess2", auth.ErrInvalidCredentials},
 		{"owen", "guess3", auth.ErrInvalidCredentials},
-		{"owen", "right", auth.ErrThrottled},
+		{"owen", "right-horse-battery", auth.ErrThrottled},
 	})
 	// The owner's browser still logs in, in any process, and gets a new
 	// device cookie.
-	user, dev2, err := other.Login(ctx, "OWEN", "right", dev)
+	user, dev2, err := other.Login(ctx, "OWEN", "right-horse-battery", dev)
 	if err != nil || user.ID != "owen" {
 		t.Fatalf("owner's login during the lockout: %v, %v", user.ID, err)
 	}
@@ -62,7 +62,7 @@ func TestDeviceCookies(t *testing.T) {
 		"tampered":           dev[:len(dev)-2] + "AA",
 		"another site key's": strangeDev,
 	} {
-		if _, _, err := u.Login(ctx, "owen", "right", d); !errors.Is(err, auth.ErrThrottled) {
+		if _, _, err := u.Login(ctx, "owen", "right-horse-battery", d); !errors.Is(err, auth.ErrThrottled) {
 			t.Errorf("%s device cookie during the lockout: %v; want ErrThrottled", name, err)
 		}
 	}
@@ -73,14 +73,14 @@ func TestDeviceCookies(t *testing.T) {
 			t.Fatalf("wrong password with a device cookie: %v", err)
 		}
 	}
-	if _, _, err := u.Login(ctx, "owen", "right", dev2); !errors.Is(err, auth.ErrThrottled) {
+	if _, _, err := u.Login(ctx, "owen", "right-horse-battery", dev2); !errors.Is(err, auth.ErrThrottled) {
 		t.Errorf("a device cookie after 3 failures: %v; want ErrThrottled", err)
 	}
-	if _, _, err := u.Login(ctx, "owen", "right", dev); err != nil {
+	if _, _, err := u.Login(ctx, "owen", "right-horse-battery", dev); err != nil {
 		t.Errorf("the owner's other device cookie: %v", err)
 	}
 	// bea's account is untouched by all this.
-	if _, _, err := u.Login(ctx, "bea", "right", ""); err != nil {
+	if _, _, err := u.Login(ctx, "bea", "right-horse-battery", ""); err != nil {
 		t.Errorf("bea: %v", err)
 	}
 }
@@ -98,16 +98,17 @@ func TestDeviceKeyInDatabase(t *testing.T) {
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	u1, u2 := newUsers(t, db, auth.Options{MaxFailures: 1}), newUsers(t, db, auth.Options{MaxFailures: 1})
-	mustCreate(t, u1, "wes", "right")
-	_, dev, err := u1.Login(ctx, "wes", "right", "")
+	mustCreate(t, u1, "wes", "right-horse-battery")
+	_, dev, err := u1.Login(ctx, "wes", "right-horse-battery", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	runAttempts(t, u2, []attempt{{"wes", "wrong", auth.ErrInvalidCredentials}, {"wes", "right", auth.ErrThrottled}})
-	if _, _, err := u2.Login(ctx, "wes", "right", dev); err != nil {
+	runAttempts(t, u2, []attempt{{"wes", "wrong", auth.ErrInvalidCredentials}, {"wes", "right-horse-battery", auth.ErrThrottled}})
+	if _, _, err := u2.Login(ctx, "wes", "right-horse-battery", dev); err != nil {
 		t.Errorf("a device cookie of one process in another: %v", err)
 	}
-	if n, err := db.Collection(auth.KeysCollection).CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
-		t.Errorf("%d keys in %s, %v; want 1", n, auth.KeysCollection, err)
+	// One device cookie key and one password pepper, shared.
+	if n, err := db.Collection(auth.KeysCollection).CountDocuments(ctx, bson.D{}); err != nil || n != 2 {
+		t.Errorf("%d keys in %s, %v; want 2", n, auth.KeysCollection, err)
 	}
 }

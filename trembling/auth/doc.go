@@ -42,14 +42,25 @@
 //
 // # Passwords
 //
-// Passwords are hashed with bcrypt, cost 12 by default ([Options.Cost]).
-// NewUsers accepts down to bcrypt's own minimum, [LowestCost], so that
-// tests run quickly; [MinCost] (10) is the floor for real use, which
-// trembling and the aspengo command enforce. A password must be 1 to 72 bytes (bcrypt reads
-// only 72 bytes; a longer password is refused with [ErrPasswordTooLong],
-// never truncated; multi-byte UTF-8 counts in bytes). A hash of a lower
-// cost than configured is replaced by one of the configured cost at the
-// next successful [Users.Authenticate]; a higher cost is kept.
+// A new password (Create, SetPassword) must follow one policy,
+// [CheckPassword]: 12 to 128 characters of any script, counted as runes,
+// and not one of the 10,000 most common breached passwords
+// ([IsCommonPassword]; the list is embedded, its source and licence are
+// in commonpasswords/SOURCE.md). Logging in does not apply it, so a
+// password set under an older policy still works.
+//
+// The stored hash is bcrypt, cost 12 by default ([Options.Cost]), of the
+// base64 of HMAC-SHA256 of the password under a secret key, the pepper
+// ([Options.Pepper]), behind a version prefix. The HMAC gives bcrypt 44
+// bytes whatever the password's length, so bcrypt's limit of 72 bytes
+// never cuts a password short; and a copy of the database without the
+// pepper cannot be used to test guesses. Hashes of the older version
+// (plain bcrypt, no prefix) still log in, and are replaced by the current
+// version at the next successful login, as is a hash of a lower cost
+// than configured (a higher cost is kept). NewUsers accepts down to
+// bcrypt's own minimum, [LowestCost], so that tests run quickly;
+// [MinCost] (10) is the floor for real use, which trembling and the
+// aspengo command enforce.
 //
 // # Authenticate
 //
@@ -98,6 +109,20 @@
 // string can still be confirmed by guessing). [Users.DeleteStaleFailures]
 // removes the rows of past windows, since the embedded engine has no TTL
 // indexes.
+//
+// # Password spraying
+//
+// One password tried against many accounts stays under every account's
+// limit, so [Users.LoginFrom] also counts failed attempts per client (the
+// address the caller gives; trembling gives the remote address, or the
+// one a trusted proxy supplies): at most [Options.MaxClientFailures] per
+// window (default 50) on any accounts, in rows of their own, counted the
+// same exact way (a unique _id per slot, exact _id lookups only). Only
+// failures count: a successful attempt gives its row back. An attempt
+// presenting a valid device cookie for its account is not counted against
+// its client, so that a sprayer behind a shared address (an office, a
+// carrier's NAT) does not lock out the users who log in there. The client
+// address is stored only as its SHA-256.
 //
 // # Device cookies
 //

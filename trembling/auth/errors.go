@@ -32,9 +32,18 @@ var (
 	ErrInvalidEmail = errors.New("auth: invalid e-mail address")
 	// ErrPasswordEmpty is returned when a new password is empty.
 	ErrPasswordEmpty = errors.New("auth: password is empty")
-	// ErrPasswordTooLong is returned when a new password is over
-	// [MaxPasswordBytes] bytes: bcrypt would ignore the rest.
-	ErrPasswordTooLong = fmt.Errorf("auth: password is longer than %d bytes", MaxPasswordBytes)
+	// ErrPasswordTooShort is returned when a new password has fewer
+	// than [MinPasswordLen] characters.
+	ErrPasswordTooShort = fmt.Errorf("auth: password is shorter than %d characters", MinPasswordLen)
+	// ErrPasswordTooLong is returned when a new password has more than
+	// [MaxPasswordLen] characters.
+	ErrPasswordTooLong = fmt.Errorf("auth: password is longer than %d characters", MaxPasswordLen)
+	// ErrPasswordCommon is returned when a new password is one of the
+	// most common breached passwords (see [IsCommonPassword]).
+	ErrPasswordCommon = errors.New("auth: password is one of the most common passwords, which are tried first: choose another")
+	// ErrPasswordInvalid is returned when a new password is not valid
+	// UTF-8 text.
+	ErrPasswordInvalid = errors.New("auth: password is not valid UTF-8 text")
 	// ErrInvalidOptions is returned by NewUsers for options out of range.
 	ErrInvalidOptions = errors.New("auth: invalid options")
 )
@@ -44,10 +53,18 @@ var (
 // ends and attempts are counted afresh.
 type ThrottledError struct {
 	Until time.Time
+	// Client is true when the limit reached is the one on failed logins
+	// from the client on any account (password spraying), not the one
+	// on the account.
+	Client bool
 }
 
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("%v (until %s)", ErrThrottled, e.Until.UTC().Format(time.RFC3339))
+	by := ""
+	if e.Client {
+		by = " from this client"
+	}
+	return fmt.Sprintf("%v%s (until %s)", ErrThrottled, by, e.Until.UTC().Format(time.RFC3339))
 }
 
 // Unwrap returns ErrThrottled.

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func storedCost(t *testing.T, db *mongo.Database, username string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cost, err := bcrypt.Cost([]byte(doc.Hash))
+	cost, err := bcrypt.Cost([]byte(strings.TrimPrefix(doc.Hash, auth.PepperedPrefix)))
 	if err != nil {
 		t.Fatalf("stored hash %q: %v", doc.Hash, err)
 	}

@@ -17,7 +17,7 @@ import (
 func TestHashSlots(t *testing.T) {
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxHashes: 2, HashWait: 10 * time.Millisecond, MaxFailures: 1})
-	mustCreate(t, u, "una", "right")
+	mustCreate(t, u, "una", "right-horse-battery")
 
 	hold := func() func() {
 		t.Helper()
@@ -32,15 +32,15 @@ func TestHashSlots(t *testing.T) {
 		return func() { r1(); r2() }
 	}
 	release := hold()
-	_, err := u.Authenticate(ctx, "una", "right")
+	_, err := u.Authenticate(ctx, "una", "right-horse-battery")
 	var busy *auth.BusyError
 	if !errors.As(err, &busy) || !errors.Is(err, auth.ErrBusy) || busy.RetryAfter < time.Second {
 		t.Errorf("login with every slot taken: %v; want a *BusyError with a RetryAfter of a second or more", err)
 	}
-	if _, err := u.Create(ctx, "vera", "pw", ""); !errors.Is(err, auth.ErrBusy) {
+	if _, err := u.Create(ctx, "vera", "pw-long-enough", ""); !errors.Is(err, auth.ErrBusy) {
 		t.Errorf("Create with every slot taken: %v; want ErrBusy", err)
 	}
-	if err := u.SetPassword(ctx, "una", "pw"); !errors.Is(err, auth.ErrBusy) {
+	if err := u.SetPassword(ctx, "una", "pw-long-enough"); !errors.Is(err, auth.ErrBusy) {
 		t.Errorf("SetPassword with every slot taken: %v; want ErrBusy", err)
 	}
 	release()
@@ -52,11 +52,11 @@ func TestHashSlots(t *testing.T) {
 	}
 	// Throttled now; answered as such even with every slot taken.
 	release = hold()
-	if _, err := u.Authenticate(ctx, "una", "right"); !errors.Is(err, auth.ErrThrottled) {
+	if _, err := u.Authenticate(ctx, "una", "right-horse-battery"); !errors.Is(err, auth.ErrThrottled) {
 		t.Errorf("throttled login with every slot taken: %v; want ErrThrottled", err)
 	}
 	release()
-	if _, err := u.Create(ctx, "vera", "pw", ""); err != nil {
+	if _, err := u.Create(ctx, "vera", "pw-long-enough", ""); err != nil {
 		t.Errorf("Create once the slots are free: %v", err)
 	}
 }

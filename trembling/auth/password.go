@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,7 +24,16 @@ const (
 	LowestCost = 4
 	// MaxCost is the highest bcrypt cost (bcrypt's own limit).
 	MaxCost = 31
-	// MaxPasswordBytes is the longest password, in bytes: all bcrypt reads.
+	// MinPasswordLen is the fewest characters (runes) a new password
+	// may have.
+	MinPasswordLen = 12
+	// MaxPasswordLen is the most characters (runes, of any script) a
+	// password may have. Passwords are hashed through HMAC-SHA256 before
+	// bcrypt, so bcrypt's own limit of 72 bytes does not apply.
+	MaxPasswordLen = 128
+	// MaxPasswordBytes is the longest password a hash of an older
+	// version (plain bcrypt, without the pepper) can match: all bcrypt
+	// reads.
 	MaxPasswordBytes = 72
 	// MaxUsernameLen is the longest username, in characters (all ASCII).
 	MaxUsernameLen = 64
@@ -83,15 +93,29 @@ func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// CheckPassword reports whether password may be set as a new password:
-// not empty ([ErrPasswordEmpty]) and at most [MaxPasswordBytes] bytes
-// ([ErrPasswordTooLong]). Nothing else is required of it here.
+// CheckPassword reports whether password may be set as a new password,
+// the one password policy of the accounts: not empty ([ErrPasswordEmpty]),
+// at least [MinPasswordLen] characters ([ErrPasswordTooShort]), at most
+// [MaxPasswordLen] characters of any script ([ErrPasswordTooLong]), valid
+// UTF-8 ([ErrPasswordInvalid]), and not one of the 10,000 most common
+// breached passwords in any case ([ErrPasswordCommon]). Each error says
+// what is wrong in words a user can act on.
+//
+// Logging in does not apply it: a password set under an older, laxer
+// policy still logs in.
 func CheckPassword(password string) error {
-	if password == "" {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case password == "":
 		return ErrPasswordEmpty
-	}
-	if len(password) > MaxPasswordBytes {
-		return fmt.Errorf("%w (it has %d)", ErrPasswordTooLong, len(password))
+	case !utf8.ValidString(password):
+		return ErrPasswordInvalid
+	case n < MinPasswordLen:
+		return fmt.Errorf("%w (it has %d)", ErrPasswordTooShort, n)
+	case n > MaxPasswordLen:
+		return fmt.Errorf("%w (it has %d)", ErrPasswordTooLong, n)
+	case IsCommonPassword(password):
+		return ErrPasswordCommon
 	}
 	return nil
 }
@@ -155,4 +179,23 @@ func Fingerprint(u User) string {
 	}
 	sum := sha256.Sum256([]byte(fp))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// PasswordProblem returns why password cannot be set, as a sentence for
+// the person choosing it, or "" when [CheckPassword] accepts it.
+func PasswordProblem(password string) string {
+	err := CheckPassword(password)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrPasswordEmpty):
+		return "Choose a password."
+	case errors.Is(err, ErrPasswordTooShort):
+		return fmt.Sprintf("Use at least %d characters for your password.", MinPasswordLen)
+	case errors.Is(err, ErrPasswordTooLong):
+		return fmt.Sprintf("That password is too long: %d characters at most.", MaxPasswordLen)
+	case errors.Is(err, ErrPasswordCommon):
+		return "That password is one of the most common ones, which attackers try first. Choose another."
+	}
+	return "That password contains bytes that are not text. Choose another."
 }

@@ -29,6 +29,13 @@ func accountCounter(username string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// clientCounter is the counter of the failed attempts from client (an
+// address) on any account.
+func clientCounter(client string) string {
+	sum := sha256.Sum256([]byte("aspengo trembling/auth client failures v1\x00" + client))
+	return "c" + hex.EncodeToString(sum[:])
+}
+
 // slotID is the _id of slot n of counter key in window w.
 func slotID(key string, w int64, n int) string {
 	return key + "#" + strconv.FormatInt(w, 10) + "#" + strconv.Itoa(n)
@@ -48,29 +55,29 @@ func (s *Users) windowOf(now time.Time) (int64, time.Time) {
 
 // claim counts one attempt against counter key, before its password is
 // checked, and returns the _id of the row that counts it, or a
-// *ThrottledError if the window's MaxFailures attempts are all counted
+// *ThrottledError if the window's limit attempts are all counted
 // already.
 //
 // Each attempt is a row of its own, inserted under the first free slot
 // number of the window: an insert of a unique _id is atomic on every
 // engine (unlike a read-modify-write such as $inc, which a standalone
 // FerretDB is not), so parallel attempts each get a different slot and
-// exactly MaxFailures of them are let through. Every read and write is
-// an exact _id lookup.
-func (s *Users) claim(ctx context.Context, key string) (string, error) {
+// exactly limit of them are let through. Every read and write is an
+// exact _id lookup.
+func (s *Users) claim(ctx context.Context, key string, limit int) (string, error) {
 	w, end := s.windowOf(s.now())
-	full, err := s.taken(ctx, key, w, s.maxFailures-1) // the common case of a flood: one read
+	full, err := s.taken(ctx, key, w, limit-1) // the common case of a flood: one read
 	if err != nil {
 		return "", err
 	}
 	if full {
 		return "", &ThrottledError{Until: end}
 	}
-	n, err := s.firstFree(ctx, key, w)
+	n, err := s.firstFree(ctx, key, w, limit)
 	if err != nil {
 		return "", err
 	}
-	for ; n < s.maxFailures; n++ {
+	for ; n < limit; n++ {
 		id := slotID(key, w, n)
 		_, err := s.failures.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "expires_at", Value: end}})
 		if err == nil {
@@ -95,12 +102,12 @@ func (s *Users) taken(ctx context.Context, key string, w int64, n int) (bool, er
 	return true, nil
 }
 
-// firstFree returns the lowest free slot of key in window w, or
-// MaxFailures, in O(log MaxFailures) reads: slots are taken from 0 up,
+// firstFree returns the lowest free slot of key in window w, or limit,
+// in O(log limit) reads: slots are taken from 0 up,
 // so the held ones are a prefix (but for the holes a concurrent reset
 // leaves, which claim's inserts step over).
-func (s *Users) firstFree(ctx context.Context, key string, w int64) (int, error) {
-	lo, hi := 0, s.maxFailures // slots below lo are held; hi is free or the end
+func (s *Users) firstFree(ctx context.Context, key string, w int64, limit int) (int, error) {
+	lo, hi := 0, limit // slots below lo are held; hi is free or the end
 	for step := 1; lo+step-1 < hi; step *= 2 {
 		n := lo + step - 1
 		held, err := s.taken(ctx, key, w, n)
@@ -132,7 +139,7 @@ func (s *Users) firstFree(ctx context.Context, key string, w int64) (int, error)
 // window.
 func (s *Users) release(ctx context.Context, key string) error {
 	w, _ := s.windowOf(s.now())
-	n, err := s.firstFree(ctx, key, w)
+	n, err := s.firstFree(ctx, key, w, s.maxFailures)
 	if err != nil {
 		return err
 	}
@@ -142,6 +149,17 @@ func (s *Users) release(ctx context.Context, key string) error {
 		}
 	}
 	return nil
+}
+
+// giveBack deletes the row of one counted attempt (slot, from claim)
+// that turned out not to be a failure; what says which, for the log.
+func (s *Users) giveBack(ctx context.Context, slot, what string) {
+	if slot == "" {
+		return
+	}
+	if _, err := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: slot}}); err != nil {
+		s.logger.Warn("auth: giving back a counted login attempt", "attempt", what, "err", err)
+	}
 }
 
 // ResetFailures forgets the login attempts counted for username's

@@ -38,25 +38,25 @@ func TestThrottle(t *testing.T) {
 		t.Run(username, func(t *testing.T) {
 			clk := newClock()
 			u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 3, Window: window, Now: clk.Now})
-			mustCreate(t, u, "nina", "right")
-			mustCreate(t, u, "other", "right")
+			mustCreate(t, u, "nina", "right-horse-battery")
+			mustCreate(t, u, "other", "right-horse-battery")
 			start := clk.Now()
 			runAttempts(t, u, []attempt{
 				{username, "wrong", bad},
 				{username, "wrong", bad},
 				{username, "wrong", bad},
-				{username, "right", limited}, // even the right password
+				{username, "right-horse-battery", limited}, // even the right password
 				{username, "wrong", limited},
-				{"other", "right", nil}, // per account
+				{"other", "right-horse-battery", nil}, // per account
 			})
-			_, err := u.Authenticate(context.Background(), username, "right")
+			_, err := u.Authenticate(context.Background(), username, "right-horse-battery")
 			var te *auth.ThrottledError
 			if !errors.As(err, &te) || !te.Until.Equal(start.Add(window)) {
 				t.Errorf("throttled error %v; want a *ThrottledError until %v", err, start.Add(window))
 			}
 
 			clk.Advance(window - time.Millisecond)
-			runAttempts(t, u, []attempt{{username, "right", limited}})
+			runAttempts(t, u, []attempt{{username, "right-horse-battery", limited}})
 
 			// The window passes: attempts are counted afresh, and a
 			// success resets the counter.
@@ -65,18 +65,18 @@ func TestThrottle(t *testing.T) {
 				runAttempts(t, u, []attempt{
 					{username, "wrong", bad},
 					{username, "wrong", bad},
-					{username, "right", nil}, // resets the counter
+					{username, "right-horse-battery", nil}, // resets the counter
 					{username, "wrong", bad},
 					{username, "wrong", bad},
 					{username, "wrong", bad},
-					{username, "right", limited},
+					{username, "right-horse-battery", limited},
 				})
 			} else { // no success possible: 3 failures and out
 				runAttempts(t, u, []attempt{
 					{username, "wrong", bad},
 					{username, "wrong", bad},
-					{username, "right", bad},
-					{username, "right", limited},
+					{username, "right-horse-battery", bad},
+					{username, "right-horse-battery", limited},
 				})
 			}
 		})
@@ -90,15 +90,15 @@ func TestThrottleShared(t *testing.T) {
 	db := enginetest.DB(t)
 	opts := auth.Options{MaxFailures: 3, Now: clk.Now}
 	u1, u2 := newUsers(t, db, opts), newUsers(t, db, opts)
-	mustCreate(t, u1, "olga", "right")
+	mustCreate(t, u1, "olga", "right-horse-battery")
 	runAttempts(t, u1, []attempt{{"olga", "wrong", auth.ErrInvalidCredentials}, {"olga", "wrong", auth.ErrInvalidCredentials}})
-	runAttempts(t, u2, []attempt{{"olga", "wrong", auth.ErrInvalidCredentials}, {"olga", "right", auth.ErrThrottled}})
-	runAttempts(t, u1, []attempt{{"olga", "right", auth.ErrThrottled}})
+	runAttempts(t, u2, []attempt{{"olga", "wrong", auth.ErrInvalidCredentials}, {"olga", "right-horse-battery", auth.ErrThrottled}})
+	runAttempts(t, u1, []attempt{{"olga", "right-horse-battery", auth.ErrThrottled}})
 	// A reset through one store frees the account for the other.
 	if err := u2.ResetFailures(context.Background(), "olga"); err != nil {
 		t.Fatal(err)
 	}
-	runAttempts(t, u1, []attempt{{"olga", "right", nil}})
+	runAttempts(t, u1, []attempt{{"olga", "right-horse-battery", nil}})
 }
 
 // TestThrottleConcurrent: 20 parallel wrong attempts, through two
@@ -109,7 +109,7 @@ func TestThrottleConcurrent(t *testing.T) {
 	db := enginetest.DB(t)
 	opts := auth.Options{} // the default MaxFailures
 	stores := []*auth.Users{newUsers(t, db, opts), newUsers(t, db, opts)}
-	mustCreate(t, stores[0], "pat", "right")
+	mustCreate(t, stores[0], "pat", "right-horse-battery")
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -130,7 +130,7 @@ func TestThrottleConcurrent(t *testing.T) {
 	if checked != auth.DefaultMaxFailures || throttled != n-auth.DefaultMaxFailures {
 		t.Errorf("%d checked, %d throttled; want %d and %d", checked, throttled, auth.DefaultMaxFailures, n-auth.DefaultMaxFailures)
 	}
-	if _, err := stores[1].Authenticate(context.Background(), "pat", "right"); !errors.Is(err, auth.ErrThrottled) {
+	if _, err := stores[1].Authenticate(context.Background(), "pat", "right-horse-battery"); !errors.Is(err, auth.ErrThrottled) {
 		t.Errorf("the right password after the burst: %v; want ErrThrottled", err)
 	}
 }
@@ -140,10 +140,10 @@ func TestDeleteStaleFailures(t *testing.T) {
 	clk := newClock()
 	db := enginetest.DB(t)
 	u := newUsers(t, db, auth.Options{Window: 15 * time.Minute, Now: clk.Now})
-	mustCreate(t, u, "quinn", "right")
+	mustCreate(t, u, "quinn", "right-horse-battery")
 	runAttempts(t, u, []attempt{
 		{"quinn", "wrong", auth.ErrInvalidCredentials},
-		{"quinn", "hunter2", auth.ErrInvalidCredentials},
+		{"quinn", "hunter2-hunter2", auth.ErrInvalidCredentials},
 		{"nobody", "wrong", auth.ErrInvalidCredentials},
 	})
 	clk.Advance(16 * time.Minute) // the next window

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -38,6 +39,10 @@ const (
 	DefaultMaxFailures = 5
 	// DefaultWindow is the throttling window when [Options.Window] is 0.
 	DefaultWindow = 15 * time.Minute
+	// DefaultMaxClientFailures is the number of failed attempts allowed
+	// per client, on any accounts, and window when
+	// [Options.MaxClientFailures] is 0.
+	DefaultMaxClientFailures = 50
 )
 
 // Options configure a [Users]. The zero value gives the defaults.
@@ -52,6 +57,12 @@ type Options struct {
 	// Window is the throttling window: 0 means DefaultWindow (15
 	// minutes); negative is refused.
 	Window time.Duration
+	// MaxClientFailures is the number of failed attempts per client (see
+	// [Users.LoginFrom]) on any accounts a window allows before further
+	// attempts from it are throttled, against password spraying (one
+	// password tried on many accounts): 0 means DefaultMaxClientFailures
+	// (50); negative is refused.
+	MaxClientFailures int
 	// MaxHashes bounds the bcrypt computations that run at once (each
 	// takes a CPU for a noticeable time): 0 means runtime.NumCPU(). A
 	// call that needs one more waits for a free slot up to HashWait,
@@ -67,6 +78,14 @@ type Options struct {
 	// file). nil means a key kept in the database itself, in the
 	// collection KeysCollection, made by the first process that needs it.
 	DeviceKey []byte
+	// Pepper is the secret key of the password hashes (each is a bcrypt
+	// hash of an HMAC-SHA256 of the password under it): at least
+	// MinPepperSize secret bytes, the same in every process that shares
+	// the database, best kept out of the database (a key file), and never
+	// to be lost or changed: without it no password logs in. nil means a
+	// key kept in the database itself, in the collection KeysCollection,
+	// made by the first process that needs it.
+	Pepper []byte
 	// Versions, when not nil, gives the Users a cache of accounts in the
 	// process, each checked against the version of its document before
 	// use, so that a change made by any process (a password change,
@@ -102,6 +121,11 @@ type User struct {
 	// PasswordChangedAt is when the password was last set (by Create or
 	// SetPassword; a cost upgrade does not count).
 	PasswordChangedAt time.Time
+	// MustChangePassword is true when the password was set by an
+	// operator as a temporary one (SetTemporaryPassword,
+	// SetMustChangePassword): the user must choose a new one before
+	// going on. SetPassword clears it.
+	MustChangePassword bool
 
 	hash  string
 	epoch int64 // see Users.SetActive
@@ -119,6 +143,7 @@ type userDoc struct {
 	CreatedAt         time.Time  `bson:"created_at"`
 	LastLogin         *time.Time `bson:"last_login"`
 	PasswordChangedAt time.Time  `bson:"password_changed_at"`
+	MustChange        bool       `bson:"must_change_password,omitempty"`
 	// SessionEpoch counts the times the account was disabled: sessions
 	// from an earlier epoch end (it is part of the Fingerprint).
 	SessionEpoch int64 `bson:"session_epoch,omitempty"`
@@ -126,14 +151,15 @@ type userDoc struct {
 
 func (d userDoc) user() User {
 	u := User{
-		ID:                Canonical(d.Username),
-		Username:          d.Username,
-		Email:             d.Email,
-		IsActive:          d.IsActive,
-		CreatedAt:         d.CreatedAt,
-		PasswordChangedAt: d.PasswordChangedAt,
-		hash:              d.PasswordHash,
-		epoch:             d.SessionEpoch,
+		ID:                 Canonical(d.Username),
+		Username:           d.Username,
+		Email:              d.Email,
+		IsActive:           d.IsActive,
+		CreatedAt:          d.CreatedAt,
+		PasswordChangedAt:  d.PasswordChangedAt,
+		MustChangePassword: d.MustChange,
+		hash:               d.PasswordHash,
+		epoch:              d.SessionEpoch,
 	}
 	if d.LastLogin != nil {
 		u.LastLogin = *d.LastLogin
@@ -149,16 +175,18 @@ type Users struct {
 
 	cost        int
 	maxFailures int
+	maxClient   int
 	window      time.Duration
 	nowFunc     func() time.Time
 	logger      *slog.Logger
 
 	dummyOnce sync.Once
-	dummyHash []byte
+	dummyHash string
 	dummyErr  error
 
 	devices devices
-	keys    *mongo.Collection // where the device key is kept, when not given
+	keys    *mongo.Collection // where the keys not given are kept
+	pepper  []byte            // see Options.Pepper
 	cache   *userCache        // nil without Options.Versions
 
 	slots    chan struct{} // one per bcrypt computation running
@@ -198,6 +226,10 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	if s.window == 0 {
 		s.window = DefaultWindow
 	}
+	s.maxClient = cmp.Or(opts.MaxClientFailures, DefaultMaxClientFailures)
+	if s.maxClient < 0 {
+		return nil, fmt.Errorf("%w: MaxClientFailures %d is negative", ErrInvalidOptions, opts.MaxClientFailures)
+	}
 	if s.window < 0 {
 		return nil, fmt.Errorf("%w: Window %v is negative", ErrInvalidOptions, opts.Window)
 	}
@@ -232,6 +264,14 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	default:
 		s.devices.key = slices.Clone(opts.DeviceKey)
 	}
+	switch {
+	case opts.Pepper == nil:
+		s.keys = db.Collection(KeysCollection) // EnsureIndexes reads the pepper
+	case len(opts.Pepper) < MinPepperSize:
+		return nil, fmt.Errorf("%w: Pepper has %d bytes, fewer than %d", ErrInvalidOptions, len(opts.Pepper), MinPepperSize)
+	default:
+		s.pepper = slices.Clone(opts.Pepper)
+	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -257,12 +297,19 @@ func (s *Users) EnsureIndexes(ctx context.Context) error {
 	if s.ready.Load() {
 		return nil
 	}
-	if s.keys != nil && s.devices.key == nil {
-		key, err := loadDeviceKey(ctx, s.keys)
+	if s.devices.key == nil {
+		key, err := loadKey(ctx, s.keys, deviceKeyID, "device cookie key")
 		if err != nil {
 			return err
 		}
 		s.devices.key = key
+	}
+	if s.pepper == nil {
+		key, err := loadKey(ctx, s.keys, pepperKeyID, "password pepper")
+		if err != nil {
+			return err
+		}
+		s.pepper = key
 	}
 	conflicts, err := s.migrate(ctx)
 	if err != nil {
@@ -320,9 +367,11 @@ func (s *Users) filter(username string) bson.D {
 	return bson.D{{Key: "_id", Value: c}}
 }
 
-// hash returns the bcrypt hash of password at the configured cost.
+// hash returns the stored hash of password (the peppered version) at
+// the configured cost. It does not apply the password policy: a login
+// upgrades the hash of a password set under an older one.
 func (s *Users) hash(ctx context.Context, password string) (string, error) {
-	if err := CheckPassword(password); err != nil {
+	if err := s.EnsureIndexes(ctx); err != nil { // reads the pepper
 		return "", err
 	}
 	release, err := s.HashSlot(ctx)
@@ -330,16 +379,16 @@ func (s *Users) hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer release()
-	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	h, err := bcrypt.GenerateFromPassword(s.prehash(password), s.cost)
 	if err != nil {
 		return "", fmt.Errorf("auth: hashing password: %w", err)
 	}
-	return string(h), nil
+	return pepperedPrefix + string(h), nil
 }
 
 // Create adds an active account. It refuses an invalid username
-// ([ErrInvalidUsername]), password ([ErrPasswordEmpty],
-// [ErrPasswordTooLong]) or e-mail address ([ErrInvalidEmail], "" means
+// ([ErrInvalidUsername]), a password that breaks the policy of
+// [CheckPassword] or an e-mail address ([ErrInvalidEmail], "" means
 // none), and a username already taken in any case ([ErrUserExists]: the
 // account's _id is the canonical username, so of two concurrent Creates
 // of "Alice" and "alice" exactly one succeeds).
@@ -508,10 +557,24 @@ func (s *Users) SetActive(ctx context.Context, username string, active bool) err
 }
 
 // SetPassword replaces the password of username, under the same rules as
-// Create. It changes the user's [Fingerprint], which ends the user's
-// other sessions. It does not reset the login throttle (see
-// [Users.ResetFailures]).
+// Create, and clears MustChangePassword. It changes the user's
+// [Fingerprint], which ends the user's other sessions. It does not reset
+// the login throttle (see [Users.ResetFailures]).
 func (s *Users) SetPassword(ctx context.Context, username, password string) error {
+	return s.setPassword(ctx, username, password, false)
+}
+
+// SetTemporaryPassword is SetPassword for a password an operator chose
+// and told the user: the account's MustChangePassword becomes true, so
+// that the user is led to choose their own at their next login.
+func (s *Users) SetTemporaryPassword(ctx context.Context, username, password string) error {
+	return s.setPassword(ctx, username, password, true)
+}
+
+func (s *Users) setPassword(ctx context.Context, username, password string, temporary bool) error {
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
 	h, err := s.hash(ctx, password)
 	if err != nil {
 		return err
@@ -519,14 +582,24 @@ func (s *Users) SetPassword(ctx context.Context, username, password string) erro
 	return s.update(ctx, username, "setting password", bson.D{
 		{Key: "password_hash", Value: h},
 		{Key: "password_changed_at", Value: s.now()},
+		{Key: "must_change_password", Value: temporary},
 	})
+}
+
+// SetMustChangePassword sets or clears the MustChangePassword of
+// username's account (aspengo user add --temporary sets it on a new
+// account).
+func (s *Users) SetMustChangePassword(ctx context.Context, username string, must bool) error {
+	return s.update(ctx, username, "setting must_change_password", bson.D{{Key: "must_change_password", Value: must}})
 }
 
 // dummy returns a bcrypt hash at the configured cost of a random
 // password, made on first use, to compare unknown usernames against.
-func (s *Users) dummy() ([]byte, error) {
+func (s *Users) dummy() (string, error) {
 	s.dummyOnce.Do(func() {
-		s.dummyHash, s.dummyErr = bcrypt.GenerateFromPassword([]byte(rand.Text()), s.cost)
+		var h []byte
+		h, s.dummyErr = bcrypt.GenerateFromPassword(s.prehash(rand.Text()), s.cost)
+		s.dummyHash = pepperedPrefix + string(h)
 	})
 	return s.dummyHash, s.dummyErr
 }
@@ -539,9 +612,16 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 }
 
 // Login checks username and password and returns the account and a new
-// device cookie for the client, which it should keep and present at its
-// next login (see the package documentation); device is the one it
-// presented, "" for none.
+// device cookie for the client: [Users.LoginFrom] with no client address.
+func (s *Users) Login(ctx context.Context, username, password, device string) (User, string, error) {
+	return s.LoginFrom(ctx, username, password, device, "")
+}
+
+// LoginFrom checks username and password and returns the account and a
+// new device cookie for the client, which it should keep and present at
+// its next login (see the package documentation); device is the one it
+// presented, "" for none; client is the client's address ("" for none),
+// whose failed attempts on any account are limited too.
 //
 // The error is [ErrInvalidCredentials] itself for an unknown username, a
 // wrong password (an empty or over-long one included) and an inactive
@@ -550,40 +630,70 @@ func (s *Users) Authenticate(ctx context.Context, username, password string) (Us
 // rules are public, so that says nothing); an error matching
 // [ErrThrottled] when the account has too many recent failed attempts
 // from clients without a device cookie for it (or, for a client with
-// one, when that device cookie has); an error matching [ErrBusy] when
-// too many passwords are being checked at once; and anything else only
-// for database failures. On success it records last_login, upgrades a
-// hash of a lower cost than configured, and resets the attempt counter
-// the attempt was counted against.
-func (s *Users) Login(ctx context.Context, username, password, device string) (User, string, error) {
+// one, when that device cookie has), or when client has too many recent
+// failed attempts on any accounts and presents no valid device cookie
+// for this one (a [*ThrottledError] with Client set); an error matching
+// [ErrBusy] when too many passwords are being checked at once; and
+// anything else only for database failures. On success it records
+// last_login, upgrades a hash of an older version or a lower cost than
+// configured, resets the attempt counter the attempt was counted against
+// and does not count the attempt against the client.
+func (s *Users) LoginFrom(ctx context.Context, username, password, device, client string) (User, string, error) {
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return User{}, "", err
 	}
 	name := throttleName(username)
 	counter := accountCounter(name)
+	known := false
 	if device != "" {
 		if c, ok := s.devices.check(device, name); ok {
-			counter = c
+			counter, known = c, true
 		}
 	}
-	slot, err := s.claim(ctx, counter)
+	// A browser that has logged in to this account before is not
+	// throttled by its address: others behind the same address (an
+	// office, a carrier's NAT) may be spraying.
+	var clientSlot string
+	if client != "" && !known {
+		var err error
+		if clientSlot, err = s.claim(ctx, clientCounter(client), s.maxClient); err != nil {
+			var te *ThrottledError
+			if errors.As(err, &te) {
+				te.Client = true
+			}
+			return User{}, "", err
+		}
+	}
+	slot, err := s.claim(ctx, counter, s.maxFailures)
 	if err != nil {
+		s.giveBack(ctx, clientSlot, "client, account throttled") // not checked: not a failure
 		return User{}, "", err
 	}
 	u, err := s.checkPassword(ctx, username, password)
 	if errors.Is(err, ErrBusy) {
 		// The password was not checked: this attempt does not count.
-		if _, derr := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: slot}}); derr != nil {
-			s.logger.Warn("auth: giving back the attempt of a login refused as busy", "err", derr)
-		}
+		s.giveBack(ctx, slot, "busy")
+		s.giveBack(ctx, clientSlot, "client, busy")
 	}
 	if err != nil {
 		return User{}, "", err
 	}
+	s.giveBack(ctx, clientSlot, "client, success")
 	if err := s.release(ctx, counter); err != nil {
 		s.logger.Warn("auth: login succeeded but its attempt counter was not reset", "user", u.ID, "err", err)
 	}
 	return u, s.devices.issue(u.ID), nil
+}
+
+// KnownDevice reports whether device is a valid device cookie of the
+// account username: the browser that presents it has logged in as that
+// user before. A login without one is a login from a new device.
+func (s *Users) KnownDevice(ctx context.Context, device, username string) bool {
+	if device == "" || s.EnsureIndexes(ctx) != nil {
+		return false
+	}
+	_, ok := s.devices.check(device, throttleName(username))
+	return ok
 }
 
 // checkPassword is Login once the attempt is counted.
@@ -600,7 +710,7 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 	if err != nil {
 		return User{}, err
 	}
-	hash := []byte(d.PasswordHash)
+	hash := d.PasswordHash
 	if !found {
 		var err error
 		if hash, err = s.dummy(); err != nil {
@@ -609,9 +719,8 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 		}
 	}
 	// Compare even when the answer is already known to be no, so that
-	// every failure costs one comparison. bcrypt would compare only the
-	// first 72 bytes of a longer password: such a password is wrong.
-	err = bcrypt.CompareHashAndPassword(hash, []byte(password))
+	// every failure costs one comparison.
+	err = s.compare(hash, password)
 	if err != nil && !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) && found {
 		s.logger.Warn("auth: stored password hash is unusable", "user", d.Username, "err", err)
 	}
@@ -621,21 +730,22 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 		// dummy an unknown username gets: pay the configured cost as
 		// well, so that the difference shrinks from a factor of 2^k to
 		// at most 1 + 2^-k.
-		if c, cerr := bcrypt.Cost(hash); cerr == nil && c < s.cost {
+		if c, cerr := storedCost(hash); cerr == nil && c < s.cost {
 			if dh, derr := s.dummy(); derr == nil {
-				bcrypt.CompareHashAndPassword(dh, []byte(password))
+				s.compare(dh, password)
 			}
 		}
 	}
 	release()
-	if err != nil || !found || !d.IsActive || CheckPassword(password) != nil {
+	if err != nil || !found || !d.IsActive || password == "" || utf8.RuneCountInString(password) > MaxPasswordLen {
 		return User{}, ErrInvalidCredentials
 	}
 	return s.loginSucceeded(ctx, d, password)
 }
 
 // loginSucceeded records the login of d, whose hash password matched,
-// and upgrades that hash if its cost is low.
+// and upgrades that hash if it is of an older version (no pepper) or its
+// cost is low.
 //
 // Recording the login is one update by _id, as every query of a request
 // is. The returned User carries the hash as read, so if the password
@@ -645,13 +755,14 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 // An upgrade must not overwrite a password set meanwhile, so it applies
 // only if the account is still active with the hash read (a filter
 // beyond _id, which may scan the collection; it happens once per account
-// after the cost is raised). When two logins upgrade at once, the second
-// re-reads the first's hash instead of overwriting it, so that the
-// returned User's Fingerprint is the stored one.
+// after the cost is raised or the version changes). When two logins
+// upgrade at once, the second re-reads the first's hash instead of
+// overwriting it, so that the returned User's Fingerprint is the stored
+// one.
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
 	defer s.forget(d.Username)
 	now := s.now()
-	if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err != nil || cost >= s.cost {
+	if !s.needsUpgrade(d.PasswordHash) {
 		res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "last_login", Value: now}}}})
 		if err != nil {
@@ -667,7 +778,7 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 		now := s.now()
 		set := bson.D{{Key: "last_login", Value: now}}
 		newHash := d.PasswordHash
-		if cost, err := bcrypt.Cost([]byte(d.PasswordHash)); err == nil && cost < s.cost {
+		if s.needsUpgrade(d.PasswordHash) {
 			if h, err := s.hash(ctx, password); err != nil {
 				s.logger.Warn("auth: upgrading password hash", "user", d.Username, "err", err)
 			} else {
@@ -704,7 +815,7 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 			if err != nil {
 				return User{}, err
 			}
-			err = bcrypt.CompareHashAndPassword([]byte(cur.PasswordHash), []byte(password))
+			err = s.compare(cur.PasswordHash, password)
 			release()
 			if err != nil {
 				return User{}, ErrInvalidCredentials

@@ -23,7 +23,7 @@ func TestUserLifecycle(t *testing.T) {
 	clk := newClock()
 	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
 
-	created, err := u.Create(ctx, "bob", "hunter2", "bob@example.com")
+	created, err := u.Create(ctx, "bob", "hunter2-hunter2", "bob@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("Create returned ID %q; want the canonical username", created.ID)
 	}
 	clk.Advance(time.Minute)
-	mustCreate(t, u, "alice", "pw-alice")
+	mustCreate(t, u, "alice", "pw-alice-long-enough")
 
 	got, err := u.Get(ctx, "bob")
 	if err != nil {
@@ -80,14 +80,14 @@ func TestUserLifecycle(t *testing.T) {
 	if got, err := u.Get(ctx, "bob"); err != nil || got.IsActive {
 		t.Errorf("after SetActive(false): IsActive=%v, %v", got.IsActive, err)
 	}
-	if _, err := u.Authenticate(ctx, "bob", "hunter2"); err != auth.ErrInvalidCredentials {
+	if _, err := u.Authenticate(ctx, "bob", "hunter2-hunter2"); err != auth.ErrInvalidCredentials {
 		t.Errorf("Authenticate disabled user: %v; want ErrInvalidCredentials", err)
 	}
 	if err := u.SetActive(ctx, "bob", true); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
-	logged, err := u.Authenticate(ctx, "bob", "hunter2")
+	logged, err := u.Authenticate(ctx, "bob", "hunter2-hunter2")
 	if err != nil {
 		t.Fatalf("Authenticate re-enabled user: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestUserLifecycle(t *testing.T) {
 	if ok, err := u.Exists(ctx, "bob"); err != nil || ok {
 		t.Errorf("Exists(deleted) = %v, %v", ok, err)
 	}
-	if _, err := u.Authenticate(ctx, "bob", "hunter2"); err != auth.ErrInvalidCredentials {
+	if _, err := u.Authenticate(ctx, "bob", "hunter2-hunter2"); err != auth.ErrInvalidCredentials {
 		t.Errorf("Authenticate deleted user: %v; want ErrInvalidCredentials", err)
 	}
 
@@ -116,7 +116,7 @@ func TestUserLifecycle(t *testing.T) {
 	for name, err := range map[string]error{
 		"Delete":      u.Delete(ctx, "bob"),
 		"SetActive":   u.SetActive(ctx, "nobody", true),
-		"SetPassword": u.SetPassword(ctx, "nobody", "secret"),
+		"SetPassword": u.SetPassword(ctx, "nobody", "secret-password"),
 	} {
 		if !errors.Is(err, auth.ErrNoUser) {
 			t.Errorf("%s on a missing user: %v; want ErrNoUser", name, err)
@@ -131,42 +131,46 @@ func TestUserLifecycle(t *testing.T) {
 func TestCreateValidation(t *testing.T) {
 	ctx := context.Background()
 	u := newUsers(t, enginetest.DB(t), auth.Options{})
-	euro24 := strings.Repeat("€", 24) // 72 bytes, 24 characters
 	tests := []struct {
 		username, password, email string
 		want                      error // nil: accepted
 	}{
-		{"a", "pw", "", nil},
-		{strings.Repeat("x", 64), "pw", "", nil},
-		{"a.b_c-d@e+f", "pw", "", nil},
-		{"Alice", "pw", "", nil},
-		{"alice", "pw", "", auth.ErrUserExists}, // the same account as "Alice"
-		{"9lives", "pw", "", nil},
-		{"", "pw", "", auth.ErrInvalidUsername},
-		{strings.Repeat("x", 65), "pw", "", auth.ErrInvalidUsername},
-		{" carol", "pw", "", auth.ErrInvalidUsername},
-		{"carol ", "pw", "", auth.ErrInvalidUsername},
-		{"ca rol", "pw", "", auth.ErrInvalidUsername},
-		{"-carol", "pw", "", auth.ErrInvalidUsername},
-		{".carol", "pw", "", auth.ErrInvalidUsername},
-		{"ca$rol", "pw", "", auth.ErrInvalidUsername},
-		{"ca/rol", "pw", "", auth.ErrInvalidUsername},
-		{"cårol", "pw", "", auth.ErrInvalidUsername},
-		{"carol\x00", "pw", "", auth.ErrInvalidUsername},
-		{"carol\n", "pw", "", auth.ErrInvalidUsername},
-		{"p72", strings.Repeat("p", 72), "", nil},
-		{"p73", strings.Repeat("p", 73), "", auth.ErrPasswordTooLong},
-		{"euro72", euro24, "", nil},
-		{"euro75", euro24 + "€", "", auth.ErrPasswordTooLong},
-		{"e73", strings.Repeat("p", 71) + "é", "", auth.ErrPasswordTooLong},
+		{"a", "pw-long-enough", "", nil},
+		{strings.Repeat("x", 64), "pw-long-enough", "", nil},
+		{"a.b_c-d@e+f", "pw-long-enough", "", nil},
+		{"Alice", "pw-long-enough", "", nil},
+		{"alice", "pw-long-enough", "", auth.ErrUserExists}, // the same account as "Alice"
+		{"9lives", "pw-long-enough", "", nil},
+		{"", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{strings.Repeat("x", 65), "pw-long-enough", "", auth.ErrInvalidUsername},
+		{" carol", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"carol ", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"ca rol", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"-carol", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{".carol", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"ca$rol", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"ca/rol", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"cårol", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"carol\x00", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"carol\n", "pw-long-enough", "", auth.ErrInvalidUsername},
+		{"p128", strings.Repeat("p", 128), "", nil},
+		{"p129", strings.Repeat("p", 129), "", auth.ErrPasswordTooLong},
+		{"euro128", strings.Repeat("€", 128), "", nil}, // 384 bytes
+		{"euro129", strings.Repeat("€", 129), "", auth.ErrPasswordTooLong},
+		{"p12", strings.Repeat("p", 12), "", nil},
+		{"p11", strings.Repeat("p", 11), "", auth.ErrPasswordTooShort},
+		{"kanji11", strings.Repeat("漢", 11), "", auth.ErrPasswordTooShort}, // 33 bytes
+		{"common", "1qaz2wsx3edc", "", auth.ErrPasswordCommon},
+		{"commonCase", "QWERTY123456", "", auth.ErrPasswordCommon},
+		{"invalid", "password\xff\xfe1234", "", auth.ErrPasswordInvalid},
 		{"empty", "", "", auth.ErrPasswordEmpty},
-		{"mail1", "pw", "dave@example.com", nil},
-		{"mail2", "pw", "dave@", auth.ErrInvalidEmail},
-		{"mail3", "pw", "@example.com", auth.ErrInvalidEmail},
-		{"mail4", "pw", "dave example.com", auth.ErrInvalidEmail},
-		{"mail5", "pw", "da ve@example.com", auth.ErrInvalidEmail},
-		{"mail6", "pw", "dave@example.com\r\nBcc: x@y", auth.ErrInvalidEmail},
-		{"mail7", "pw", strings.Repeat("d", 250) + "@e.com", auth.ErrInvalidEmail},
+		{"mail1", "pw-long-enough", "dave@example.com", nil},
+		{"mail2", "pw-long-enough", "dave@", auth.ErrInvalidEmail},
+		{"mail3", "pw-long-enough", "@example.com", auth.ErrInvalidEmail},
+		{"mail4", "pw-long-enough", "dave example.com", auth.ErrInvalidEmail},
+		{"mail5", "pw-long-enough", "da ve@example.com", auth.ErrInvalidEmail},
+		{"mail6", "pw-long-enough", "dave@example.com\r\nBcc: x@y", auth.ErrInvalidEmail},
+		{"mail7", "pw-long-enough", strings.Repeat("d", 250) + "@e.com", auth.ErrInvalidEmail},
 	}
 	for _, tc := range tests {
 		_, err := u.Create(ctx, tc.username, tc.password, tc.email)
@@ -180,34 +184,42 @@ func TestCreateValidation(t *testing.T) {
 	}
 }
 
+// TestPasswordLength: up to MaxPasswordLen characters of any script are
+// accepted and compared in full (bcrypt alone would read 72 bytes).
 func TestPasswordLength(t *testing.T) {
 	ctx := context.Background()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
-	p72 := strings.Repeat("€", 24)
-	mustCreate(t, u, "erin", p72)
-	if _, err := u.Authenticate(ctx, "erin", p72); err != nil {
-		t.Fatalf("Authenticate with the 72-byte password: %v", err)
+	long := strings.Repeat("パスワード", 25) + "ですよ" // 128 characters, 384 bytes
+	mustCreate(t, u, "erin", long)
+	if _, err := u.Authenticate(ctx, "erin", long); err != nil {
+		t.Fatalf("Authenticate with the 128-character password: %v", err)
 	}
-	// bcrypt itself compares only the first 72 bytes; a longer password
-	// must never pass for the shorter one.
-	for _, extra := range []string{"x", "€"} {
-		if _, err := u.Authenticate(ctx, "erin", p72+extra); err != auth.ErrInvalidCredentials {
-			t.Errorf("Authenticate with the password + %q: %v; want ErrInvalidCredentials", extra, err)
+	// Passwords that share the first 72 bytes are different passwords.
+	for _, other := range []string{long[:72], long[:len(long)-3] + "x", long[:len(long)-3]} {
+		if _, err := u.Authenticate(ctx, "erin", other); err != auth.ErrInvalidCredentials {
+			t.Errorf("Authenticate with %d bytes of it: %v; want ErrInvalidCredentials", len(other), err)
 		}
 	}
-	if err := u.SetPassword(ctx, "erin", strings.Repeat("p", 73)); !errors.Is(err, auth.ErrPasswordTooLong) {
-		t.Errorf("SetPassword(73 bytes) = %v; want ErrPasswordTooLong", err)
+	for _, tc := range []struct {
+		password string
+		want     error
+	}{
+		{strings.Repeat("p", 129), auth.ErrPasswordTooLong},
+		{strings.Repeat("p", 11), auth.ErrPasswordTooShort},
+		{"", auth.ErrPasswordEmpty},
+		{"123qweasdzxc", auth.ErrPasswordCommon},
+	} {
+		if err := u.SetPassword(ctx, "erin", tc.password); !errors.Is(err, tc.want) {
+			t.Errorf("SetPassword(%d characters) = %v; want %v", len(tc.password), err, tc.want)
+		}
 	}
-	if err := u.SetPassword(ctx, "erin", ""); !errors.Is(err, auth.ErrPasswordEmpty) {
-		t.Errorf("SetPassword(\"\") = %v; want ErrPasswordEmpty", err)
-	}
-	if _, err := u.Authenticate(ctx, "erin", p72); err != nil {
+	if _, err := u.Authenticate(ctx, "erin", long); err != nil {
 		t.Errorf("refused SetPassword calls changed the password: %v", err)
 	}
 	if err := u.SetPassword(ctx, "erin", strings.Repeat("q", 72)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Authenticate(ctx, "erin", p72); err != auth.ErrInvalidCredentials {
+	if _, err := u.Authenticate(ctx, "erin", long); err != auth.ErrInvalidCredentials {
 		t.Errorf("old password after SetPassword: %v; want ErrInvalidCredentials", err)
 	}
 	if _, err := u.Authenticate(ctx, "erin", strings.Repeat("q", 72)); err != nil {
@@ -244,14 +256,14 @@ func TestDuplicateUsername(t *testing.T) {
 	ctx := context.Background()
 	db := enginetest.DB(t)
 	u := newUsers(t, db, auth.Options{})
-	mustCreate(t, u, "frank", "first")
-	if _, err := u.Create(ctx, "frank", "second", ""); !errors.Is(err, auth.ErrUserExists) {
+	mustCreate(t, u, "frank", "first-password")
+	if _, err := u.Create(ctx, "frank", "second-password", ""); !errors.Is(err, auth.ErrUserExists) {
 		t.Errorf("second Create: %v; want ErrUserExists", err)
 	}
-	if _, err := u.Authenticate(ctx, "frank", "first"); err != nil {
+	if _, err := u.Authenticate(ctx, "frank", "first-password"); err != nil {
 		t.Errorf("the refused Create changed the password: %v", err)
 	}
-	if _, err := u.Create(ctx, "FRANK", "second", ""); !errors.Is(err, auth.ErrUserExists) {
+	if _, err := u.Create(ctx, "FRANK", "second-password", ""); !errors.Is(err, auth.ErrUserExists) {
 		t.Errorf("Create in another case: %v; want ErrUserExists", err)
 	}
 	// The _id is the canonical name, so any writer is refused.
@@ -281,7 +293,7 @@ func TestConcurrentCreate(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = stores[i%2].Create(ctx, []string{"grace", "Grace", "GRACE"}[i%3], "pw", "")
+			_, errs[i] = stores[i%2].Create(ctx, []string{"grace", "Grace", "GRACE"}[i%3], "pw-long-enough", "")
 		})
 	}
 	wg.Wait()
@@ -308,7 +320,7 @@ func TestHashUpgrade(t *testing.T) {
 	db := enginetest.DB(t)
 	u10 := newUsers(t, db, auth.Options{Cost: testCost})
 	u11 := newUsers(t, db, auth.Options{Cost: testCost + 1})
-	mustCreate(t, u10, "heidi", "opensesame")
+	mustCreate(t, u10, "heidi", "opensesame-please")
 	if c := storedCost(t, db, "heidi"); c != testCost {
 		t.Fatalf("created with cost %d; want %d", c, testCost)
 	}
@@ -323,7 +335,7 @@ func TestHashUpgrade(t *testing.T) {
 	if c := storedCost(t, db, "heidi"); c != testCost {
 		t.Errorf("after a failed login the cost is %d; want %d", c, testCost)
 	}
-	logged, err := u11.Authenticate(ctx, "heidi", "opensesame")
+	logged, err := u11.Authenticate(ctx, "heidi", "opensesame-please")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +357,7 @@ func TestHashUpgrade(t *testing.T) {
 	}
 	// The upgraded hash still verifies, and a lower-cost store never
 	// downgrades it.
-	if _, err := u10.Authenticate(ctx, "heidi", "opensesame"); err != nil {
+	if _, err := u10.Authenticate(ctx, "heidi", "opensesame-please"); err != nil {
 		t.Fatal(err)
 	}
 	if c := storedCost(t, db, "heidi"); c != testCost+1 {
@@ -359,13 +371,13 @@ func TestHashUpgrade(t *testing.T) {
 func TestConcurrentUpgrade(t *testing.T) {
 	ctx := context.Background()
 	db := enginetest.DB(t)
-	mustCreate(t, newUsers(t, db, auth.Options{Cost: testCost}), "ivan", "pw")
+	mustCreate(t, newUsers(t, db, auth.Options{Cost: testCost}), "ivan", "pw-long-enough")
 	u11 := newUsers(t, db, auth.Options{Cost: testCost + 1})
 	var users [2]auth.User
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range users {
-		wg.Go(func() { users[i], errs[i] = u11.Authenticate(ctx, "ivan", "pw") })
+		wg.Go(func() { users[i], errs[i] = u11.Authenticate(ctx, "ivan", "pw-long-enough") })
 	}
 	wg.Wait()
 	stored, err := u11.Get(ctx, "ivan")
@@ -421,8 +433,8 @@ func TestFingerprint(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
-	mustCreate(t, u, "leo", "pw1")
-	mustCreate(t, u, "mia", "pw1")
+	mustCreate(t, u, "leo", "pw1-long-enough")
+	mustCreate(t, u, "mia", "pw1-long-enough")
 	get := func(name string) auth.User {
 		t.Helper()
 		user, err := u.Get(ctx, name)
@@ -439,7 +451,7 @@ func TestFingerprint(t *testing.T) {
 	if auth.Fingerprint(get("leo")) != fp {
 		t.Error("Fingerprint differs between two reads of one user")
 	}
-	logged, err := u.Authenticate(ctx, "leo", "pw1")
+	logged, err := u.Authenticate(ctx, "leo", "pw1-long-enough")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +465,7 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("Fingerprint of a User not read from the store = %q; want \"\"", got)
 	}
 	clk.Advance(time.Hour)
-	if err := u.SetPassword(ctx, "leo", "pw2"); err != nil {
+	if err := u.SetPassword(ctx, "leo", "pw2-long-enough"); err != nil {
 		t.Fatal(err)
 	}
 	after := get("leo")
@@ -465,7 +477,7 @@ func TestFingerprint(t *testing.T) {
 	}
 	// Setting the same password again gives a new hash (new salt), so it
 	// also ends other sessions.
-	if err := u.SetPassword(ctx, "leo", "pw2"); err != nil {
+	if err := u.SetPassword(ctx, "leo", "pw2-long-enough"); err != nil {
 		t.Fatal(err)
 	}
 	if auth.Fingerprint(get("leo")) == auth.Fingerprint(after) {
@@ -482,5 +494,42 @@ func TestFingerprint(t *testing.T) {
 	}
 	if auth.Fingerprint(get("mia")) == beforeDisable {
 		t.Error("disabling and enabling mia left her fingerprint as it was")
+	}
+}
+
+// TestTemporaryPassword: a temporary password marks the account until
+// the user sets their own.
+func TestTemporaryPassword(t *testing.T) {
+	ctx := t.Context()
+	u := newUsers(t, enginetest.DB(t), auth.Options{})
+	mustCreate(t, u, "tess", "tess-password-1")
+	must := func(want bool) {
+		t.Helper()
+		got, err := u.Get(ctx, "tess")
+		if err != nil || got.MustChangePassword != want {
+			t.Errorf("MustChangePassword = %v, %v; want %v", got.MustChangePassword, err, want)
+		}
+	}
+	must(false)
+	if err := u.SetTemporaryPassword(ctx, "tess", "temporary-pw-1"); err != nil {
+		t.Fatal(err)
+	}
+	must(true)
+	if got, err := u.Authenticate(ctx, "tess", "temporary-pw-1"); err != nil || !got.MustChangePassword {
+		t.Errorf("Authenticate with the temporary password: %v, must change %v; want true", err, got.MustChangePassword)
+	}
+	if err := u.SetPassword(ctx, "tess", "tess-own-password"); err != nil {
+		t.Fatal(err)
+	}
+	must(false)
+	if err := u.SetMustChangePassword(ctx, "tess", true); err != nil {
+		t.Fatal(err)
+	}
+	must(true)
+	if err := u.SetTemporaryPassword(ctx, "tess", "short"); !errors.Is(err, auth.ErrPasswordTooShort) {
+		t.Errorf("a short temporary password: %v; want ErrPasswordTooShort", err)
+	}
+	if err := u.SetMustChangePassword(ctx, "nobody", true); !errors.Is(err, auth.ErrNoUser) {
+		t.Errorf("SetMustChangePassword of nobody: %v; want ErrNoUser", err)
 	}
 }

@@ -1,0 +1,4 @@
+package auth
+
+// PepperedPrefix exports pepperedPrefix to the tests of package auth_test.
+const PepperedPrefix = pepperedPrefix
