@@ -135,7 +135,7 @@ func TestUserCommandsEndSessionsWhileServing(t *testing.T) {
 	site := []string{"--root", "testdata/counter", "--data", data}
 	base, stop := runServe(t, append(site, "--bcrypt-cost", "10")...)
 	defer stop()
-	if code, out, errOut := userRun(t, "pw-of-erin\n", nil, append([]string{"add", "erin", "--password-stdin"}, site...)...); code != 0 {
+	if code, out, errOut := userRun(t, "erin-pw-2026-x\n", nil, append([]string{"add", "erin", "--password-stdin"}, site...)...); code != 0 {
 		t.Fatalf("add: exit %d\n%s%s", code, out, errOut)
 	}
 	jar, err := cookiejar.New(nil)
@@ -166,7 +166,7 @@ func TestUserCommandsEndSessionsWhileServing(t *testing.T) {
 		}
 	}
 	const in, out = "<p>user=erin</p>", "<p>user=</p>"
-	login("pw-of-erin")
+	login("erin-pw-2026-x")
 	for range 3 { // the later reads come from the cache
 		if got := get("/whoami.html"); got != in {
 			t.Fatalf("after login: %s, want %s", got, in)
@@ -178,8 +178,8 @@ func TestUserCommandsEndSessionsWhileServing(t *testing.T) {
 		relog string // the password to log in with afterwards, if any
 	}{
 		{args: []string{"disable", "erin"}},
-		{args: []string{"enable", "erin"}, relog: "pw-of-erin"},
-		{args: []string{"passwd", "erin", "--password-stdin"}, stdin: "new-pw-of-erin\n", relog: "new-pw-of-erin"},
+		{args: []string{"enable", "erin"}, relog: "erin-pw-2026-x"},
+		{args: []string{"passwd", "erin", "--password-stdin"}, stdin: "erin-new-pw-2026\n", relog: "erin-new-pw-2026"},
 		{args: []string{"delete", "erin"}},
 	}
 	for _, st := range steps {
