@@ -6,9 +6,16 @@
 // DeleteExpired now and then) reclaims their memory. Update merges a
 // [session.Change] under the store's lock, so concurrent requests on one
 // session merge exactly, and a deleted record is never brought back.
+//
+// The store is bounded, so that visitors cannot exhaust the process's
+// memory: it holds at most MaxSessions records of at most MaxBytes in
+// all (sizes estimated from the data), and beyond either bound it drops
+// the records written longest ago, live or not. A dropped session is
+// simply gone, as after a restart.
 package memstore
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"sync"
@@ -17,22 +24,103 @@ import (
 	"github.com/aspengo/aspengo/trembling/session"
 )
 
+// Default bounds of a Store.
+const (
+	DefaultMaxSessions = 100_000
+	DefaultMaxBytes    = 256 << 20
+)
+
 // Store is an in-memory session store. Its zero value is not usable; call
 // [New]. It is safe for concurrent use.
 type Store struct {
 	// Now returns the current time for expiry checks; nil means time.Now.
 	// Set it before first use.
 	Now func() time.Time
+	// MaxSessions and MaxBytes bound the records held and their
+	// estimated size in all; the records written longest ago are dropped
+	// beyond them. New sets the defaults; change them before first use.
+	MaxSessions int
+	MaxBytes    int64
 
 	mu      sync.Mutex
-	records map[string]session.Record
+	records map[string]*list.Element // of *entry
+	order   list.List                // oldest write first
+	bytes   int64
+}
+
+// entry is one record with its estimated size.
+type entry struct {
+	id   string
+	rec  session.Record
+	size int64
 }
 
 var _ session.Store = (*Store)(nil)
 
-// New returns an empty store.
+// New returns an empty store with the default bounds.
 func New() *Store {
-	return &Store{records: map[string]session.Record{}}
+	return &Store{
+		MaxSessions: DefaultMaxSessions,
+		MaxBytes:    DefaultMaxBytes,
+		records:     map[string]*list.Element{},
+	}
+}
+
+// put stores r under id as the newest write and drops the oldest records
+// beyond the bounds. s.mu is held.
+func (s *Store) put(id string, r session.Record) {
+	s.remove(id)
+	e := &entry{id: id, rec: r, size: recordSize(r)}
+	s.records[id] = s.order.PushBack(e)
+	s.bytes += e.size
+	for s.order.Len() > 1 && (s.order.Len() > s.MaxSessions || s.bytes > s.MaxBytes) {
+		s.remove(s.order.Front().Value.(*entry).id)
+	}
+}
+
+// get returns the record stored under id. s.mu is held.
+func (s *Store) get(id string) (session.Record, bool) {
+	el, ok := s.records[id]
+	if !ok {
+		return session.Record{}, false
+	}
+	return el.Value.(*entry).rec, true
+}
+
+// remove drops the record stored under id, if any. s.mu is held.
+func (s *Store) remove(id string) {
+	if el, ok := s.records[id]; ok {
+		s.bytes -= el.Value.(*entry).size
+		s.order.Remove(el)
+		delete(s.records, id)
+	}
+}
+
+// recordSize estimates the memory a record takes: its id, times, and
+// every key and value of its data, with an allowance for map and slice
+// headers. It needs to be cheap and monotonic, not exact.
+func recordSize(r session.Record) int64 {
+	return 160 + valueSize(r.Data)
+}
+
+func valueSize(v any) int64 {
+	switch v := v.(type) {
+	case string:
+		return 16 + int64(len(v))
+	case map[string]any:
+		n := int64(48)
+		for k, x := range v {
+			n += 16 + int64(len(k)) + valueSize(x)
+		}
+		return n
+	case []any:
+		n := int64(24)
+		for _, x := range v {
+			n += valueSize(x)
+		}
+		return n
+	}
+	return 16 // numbers, booleans, nil
 }
 
 func (s *Store) now() time.Time {
@@ -49,7 +137,7 @@ func (s *Store) Find(ctx context.Context, id string) (session.Record, bool, erro
 	}
 	now := s.now()
 	s.mu.Lock()
-	r, ok := s.records[id]
+	r, ok := s.get(id)
 	s.mu.Unlock()
 	if !ok || r.Expired(now) {
 		return session.Record{}, false, nil
@@ -68,10 +156,10 @@ func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.records[id]; ok && !old.Expired(now) {
+	if old, ok := s.get(id); ok && !old.Expired(now) {
 		return fmt.Errorf("memstore: creating session: %w", session.ErrExists)
 	}
-	s.records[id] = r
+	s.put(id, r)
 	return nil
 }
 
@@ -84,7 +172,7 @@ func (s *Store) Update(ctx context.Context, id string, c session.Change) (sessio
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.records[id]
+	old, ok := s.get(id)
 	if !ok || old.Expired(now) {
 		return session.Record{}, false, nil
 	}
@@ -92,7 +180,7 @@ func (s *Store) Update(ctx context.Context, id string, c session.Change) (sessio
 	if err != nil {
 		return session.Record{}, false, fmt.Errorf("memstore: updating session: %w", err)
 	}
-	s.records[id] = r
+	s.put(id, r)
 	return r.Clone(), true, nil
 }
 
@@ -102,7 +190,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	s.mu.Lock()
-	delete(s.records, id)
+	s.remove(id)
 	s.mu.Unlock()
 	return nil
 }
@@ -115,9 +203,9 @@ func (s *Store) DeleteExpired(ctx context.Context) error {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, r := range s.records {
-		if r.Expired(now) {
-			delete(s.records, id)
+	for id, el := range s.records {
+		if el.Value.(*entry).rec.Expired(now) {
+			s.remove(id)
 		}
 	}
 	return nil
