@@ -296,3 +296,44 @@ func TestSweepOldVersions(t *testing.T) {
 		t.Errorf("after the sweep and a save: %v", got.Data)
 	}
 }
+
+// TestParallelSavesTakeTurns checks that one process's parallel saves of
+// one session take turns: every save inserts its version at the first
+// try (no insert race lost, so no retry), and all their keys are kept.
+func TestParallelSavesTakeTurns(t *testing.T) {
+	var l commandLog
+	db := monitoredDB(t, &l)
+	s := mongostore.New(db)
+	s.Logger = quiet
+	ctx := t.Context()
+	id := strings.Repeat("cd", 32)
+	now := time.Now().Truncate(time.Millisecond)
+	rec := session.Record{Data: map[string]any{}, Created: now, IdleExpires: now.Add(time.Hour), AbsoluteExpires: now.Add(2 * time.Hour)}
+	if err := s.Create(ctx, id, rec); err != nil {
+		t.Fatal(err)
+	}
+	l.take()
+	const n = 32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, ok, err := s.Update(ctx, id, session.Change{Set: map[string]any{fmt.Sprint(i): int64(i)}}); err != nil || !ok {
+				t.Errorf("Update %d = %v, %v", i, ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	inserts := 0
+	for _, c := range l.take() {
+		if strings.HasPrefix(c, "insert") {
+			inserts++
+		}
+	}
+	if inserts != n {
+		t.Errorf("%d saves made %d inserts; want one each (a lost race means a retry)", n, inserts)
+	}
+	r, ok, err := s.Find(ctx, id)
+	if err != nil || !ok || len(r.Data) != n {
+		t.Errorf("Find = %d keys, %v, %v; want %d keys", len(r.Data), ok, err, n)
+	}
+}

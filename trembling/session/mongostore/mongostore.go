@@ -83,6 +83,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -142,6 +143,13 @@ type Store struct {
 	coll  *mongo.Collection
 	db    string
 	cache *cache // nil without WithCache
+
+	// stripes serialize this process's saves of one session, so that
+	// its own requests on one session take turns instead of racing for
+	// the next version (each lost race costs a read and a retry, and
+	// many parallel requests on one session would mostly lose). Other
+	// processes still race, and the version chain keeps that exact.
+	stripes [64]chan struct{}
 }
 
 var _ session.Store = (*Store)(nil)
@@ -150,6 +158,9 @@ var _ session.Store = (*Store)(nil)
 // [Store.EnsureIndexes] once at startup.
 func New(db *mongo.Database, opts ...Option) *Store {
 	s := &Store{coll: db.Collection(Collection), db: db.Name()}
+	for i := range s.stripes {
+		s.stripes[i] = make(chan struct{}, 1)
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -321,6 +332,11 @@ func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
 // Update applies c to the latest live version of session id and inserts
 // the result as the next version (see the package doc).
 func (s *Store) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
+	unlock, err := s.lock(ctx, id)
+	if err != nil {
+		return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", err)
+	}
+	defer unlock()
 	st, found, err := s.latest(ctx, id)
 	for range maxRetries {
 		if err != nil {
@@ -344,6 +360,20 @@ func (s *Store) Update(ctx context.Context, id string, c session.Change) (sessio
 		st, err = s.probe(ctx, id, st)
 	}
 	return session.Record{}, false, fmt.Errorf("mongostore: updating session: lost the race %d times", maxRetries)
+}
+
+// lock waits for the turn of session id among this process's saves, or
+// for ctx to end, and returns the function that ends the turn.
+func (s *Store) lock(ctx context.Context, id string) (func(), error) {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	c := s.stripes[h.Sum32()%uint32(len(s.stripes))]
+	select {
+	case c <- struct{}{}:
+		return func() { <-c }, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }
 
 // append inserts version n of session id and then moves the head to it.
@@ -374,6 +404,11 @@ func (s *Store) append(ctx context.Context, id string, n int64, rec session.Reco
 // Delete ends session id by inserting a tombstone as its next version.
 // Deleting an unknown or already deleted id is not an error.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	unlock, err := s.lock(ctx, id)
+	if err != nil {
+		return fmt.Errorf("mongostore: deleting session: %w", err)
+	}
+	defer unlock()
 	st, found, err := s.latest(ctx, id)
 	for range maxRetries {
 		if err != nil {
