@@ -298,8 +298,9 @@ func TestSweepOldVersions(t *testing.T) {
 }
 
 // TestParallelSavesTakeTurns checks that one process's parallel saves of
-// one session take turns: every save inserts its version at the first
-// try (no insert race lost, so no retry), and all their keys are kept.
+// one session take turns, several written together when they wait:
+// no insert race is lost (so at most one insert a save, never a retry),
+// and all their keys are kept.
 func TestParallelSavesTakeTurns(t *testing.T) {
 	var l commandLog
 	db := monitoredDB(t, &l)
@@ -329,9 +330,10 @@ func TestParallelSavesTakeTurns(t *testing.T) {
 			inserts++
 		}
 	}
-	if inserts != n {
-		t.Errorf("%d saves made %d inserts; want one each (a lost race means a retry)", n, inserts)
+	if inserts < 1 || inserts > n {
+		t.Errorf("%d saves made %d inserts; want 1 to %d (more means insert races lost and retried)", n, inserts, n)
 	}
+	t.Logf("%d saves, %d inserts", n, inserts)
 	r, ok, err := s.Find(ctx, id)
 	if err != nil || !ok || len(r.Data) != n {
 		t.Errorf("Find = %d keys, %v, %v; want %d keys", len(r.Data), ok, err, n)

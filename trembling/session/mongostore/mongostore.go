@@ -85,6 +85,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -150,6 +151,9 @@ type Store struct {
 	// many parallel requests on one session would mostly lose). Other
 	// processes still race, and the version chain keeps that exact.
 	stripes [64]chan struct{}
+
+	pmu     sync.Mutex
+	pending map[string][]*pendingSave // saves waiting for their turn, by session
 }
 
 var _ session.Store = (*Store)(nil)
@@ -157,7 +161,7 @@ var _ session.Store = (*Store)(nil)
 // New returns a store using the collection "sessions" of db. Call
 // [Store.EnsureIndexes] once at startup.
 func New(db *mongo.Database, opts ...Option) *Store {
-	s := &Store{coll: db.Collection(Collection), db: db.Name()}
+	s := &Store{coll: db.Collection(Collection), db: db.Name(), pending: map[string][]*pendingSave{}}
 	for i := range s.stripes {
 		s.stripes[i] = make(chan struct{}, 1)
 	}
@@ -330,36 +334,107 @@ func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
 }
 
 // Update applies c to the latest live version of session id and inserts
-// the result as the next version (see the package doc).
+// the result as the next version (see the package doc). This process's
+// saves of one session take turns, and a save that finds others waiting
+// for their turn writes theirs too, in one version (group commit): each
+// change is applied in turn, as it would have been one by one, and each
+// caller is answered once the version holding its change is written.
 func (s *Store) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
+	p := &pendingSave{c: c}
+	s.pmu.Lock()
+	s.pending[id] = append(s.pending[id], p)
+	s.pmu.Unlock()
 	unlock, err := s.lock(ctx, id)
 	if err != nil {
+		s.pmu.Lock()
+		s.pending[id] = slices.DeleteFunc(s.pending[id], func(q *pendingSave) bool { return q == p })
+		if len(s.pending[id]) == 0 {
+			delete(s.pending, id)
+		}
+		s.pmu.Unlock()
 		return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", err)
 	}
 	defer unlock()
+	s.pmu.Lock()
+	var batch []*pendingSave
+	if !p.done { // p is still waiting: write it and whatever waits with it
+		batch = s.pending[id]
+		delete(s.pending, id)
+	}
+	s.pmu.Unlock()
+	if batch != nil {
+		s.commit(ctx, id, batch)
+	}
+	return p.rec, p.ok, p.err
+}
+
+// A pendingSave is one caller's change waiting to be written, and then
+// its outcome.
+type pendingSave struct {
+	c    session.Change
+	done bool // set under Store.pmu once rec, ok and err are the outcome
+	rec  session.Record
+	ok   bool
+	err  error
+}
+
+// commit applies the changes of batch in order to the latest live
+// version of session id and inserts the result as the next version,
+// retrying from the new latest version after losing an insert race to
+// another process. It sets every save's outcome.
+func (s *Store) commit(ctx context.Context, id string, batch []*pendingSave) {
+	finish := func(ok bool, err error, rec session.Record) {
+		s.pmu.Lock()
+		defer s.pmu.Unlock()
+		for _, p := range batch {
+			if p.err == nil {
+				p.ok, p.err = ok, err
+				if ok {
+					p.rec = rec.Clone()
+				}
+			}
+			p.done = true
+		}
+	}
 	st, found, err := s.latest(ctx, id)
 	for range maxRetries {
 		if err != nil {
-			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", err)
+			finish(false, fmt.Errorf("mongostore: updating session: %w", err), session.Record{})
+			return
 		}
 		if !found || !st.live(s.now()) {
-			return session.Record{}, false, nil
+			finish(false, nil, session.Record{})
+			return
 		}
-		rec, aerr := c.Apply(st.rec)
-		if aerr != nil {
-			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", aerr)
+		rec := st.rec
+		applied := 0
+		for _, p := range batch {
+			p.err = nil
+			r, aerr := p.c.Apply(rec)
+			if aerr != nil {
+				p.err = fmt.Errorf("mongostore: updating session: %w", aerr)
+				continue
+			}
+			rec = r
+			applied++
+		}
+		if applied == 0 {
+			finish(false, nil, session.Record{})
+			return
 		}
 		ok, werr := s.append(ctx, id, st.n+1, rec, false)
 		if werr != nil {
-			return session.Record{}, false, fmt.Errorf("mongostore: updating session: %w", werr)
+			finish(false, fmt.Errorf("mongostore: updating session: %w", werr), session.Record{})
+			return
 		}
 		if ok {
-			return rec.Clone(), true, nil
+			finish(true, nil, rec)
+			return
 		}
-		// Another request wrote version n+1: go on from there.
+		// Another process wrote version n+1: go on from there.
 		st, err = s.probe(ctx, id, st)
 	}
-	return session.Record{}, false, fmt.Errorf("mongostore: updating session: lost the race %d times", maxRetries)
+	finish(false, fmt.Errorf("mongostore: updating session: lost the race %d times", maxRetries), session.Record{})
 }
 
 // lock waits for the turn of session id among this process's saves, or
