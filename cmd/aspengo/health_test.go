@@ -97,7 +97,7 @@ func TestHealthFlag(t *testing.T) {
 // the www tree and without an access log line, and --health moves it.
 func TestServeHealth(t *testing.T) {
 	logs := &logbuf.Buffer{}
-	base, stop := runServeLogs(t, logs, "--root", "testdata/counter", "--data", t.TempDir(), "--health", "/healthz")
+	base, stop := runServeLogs(t, nil, logs, "--root", "testdata/counter", "--data", t.TempDir(), "--health", "/healthz")
 	for _, tt := range []struct {
 		path string
 		code int
@@ -116,28 +116,4 @@ func TestServeHealth(t *testing.T) {
 	if strings.Contains(got, "path=/healthz") || !strings.Contains(got, "path=/counter.html") {
 		t.Errorf("access log:\n%s\nwant /counter.html and not /healthz", got)
 	}
-}
-
-// runServeLogs is runServe with the log written to logs.
-func runServeLogs(t *testing.T, logs *logbuf.Buffer, args ...string) (string, func()) {
-	t.Helper()
-	ctx, stop := context.WithCancel(t.Context())
-	addrc := make(chan string, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- serveCmd(ctx, append(args, "--addr", "127.0.0.1:0"), func(string) string { return "" }, io.Discard, logs, func(a string) { addrc <- a })
-	}()
-	select {
-	case addr := <-addrc:
-		return "http://" + addr, func() {
-			stop()
-			if code := <-done; code != 0 {
-				t.Errorf("serve exited %d; log:\n%s", code, logs.String())
-			}
-		}
-	case code := <-done:
-		stop()
-		t.Fatalf("serve exited %d before it was ready; log:\n%s", code, logs.String())
-	}
-	return "", nil
 }

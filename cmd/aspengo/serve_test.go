@@ -25,10 +25,15 @@ func runServe(t *testing.T, args ...string) (string, func()) {
 // runServeEnv is runServe with env as the environment.
 func runServeEnv(t *testing.T, env map[string]string, args ...string) (string, func()) {
 	t.Helper()
+	return runServeLogs(t, env, &logbuf.Buffer{}, args...)
+}
+
+// runServeLogs is runServeEnv with the log written to logs.
+func runServeLogs(t *testing.T, env map[string]string, logs *logbuf.Buffer, args ...string) (string, func()) {
+	t.Helper()
 	ctx, stop := context.WithCancel(t.Context())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
-	logs := &logbuf.Buffer{}
 	go func() {
 		done <- serveCmd(ctx, append(args, "--addr", "127.0.0.1:0"), func(k string) string { return env[k] }, io.Discard, logs, func(a string) { addrc <- a })
 	}()

@@ -73,22 +73,29 @@ func monitoredDB(t *testing.T, l *commandLog) *mongo.Database {
 	return c.Database("sessions_exact")
 }
 
+// monitoredSession creates a live session holding data in a store whose
+// commands l records, and returns the store and the session's id.
+func monitoredSession(t *testing.T, l *commandLog, data map[string]any) (*mongostore.Store, string) {
+	t.Helper()
+	s := mongostore.New(monitoredDB(t, l))
+	s.Logger = quiet
+	id := strings.Repeat("ab", 32)
+	now := time.Now().Truncate(time.Millisecond)
+	rec := session.Record{Data: data, Created: now, IdleExpires: now.Add(time.Hour), AbsoluteExpires: now.Add(2 * time.Hour)}
+	if err := s.Create(t.Context(), id, rec); err != nil {
+		t.Fatal(err)
+	}
+	return s, id
+}
+
 // TestExactIDQueries checks that every query the store makes while
 // serving a request (Find, Create, Update, also after losing a race,
 // Delete) is an exact {_id: <string>} lookup or an insert: the only kind
 // the embedded engine answers without reading the whole collection.
 func TestExactIDQueries(t *testing.T) {
 	var l commandLog
-	db := monitoredDB(t, &l)
-	s := mongostore.New(db)
-	s.Logger = quiet
+	s, id := monitoredSession(t, &l, map[string]any{"n": int64(0)})
 	ctx := t.Context()
-	id := strings.Repeat("ab", 32)
-	now := time.Now().Truncate(time.Millisecond)
-	rec := session.Record{Data: map[string]any{"n": int64(0)}, Created: now, IdleExpires: now.Add(time.Hour), AbsoluteExpires: now.Add(2 * time.Hour)}
-	if err := s.Create(ctx, id, rec); err != nil {
-		t.Fatal(err)
-	}
 	if _, ok, err := s.Find(ctx, id); err != nil || !ok {
 		t.Fatalf("Find = %v, %v", ok, err)
 	}
@@ -303,16 +310,8 @@ func TestSweepOldVersions(t *testing.T) {
 // and all their keys are kept.
 func TestParallelSavesTakeTurns(t *testing.T) {
 	var l commandLog
-	db := monitoredDB(t, &l)
-	s := mongostore.New(db)
-	s.Logger = quiet
+	s, id := monitoredSession(t, &l, map[string]any{})
 	ctx := t.Context()
-	id := strings.Repeat("cd", 32)
-	now := time.Now().Truncate(time.Millisecond)
-	rec := session.Record{Data: map[string]any{}, Created: now, IdleExpires: now.Add(time.Hour), AbsoluteExpires: now.Add(2 * time.Hour)}
-	if err := s.Create(ctx, id, rec); err != nil {
-		t.Fatal(err)
-	}
 	l.take()
 	const n = 32
 	var wg sync.WaitGroup
