@@ -3,8 +3,8 @@ package trembling_test
 // The security suite of trembling's auth: each test drives the site in
 // testdata/authsite (trembling's README hooks.conf, the mongo session
 // store on an embedded engine) over HTTP with cookie jars, as browsers
-// and attackers would, and checks one rule of DESIGN.md's "trembling /
-// Auth".
+// and attackers would, and checks one rule of the auth section of the
+// package documentation.
 
 import (
 	"context"
