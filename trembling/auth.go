@@ -522,6 +522,14 @@ func (s *Session) loggedIn() (username, fingerprint string, ok bool) {
 	return username, fingerprint, username != ""
 }
 
+// hasLogin reports whether session data holds a login: the session
+// manager gives such a session the shorter limits of a logged-in one.
+func hasLogin(data map[string]any) bool {
+	login, _ := data[loginKey].(map[string]any)
+	username, _ := login[loginUser].(string)
+	return username != ""
+}
+
 // setLogin stores the login of u in the session.
 func (s *Session) setLogin(u auth.User) {
 	s.login = map[string]any{loginUser: u.Username, loginFingerprint: auth.Fingerprint(u)}

@@ -94,6 +94,25 @@
 // so does every response to a request that loaded a stored session, since
 // the page may show what the session holds.
 //
+// # Session limits
+//
+// A session ends when it goes unused for its idle timeout, or at the end of
+// its lifetime however much it is used. The limits depend on whether the
+// session holds a login:
+//
+//   - anonymous: 24 hours idle, 14 days in all ([Config.IdleTimeout],
+//     [Config.Lifetime]);
+//   - logged in: 30 minutes idle, 12 hours since the login
+//     ([Config.LoginIdleTimeout], [Config.LoginLifetime]; aspengo serve
+//     --session-idle and --session-lifetime), as OWASP ASVS level 2 asks.
+//     A startup hook may set website.session_idle and
+//     website.session_lifetime, in seconds, which win over the Config
+//     (website.session_idle = 15 * 60).
+//
+// A login renews the session's token, so a logged-in session's lifetime
+// counts from the login; a logout ends the session, and what the visitor
+// stores next is an anonymous session again.
+//
 // A save sends only what its request changed: the top-level keys whose
 // value changed (at any depth), and the messages added and displayed. So
 // two requests on one session at once (two tabs) that change different

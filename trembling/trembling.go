@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -62,12 +63,21 @@ type Config struct {
 	// control.
 	KeyDir string
 
-	// IdleTimeout ends a session unused this long; 0 means
+	// IdleTimeout ends an anonymous session unused this long; 0 means
 	// session.DefaultIdleTimeout (24 hours).
 	IdleTimeout time.Duration
-	// Lifetime ends a session this long after it began; 0 means
-	// session.DefaultLifetime (14 days).
+	// Lifetime ends an anonymous session this long after it began; 0
+	// means session.DefaultLifetime (14 days).
 	Lifetime time.Duration
+	// LoginIdleTimeout ends a logged-in session unused this long
+	// (aspengo serve --session-idle); website.session_idle, in seconds,
+	// overrides it. 0 means session.DefaultLoginIdleTimeout (30 minutes).
+	LoginIdleTimeout time.Duration
+	// LoginLifetime ends a logged-in session this long after the login
+	// (aspengo serve --session-lifetime); website.session_lifetime, in
+	// seconds, overrides it. 0 means session.DefaultLoginLifetime (12
+	// hours).
+	LoginLifetime time.Duration
 	// SecureCookies marks the session cookie Secure on every response,
 	// as behind a TLS-terminating proxy (aspengo serve --secure-cookies).
 	// Without it the cookie is Secure when the request came over TLS.
@@ -219,13 +229,24 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		return err
 	}
 	log := t.logger(w)
+	loginIdle, err := durationAttr(w, "session_idle", t.cfg.LoginIdleTimeout)
+	if err != nil {
+		return err
+	}
+	loginLifetime, err := durationAttr(w, "session_lifetime", t.cfg.LoginLifetime)
+	if err != nil {
+		return err
+	}
 	s := &site{storeName: name}
 	mgr := &session.Manager{
-		IdleTimeout: t.cfg.IdleTimeout,
-		Lifetime:    t.cfg.Lifetime,
-		Cookie:      session.Cookie{Secure: t.cfg.SecureCookies},
-		MaxSize:     t.cfg.MaxSessionSize,
-		Now:         t.cfg.Now,
+		IdleTimeout:      t.cfg.IdleTimeout,
+		Lifetime:         t.cfg.Lifetime,
+		LoggedIn:         hasLogin,
+		LoginIdleTimeout: loginIdle,
+		LoginLifetime:    loginLifetime,
+		Cookie:           session.Cookie{Secure: t.cfg.SecureCookies},
+		MaxSize:          t.cfg.MaxSessionSize,
+		Now:              t.cfg.Now,
 	}
 	var sweep session.Store
 	switch name {
@@ -333,6 +354,32 @@ func (t *Trembling) storeName(w *aspengo.Website) (string, error) {
 		return name, nil
 	}
 	return "", fmt.Errorf("trembling: website.session_store: unknown session store %q (want %q, %q or %q)", name, StoreMongo, StoreMemory, StoreCookie)
+}
+
+// durationAttr returns website.<name>, a positive number of seconds a
+// startup hook may set, else def.
+func durationAttr(w *aspengo.Website, name string, def time.Duration) (time.Duration, error) {
+	v, ok := w.Attr(name)
+	if !ok {
+		return def, nil
+	}
+	var secs float64
+	switch v := v.(type) {
+	case starlark.Int:
+		n, ok := v.Int64()
+		if !ok {
+			return 0, fmt.Errorf("trembling: website.%s: %s seconds is too long", name, v)
+		}
+		secs = float64(n)
+	case starlark.Float:
+		secs = float64(v)
+	default:
+		return 0, fmt.Errorf("trembling: website.%s must be a number of seconds, not %s", name, v.Type())
+	}
+	if !(secs >= 1) || secs > float64(math.MaxInt64/int64(time.Second)) {
+		return 0, fmt.Errorf("trembling: website.%s: %v seconds is out of range (at least 1)", name, secs)
+	}
+	return time.Duration(secs * float64(time.Second)), nil
 }
 
 // websiteDB returns website.db as a database handle.

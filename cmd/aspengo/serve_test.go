@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -173,5 +174,45 @@ func TestServeMongoDBURIFromEnvironment(t *testing.T) {
 	}
 	if _, err := os.Stat(data); err == nil {
 		t.Errorf("the embedded engine was started on %s although MONGODB_URI was set", data)
+	}
+}
+
+// TestServeSessionLimitFlags: --session-idle and --session-lifetime set
+// the limits of a logged-in session, which its cookie's Max-Age shows
+// (the idle timeout, when shorter than the lifetime); an anonymous
+// session keeps its own.
+func TestServeSessionLimitFlags(t *testing.T) {
+	data := t.TempDir()
+	site := []string{"--root", "testdata/counter", "--data", data}
+	base, stop := runServe(t, append(site, "--bcrypt-cost", "10", "--sessions", "memory", "--session-idle", "7m", "--session-lifetime", "1h")...)
+	defer stop()
+	if code, out, errOut := userRun(t, "pw-of-erin-long\n", nil, append([]string{"add", "erin", "--password-stdin"}, site...)...); code != 0 {
+		t.Fatalf("add: exit %d\n%s%s", code, out, errOut)
+	}
+	maxAge := func(resp *http.Response) int {
+		t.Helper()
+		for _, c := range resp.Cookies() {
+			if c.Name == "session_key" {
+				return c.MaxAge
+			}
+		}
+		t.Fatalf("no session cookie in %v", resp.Header["Set-Cookie"])
+		return 0
+	}
+	resp, err := noFollow.Get(base + "/counter.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := maxAge(resp); got < 23*3600 {
+		t.Errorf("anonymous session cookie Max-Age %d, want about 24 hours", got)
+	}
+	resp, err = noFollow.PostForm(base+"/login.html", url.Values{"username": {"erin"}, "password": {"pw-of-erin-long"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := maxAge(resp); got > 420 || got < 410 {
+		t.Errorf("logged-in session cookie Max-Age %d, want about 420 (--session-idle 7m)", got)
 	}
 }

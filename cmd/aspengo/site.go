@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling"
 	"github.com/aspengo/aspengo/trembling/auth"
+	"github.com/aspengo/aspengo/trembling/session"
 )
 
 // sessionFlags configure trembling's sessions.
@@ -21,6 +23,9 @@ type sessionFlags struct {
 	store         string
 	secureCookies bool
 	bcryptCost    int
+	// idle and lifetime are --session-idle and --session-lifetime: the
+	// limits of a logged-in session.
+	idle, lifetime time.Duration
 	// trustedProxies is --trusted-proxies: CIDR networks, comma-separated.
 	trustedProxies string
 }
@@ -28,6 +33,8 @@ type sessionFlags struct {
 func (f *sessionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "sessions", trembling.StoreMongo, "the session store: mongo, memory or cookie")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure (behind a TLS-terminating proxy)")
+	fs.DurationVar(&f.idle, "session-idle", session.DefaultLoginIdleTimeout, "end a logged-in session unused this long")
+	fs.DurationVar(&f.lifetime, "session-lifetime", session.DefaultLoginLifetime, "end a logged-in session this long after the login")
 	fs.IntVar(&f.bcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of new password hashes (at least 10); lower-cost hashes are upgraded at login")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDR networks of reverse proxies whose X-Forwarded-For names the client (for the per-client login limits)")
 }
@@ -77,16 +84,21 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("www root %s: not a directory", root)
 	}
+	if o.sessions.idle < 0 || o.sessions.lifetime < 0 {
+		return nil, fmt.Errorf("--session-idle and --session-lifetime must be positive")
+	}
 	st, err := openStorage(ctx, o.storage, root, log)
 	if err != nil {
 		return nil, err
 	}
 	tc := trembling.Config{
-		Store:         o.sessions.store,
-		SecureCookies: o.sessions.secureCookies,
-		BcryptCost:    o.sessions.bcryptCost,
-		KeyDir:        o.storage.dataDir(root),
-		Logger:        log,
+		Store:            o.sessions.store,
+		SecureCookies:    o.sessions.secureCookies,
+		LoginIdleTimeout: o.sessions.idle,
+		LoginLifetime:    o.sessions.lifetime,
+		BcryptCost:       o.sessions.bcryptCost,
+		KeyDir:           o.storage.dataDir(root),
+		Logger:           log,
 	}
 	if st.engine != nil && st.engine.Owner() {
 		// Every write to the data, from any process, passes through this

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,12 @@ const (
 	DefaultIdleTimeout = 24 * time.Hour
 	DefaultLifetime    = 14 * 24 * time.Hour
 	DefaultCookieName  = "session_key"
+
+	// DefaultLoginIdleTimeout and DefaultLoginLifetime are the limits of
+	// a logged-in session (see [Manager.LoggedIn]): 30 minutes unused, 12
+	// hours since the login, as OWASP ASVS level 2 asks.
+	DefaultLoginIdleTimeout = 30 * time.Minute
+	DefaultLoginLifetime    = 12 * time.Hour
 )
 
 // refreshEvery is how often, at most, a session that did not change is
@@ -39,6 +46,19 @@ type Manager struct {
 	// Lifetime ends a session this long after it was created, however
 	// much it is used; 0 means DefaultLifetime (14 days).
 	Lifetime time.Duration
+
+	// LoggedIn reports whether a session's data is that of a logged-in
+	// user; such a session gets LoginIdleTimeout and LoginLifetime
+	// instead. nil means no session is logged in. Since a login renews
+	// the session's token (see [Session.RenewToken]), the session's
+	// creation time is the login's, and LoginLifetime counts from it.
+	LoggedIn func(data map[string]any) bool
+	// LoginIdleTimeout ends a logged-in session that goes unused this
+	// long; 0 means DefaultLoginIdleTimeout (30 minutes).
+	LoginIdleTimeout time.Duration
+	// LoginLifetime ends a logged-in session this long after it was
+	// created; 0 means DefaultLoginLifetime (12 hours).
+	LoginLifetime time.Duration
 
 	// Cookie configures the session cookie.
 	Cookie Cookie
@@ -90,18 +110,24 @@ func (m *Manager) now() time.Time {
 	return now().Truncate(time.Millisecond)
 }
 
-func (m *Manager) idle() time.Duration {
-	if m.IdleTimeout > 0 {
-		return m.IdleTimeout
-	}
-	return DefaultIdleTimeout
+func (m *Manager) loggedIn(data map[string]any) bool {
+	return m.LoggedIn != nil && m.LoggedIn(data)
 }
 
-func (m *Manager) lifetime() time.Duration {
-	if m.Lifetime > 0 {
-		return m.Lifetime
+// idle returns the idle timeout of a session holding data.
+func (m *Manager) idle(data map[string]any) time.Duration {
+	if m.loggedIn(data) {
+		return cmp.Or(max(m.LoginIdleTimeout, 0), DefaultLoginIdleTimeout)
 	}
-	return DefaultLifetime
+	return cmp.Or(max(m.IdleTimeout, 0), DefaultIdleTimeout)
+}
+
+// lifetime returns the lifetime of a session holding data.
+func (m *Manager) lifetime(data map[string]any) time.Duration {
+	if m.loggedIn(data) {
+		return cmp.Or(max(m.LoginLifetime, 0), DefaultLoginLifetime)
+	}
+	return cmp.Or(max(m.Lifetime, 0), DefaultLifetime)
 }
 
 func (m *Manager) cookieName() string {
@@ -238,7 +264,7 @@ func (s *Session) change() (Change, error) {
 // idle expiries with this process's clock would end sessions saved by a
 // process whose clock runs a little ahead.)
 func (m *Manager) expired(rec Record, now time.Time) bool {
-	return rec.Expired(now) || !now.Before(rec.Created.Add(m.lifetime()))
+	return rec.Expired(now) || !now.Before(rec.Created.Add(m.lifetime(rec.Data)))
 }
 
 // refreshDue reports whether a session that did not change should be
@@ -249,8 +275,9 @@ func (m *Manager) refreshDue(rec Record, now time.Time) bool {
 	if !rec.IdleExpires.Before(rec.AbsoluteExpires) {
 		return false
 	}
-	every := min(refreshEvery, m.idle()/2)
-	lastSaved := rec.IdleExpires.Add(-m.idle())
+	idle := m.idle(rec.Data)
+	every := min(refreshEvery, idle/2)
+	lastSaved := rec.IdleExpires.Add(-idle)
 	return now.Sub(lastSaved) >= every
 }
 
@@ -297,9 +324,9 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 		rec := Record{
 			Data:            s.rec.Data,
 			Created:         now,
-			AbsoluteExpires: now.Add(m.lifetime()),
+			AbsoluteExpires: now.Add(m.lifetime(s.rec.Data)),
 		}
-		rec.IdleExpires = earlier(now.Add(m.idle()), rec.AbsoluteExpires)
+		rec.IdleExpires = earlier(now.Add(m.idle(s.rec.Data)), rec.AbsoluteExpires)
 		var value string
 		if m.Codec != nil {
 			if value, err = m.seal(rec); err != nil {
@@ -345,7 +372,7 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 	if err := CheckSize(s.rec.Data, m.maxSize()); err != nil {
 		return err
 	}
-	c.IdleExpires = now.Add(m.idle())
+	c.IdleExpires = now.Add(m.idle(s.rec.Data))
 	c.MaxSize = m.maxSize()
 	var (
 		rec   Record

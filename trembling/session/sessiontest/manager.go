@@ -51,6 +51,7 @@ var managerTests = []struct {
 	{"IdleRefresh", testIdleRefresh},
 	{"IdleTimeout", testIdleTimeout},
 	{"AbsoluteLifetime", testAbsoluteLifetime},
+	{"LoginLimits", testLoginLimits},
 	{"NoSaveOn5xx", testNoSaveOn5xx},
 	{"UnknownCookieNotAdopted", testUnknownCookie},
 	{"Destroy", testDestroy},
@@ -370,6 +371,83 @@ func testIdleTimeout(t *testing.T, e *env) {
 	}
 	if e.m.Codec == nil && e.cookie == old {
 		t.Errorf("the expired session's token was reused")
+	}
+}
+
+// testLoginLimits checks that a session Manager.LoggedIn reports as
+// logged in gets the login limits, and others keep the anonymous ones.
+func testLoginLimits(t *testing.T, e *env) {
+	e.m.LoggedIn = func(data map[string]any) bool { _, ok := data["user"]; return ok }
+	// start makes a session with key set, as its own browser.
+	start := func(key string) string {
+		res := e.request(t, "", 200, false, set(key, "alice"))
+		if res.err != nil || res.cookie == nil {
+			t.Fatalf("new session: cookie %v, error %v", res.cookie, res.err)
+		}
+		return res.cookie.Value
+	}
+	// use is a request of the browser holding *cookie that changes
+	// nothing (so only a due idle refresh is saved).
+	use := func(cookie *string) {
+		res := e.request(t, *cookie, 200, false, nil)
+		if res.err != nil {
+			t.Fatalf("Commit: %v", res.err)
+		}
+		if res.cookie != nil {
+			*cookie = res.cookie.Value
+		}
+	}
+
+	anon, user := start("name"), start("user")
+	e.clock.advance(session.DefaultLoginIdleTimeout - time.Second)
+	if _, found := e.load(t, user); !found {
+		t.Fatalf("logged-in session gone before its idle timeout")
+	}
+	e.clock.advance(time.Second)
+	if _, found := e.load(t, user); found {
+		t.Errorf("logged-in session still there %v after its last use, want gone", session.DefaultLoginIdleTimeout)
+	}
+	if _, found := e.load(t, anon); !found {
+		t.Errorf("anonymous session gone after %v, want it kept for %v", session.DefaultLoginIdleTimeout, session.DefaultIdleTimeout)
+	}
+
+	// Used every 20 minutes, a logged-in session ends 12 hours after it
+	// began; an anonymous one goes on.
+	anon, user = start("name"), start("user")
+	for elapsed := time.Duration(0); elapsed < session.DefaultLoginLifetime-20*time.Minute; elapsed += 20 * time.Minute {
+		e.clock.advance(20 * time.Minute)
+		use(&anon)
+		use(&user)
+		if _, found := e.load(t, user); !found {
+			t.Fatalf("logged-in session used every 20 minutes gone after %v, before its lifetime", elapsed+20*time.Minute)
+		}
+	}
+	e.clock.advance(20 * time.Minute)
+	if _, found := e.load(t, user); found {
+		t.Errorf("logged-in session still there %v after it began, want gone", session.DefaultLoginLifetime)
+	}
+	if _, found := e.load(t, anon); !found {
+		t.Errorf("anonymous session used every 20 minutes gone after %v", session.DefaultLoginLifetime)
+	}
+
+	// Configured limits replace the defaults.
+	e.m.LoginIdleTimeout, e.m.LoginLifetime = 5*time.Minute, time.Hour
+	user = start("user")
+	e.clock.advance(5 * time.Minute)
+	if _, found := e.load(t, user); found {
+		t.Errorf("logged-in session still there after LoginIdleTimeout %v", e.m.LoginIdleTimeout)
+	}
+	user = start("user")
+	for range 14 {
+		e.clock.advance(4 * time.Minute)
+		use(&user)
+	}
+	if _, found := e.load(t, user); !found {
+		t.Fatalf("logged-in session used every 4 minutes gone after 56 minutes")
+	}
+	e.clock.advance(4 * time.Minute)
+	if _, found := e.load(t, user); found {
+		t.Errorf("logged-in session still there after LoginLifetime %v", e.m.LoginLifetime)
 	}
 }
 

@@ -1,0 +1,124 @@
+package trembling_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/trembling"
+	"github.com/aspengo/aspengo/trembling/session"
+)
+
+// authSiteWithStartup copies testdata/authsite into a temporary www root
+// whose startup hook also runs extra (Starlark statements on website).
+func authSiteWithStartup(t *testing.T, extra string) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "authsite"))); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(root, ".aspen", "database.star")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, append(b, []byte("    "+extra+"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestLoginSessionLimits checks that a logged-in session ends after the
+// login idle timeout (30 minutes by default, else Config, else
+// website.session_idle) and the login lifetime counted from the login.
+func TestLoginSessionLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		cfg            trembling.Config
+		startup        string
+		idle, lifetime time.Duration
+	}{
+		{name: "defaults", idle: session.DefaultLoginIdleTimeout, lifetime: session.DefaultLoginLifetime},
+		{name: "config", cfg: trembling.Config{LoginIdleTimeout: 10 * time.Minute, LoginLifetime: time.Hour}, idle: 10 * time.Minute, lifetime: time.Hour},
+		{
+			name:    "website attributes",
+			cfg:     trembling.Config{LoginIdleTimeout: 10 * time.Minute, LoginLifetime: time.Hour},
+			startup: "website.session_idle = 300; website.session_lifetime = 1800.0",
+			idle:    5 * time.Minute, lifetime: 30 * time.Minute,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startAuthSite(t, func(o *siteOptions) {
+				o.cfg.LoginIdleTimeout, o.cfg.LoginLifetime = tc.cfg.LoginIdleTimeout, tc.cfg.LoginLifetime
+				if tc.startup != "" {
+					o.root = authSiteWithStartup(t, tc.startup)
+				}
+			})
+			s.createUser(t, "alice", "correct horse battery")
+			c := newClient(t, s.testSite)
+			mustLogin(t, c, s, "alice", "correct horse battery")
+			s.clk.Add(tc.idle - time.Second)
+			if got := whoami(t, c, s); got != loggedInAs("alice") {
+				t.Fatalf("%v after the login: %s, want logged in", tc.idle-time.Second, got)
+			}
+			s.clk.Add(tc.idle)
+			if got := whoami(t, c, s); got != anonymous {
+				t.Errorf("%v unused: %s, want anonymous", tc.idle, got)
+			}
+
+			// Used more often than the idle timeout, the login lasts its
+			// lifetime from the login.
+			mustLogin(t, c, s, "alice", "correct horse battery")
+			step := tc.idle / 2
+			var used time.Duration
+			for ; used+step < tc.lifetime; used += step {
+				s.clk.Add(step)
+				if got := whoami(t, c, s); got != loggedInAs("alice") {
+					t.Fatalf("%v after the login, used every %v: %s, want logged in", used+step, step, got)
+				}
+			}
+			s.clk.Add(tc.lifetime - used)
+			if got := whoami(t, c, s); got != anonymous {
+				t.Errorf("%v after the login: %s, want anonymous", tc.lifetime, got)
+			}
+		})
+	}
+}
+
+// TestSessionLimitAttributes checks that a bad website.session_idle or
+// website.session_lifetime fails the start with an error naming it.
+func TestSessionLimitAttributes(t *testing.T) {
+	for _, tc := range []struct{ startup, want string }{
+		{`website.session_idle = "30m"`, "website.session_idle must be a number of seconds"},
+		{`website.session_lifetime = 0`, "website.session_lifetime: 0 seconds is out of range"},
+		{`website.session_idle = -5.0`, "website.session_idle: -5 seconds is out of range"},
+	} {
+		t.Run(tc.startup, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "storeattr"))); err != nil {
+				t.Fatal(err)
+			}
+			star := "def startup(website):\n    " + tc.startup + "\n"
+			if err := os.WriteFile(filepath.Join(root, ".aspen", "settings.star"), []byte(star), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			reg := aspengo.NewRegistry()
+			if _, err := trembling.Register(reg, trembling.Config{}); err != nil {
+				t.Fatal(err)
+			}
+			w, err := aspengo.New(aspengo.Config{Root: root, Registry: reg, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Shutdown(context.Background())
+			err = w.Start(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Start error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
