@@ -710,7 +710,7 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 		Path:     "/",
 		MaxAge:   int(deviceCookieMaxAge / time.Second),
 		HttpOnly: true,
-		Secure:   t.cfg.SecureCookies || r.TLS != nil,
+		Secure:   t.cookie().SecureFor(r.Request),
 		SameSite: http.SameSiteStrictMode, // only the site's own login form needs it
 	})
 	if !a.users.KnownDevice(ctx, device, u.ID) {

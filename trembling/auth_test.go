@@ -556,7 +556,7 @@ func TestUserOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve := func(path, cookie string) (string, string) {
-		req := httptest.NewRequest("GET", path, nil)
+		req := httptest.NewRequest("GET", "http://127.0.0.1"+path, nil)
 		if cookie != "" {
 			req.AddCookie(&http.Cookie{Name: "session_key", Value: cookie})
 		}

@@ -88,8 +88,18 @@
 // rules of [session.Manager.Commit]: only when it changed (nested changes included)
 // or its idle expiry is due for refreshing, never for an empty new
 // session (an anonymous page sets no cookie and writes nothing), never on
-// a 5xx response. The cookie is session_key, Path=/, HttpOnly,
-// SameSite=Lax, Secure over TLS or with [Config.SecureCookies], and
+// a 5xx response. The cookie is HttpOnly, SameSite=Lax, Path=/. It is
+// Secure unless the request is plain HTTP to a loopback host (localhost,
+// *.localhost, 127.0.0.0/8, ::1), so a site behind a TLS-terminating proxy
+// gets Secure cookies while http://127.0.0.1 works in development;
+// [Config.SecureCookies] (--secure-cookies) makes it Secure everywhere and
+// [Config.InsecureCookies] (--insecure-cookies) only over TLS. A Secure
+// cookie is named __Host-session_key (the prefix makes browsers refuse it
+// from plain HTTP and from other subdomains), else session_key
+// ([Config.CookieName] changes the base name); a request is read under the
+// name its response would set. The login_device cookie follows the same
+// Secure rule. Responses that set the cookie carry Vary: Cookie and
+// Cache-Control: private, and
 // responses that set it carry Vary: Cookie and Cache-Control: private, and
 // so does every response to a request that loaded a stored session, since
 // the page may show what the session holds.

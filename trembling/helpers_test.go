@@ -215,7 +215,7 @@ func do(t testing.TB, c *http.Client, s *testSite, method, path string, form url
 func sessionCookie(h http.Header) *http.Cookie {
 	for _, line := range h.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
-		if err == nil && c.Name == "session_key" {
+		if err == nil && (c.Name == "session_key" || c.Name == "__Host-session_key") {
 			return c
 		}
 	}
@@ -229,7 +229,7 @@ func jarValue(t testing.TB, c *http.Client, s *testSite) string {
 		t.Fatal(err)
 	}
 	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == "session_key" {
+		if ck.Name == "session_key" || ck.Name == "__Host-session_key" {
 			return ck.Value
 		}
 	}

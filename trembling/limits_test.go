@@ -1,7 +1,10 @@
 package trembling_test
 
 import (
+	"cmp"
 	"context"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,6 +121,50 @@ func TestSessionLimitAttributes(t *testing.T) {
 			err = w.Start(t.Context())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Start error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDeviceCookieSecure checks that the login_device cookie follows the
+// session cookie's Secure rule: Secure on a host that is not loopback,
+// not on 127.0.0.1.
+func TestDeviceCookieSecure(t *testing.T) {
+	for _, tc := range []struct {
+		host   string
+		secure bool
+	}{
+		{"", false},
+		{"www.example.test", true},
+	} {
+		t.Run(cmp.Or(tc.host, "loopback"), func(t *testing.T) {
+			s := startAuthSite(t)
+			s.createUser(t, "alice", "correct horse battery")
+			form := url.Values{"username": {"alice"}, "password": {"correct horse battery"}}
+			req, err := http.NewRequest("POST", s.srv.URL+"/account/login.html", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.host != "" {
+				req.Host = tc.host
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var device *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == trembling.DeviceCookieName {
+					device = c
+				}
+			}
+			if device == nil {
+				t.Fatalf("login: %d, no %s cookie in %q", resp.StatusCode, trembling.DeviceCookieName, resp.Header.Values("Set-Cookie"))
+			}
+			if device.Secure != tc.secure {
+				t.Errorf("%s cookie Secure = %v, want %v", trembling.DeviceCookieName, device.Secure, tc.secure)
 			}
 		})
 	}

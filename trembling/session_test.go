@@ -3,6 +3,7 @@ package trembling_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -175,37 +176,77 @@ func TestCookieSecretsRotate(t *testing.T) {
 	}
 }
 
+// TestCookieFlags checks the session cookie's attributes, and that it is
+// Secure and named __Host-session_key unless the request is plain HTTP to
+// a loopback host (or InsecureCookies), and that the next request finds
+// the session under that name.
 func TestCookieFlags(t *testing.T) {
 	tests := []struct {
 		name       string
 		tls        bool
-		secure     bool
+		host       string // the request's Host; "" means the server's 127.0.0.1:port
+		cfg        trembling.Config
 		wantSecure bool
+		wantName   string
 	}{
-		{"http", false, false, false},
-		{"http with SecureCookies", false, true, true},
-		{"https", true, false, true},
+		{name: "http loopback", wantName: "session_key"},
+		{name: "http localhost", host: "localhost", wantName: "session_key"},
+		{name: "http loopback with SecureCookies", cfg: trembling.Config{SecureCookies: true}, wantSecure: true, wantName: "__Host-session_key"},
+		{name: "https", tls: true, wantSecure: true, wantName: "__Host-session_key"},
+		{name: "http behind a proxy", host: "www.example.test", wantSecure: true, wantName: "__Host-session_key"},
+		{name: "http with InsecureCookies", host: "www.example.test", cfg: trembling.Config{InsecureCookies: true}, wantName: "session_key"},
+		{name: "CookieName", host: "www.example.test", cfg: trembling.Config{CookieName: "sid"}, wantSecure: true, wantName: "__Host-sid"},
+		{name: "CookieName on loopback", cfg: trembling.Config{CookieName: "sid"}, wantName: "sid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startSite(t, siteOptions{tls: tt.tls, cfg: trembling.Config{SecureCookies: tt.secure}})
-			r := get(t, newClient(t, s), s, "/counter.html")
-			ck := sessionCookie(r.header)
+			s := startSite(t, siteOptions{tls: tt.tls, cfg: tt.cfg})
+			c := s.srv.Client()
+			get := func(cookie *http.Cookie) *http.Response {
+				req, err := http.NewRequest("GET", s.srv.URL+"/counter.html", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.host != "" {
+					req.Host = tt.host
+				}
+				if cookie != nil {
+					req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+				}
+				resp, err := c.Transport.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				resp.Header.Set("X-Body", strings.TrimSpace(string(b)))
+				return resp
+			}
+			resp := get(nil)
+			var ck *http.Cookie
+			for _, c := range resp.Cookies() {
+				if base := tt.cfg.CookieName; c.Name == base || c.Name == "__Host-"+base || base == "" && strings.HasSuffix(c.Name, "session_key") {
+					ck = c
+				}
+			}
 			if ck == nil {
-				t.Fatalf("no session cookie in %q", r.header.Values("Set-Cookie"))
+				t.Fatalf("no session cookie in %q", resp.Header.Values("Set-Cookie"))
 			}
 			got := map[string]any{
-				"HttpOnly": ck.HttpOnly, "SameSite": ck.SameSite, "Path": ck.Path,
-				"Secure": ck.Secure, "Vary": r.header.Get("Vary"), "Cache-Control": r.header.Get("Cache-Control"),
+				"Name": ck.Name, "HttpOnly": ck.HttpOnly, "SameSite": ck.SameSite, "Path": ck.Path, "Domain": ck.Domain,
+				"Secure": ck.Secure, "Vary": resp.Header.Get("Vary"), "Cache-Control": resp.Header.Get("Cache-Control"),
 				"token": len(ck.Value),
 			}
 			want := map[string]any{
-				"HttpOnly": true, "SameSite": http.SameSiteLaxMode, "Path": "/",
+				"Name": tt.wantName, "HttpOnly": true, "SameSite": http.SameSiteLaxMode, "Path": "/", "Domain": "",
 				"Secure": tt.wantSecure, "Vary": "Cookie", "Cache-Control": "private",
 				"token": 43,
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("cookie (-want +got):\n%s", diff)
+			}
+			if body := get(ck).Header.Get("X-Body"); body != "count=2" {
+				t.Errorf("next request with %s: %q, want count=2", ck.Name, body)
 			}
 		})
 	}

@@ -78,10 +78,20 @@ type Config struct {
 	// seconds, overrides it. 0 means session.DefaultLoginLifetime (12
 	// hours).
 	LoginLifetime time.Duration
-	// SecureCookies marks the session cookie Secure on every response,
-	// as behind a TLS-terminating proxy (aspengo serve --secure-cookies).
-	// Without it the cookie is Secure when the request came over TLS.
+	// SecureCookies marks the session and device cookies Secure on every
+	// response, loopback hosts included (aspengo serve --secure-cookies).
+	// Without it a cookie is Secure unless the request is plain HTTP to
+	// a loopback host (localhost, 127.0.0.1, ::1): see
+	// [session.Cookie.SecureFor].
 	SecureCookies bool
+	// InsecureCookies marks cookies Secure only over TLS (aspengo serve
+	// --insecure-cookies), for a site served over plain HTTP under a
+	// name that is not loopback; SecureCookies wins.
+	InsecureCookies bool
+	// CookieName is the session cookie's name; "" means
+	// session.DefaultCookieName ("session_key"). A Secure cookie gets the
+	// "__Host-" prefix ("__Host-session_key").
+	CookieName string
 
 	// MaxSessionSize limits the data of one session, in bytes of its
 	// JSON form: a request whose save would store more fails with an
@@ -244,7 +254,7 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		LoggedIn:         hasLogin,
 		LoginIdleTimeout: loginIdle,
 		LoginLifetime:    loginLifetime,
-		Cookie:           session.Cookie{Secure: t.cfg.SecureCookies},
+		Cookie:           t.cookie(),
 		MaxSize:          t.cfg.MaxSessionSize,
 		Now:              t.cfg.Now,
 	}
@@ -354,6 +364,11 @@ func (t *Trembling) storeName(w *aspengo.Website) (string, error) {
 		return name, nil
 	}
 	return "", fmt.Errorf("trembling: website.session_store: unknown session store %q (want %q, %q or %q)", name, StoreMongo, StoreMemory, StoreCookie)
+}
+
+// cookie returns the session cookie's settings.
+func (t *Trembling) cookie() session.Cookie {
+	return session.Cookie{Name: t.cfg.CookieName, Secure: t.cfg.SecureCookies, Insecure: t.cfg.InsecureCookies}
 }
 
 // durationAttr returns website.<name>, a positive number of seconds a

@@ -17,7 +17,7 @@ func TestHelp(t *testing.T) {
 	}{
 		{args: nil, flags: []string{"aspengo serve", "aspengo check", "aspengo user", "aspengo new DIR", "aspengo version"}},
 		{args: []string{"new"}, flags: []string{"aspengo new DIR", ".gitignore"}},
-		{args: []string{"serve"}, flags: append(append([]string{"-addr", "-dev", "-show-tracebacks", "-sessions", "-secure-cookies", "-session-idle", "-session-lifetime", "-max-body", "-trusted-origins"}, site...), storage...)},
+		{args: []string{"serve"}, flags: append(append([]string{"-addr", "-dev", "-show-tracebacks", "-sessions", "-secure-cookies", "-insecure-cookies", "-session-idle", "-session-lifetime", "-max-body", "-trusted-origins"}, site...), storage...)},
 		{args: []string{"check"}, flags: site},
 		{args: []string{"user"}, flags: []string{"user add USERNAME", "user passwd", "user list", "user delete", "user disable", "user enable"}},
 		{args: []string{"user", "add"}, flags: append(append([]string{"-email", "-password-stdin"}, site...), storage...)},

@@ -177,7 +177,7 @@ func newBrowser(timeout time.Duration) *browser {
 func (b *browser) sessionCookie(base string) *http.Cookie {
 	u, _ := url.Parse(base)
 	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == "session_key" {
+		if c.Name == "session_key" || c.Name == "__Host-session_key" {
 			return c
 		}
 	}

@@ -120,8 +120,9 @@ func TestServeFlagsReachTheSite(t *testing.T) {
 	}
 	resp.Body.Close()
 	cookies := resp.Cookies()
-	if len(cookies) != 1 || cookies[0].Name != "session_key" || !cookies[0].Secure || !cookies[0].HttpOnly {
-		t.Errorf("session cookie %v: want one Secure, HttpOnly session_key", cookies)
+	// Secure although the host is 127.0.0.1, so under the __Host- prefix.
+	if len(cookies) != 1 || cookies[0].Name != "__Host-session_key" || !cookies[0].Secure || !cookies[0].HttpOnly {
+		t.Errorf("session cookie %v: want one Secure, HttpOnly __Host-session_key", cookies)
 	}
 	for _, tt := range []struct {
 		origin string

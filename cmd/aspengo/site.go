@@ -20,9 +20,10 @@ import (
 
 // sessionFlags configure trembling's sessions.
 type sessionFlags struct {
-	store         string
-	secureCookies bool
-	bcryptCost    int
+	store           string
+	secureCookies   bool
+	insecureCookies bool
+	bcryptCost      int
 	// idle and lifetime are --session-idle and --session-lifetime: the
 	// limits of a logged-in session.
 	idle, lifetime time.Duration
@@ -32,7 +33,8 @@ type sessionFlags struct {
 
 func (f *sessionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "sessions", trembling.StoreMongo, "the session store: mongo, memory or cookie")
-	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure (behind a TLS-terminating proxy)")
+	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure on every host, loopback included (by default they are Secure unless the request is plain HTTP to localhost, 127.0.0.1 or ::1)")
+	fs.BoolVar(&f.insecureCookies, "insecure-cookies", false, "mark session cookies Secure only over TLS (plain HTTP under a LAN name)")
 	fs.DurationVar(&f.idle, "session-idle", session.DefaultLoginIdleTimeout, "end a logged-in session unused this long")
 	fs.DurationVar(&f.lifetime, "session-lifetime", session.DefaultLoginLifetime, "end a logged-in session this long after the login")
 	fs.IntVar(&f.bcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of new password hashes (at least 10); lower-cost hashes are upgraded at login")
@@ -86,6 +88,9 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	}
 	if o.sessions.idle < 0 || o.sessions.lifetime < 0 {
 		return nil, fmt.Errorf("--session-idle and --session-lifetime must be positive")
+	}
+	if o.sessions.secureCookies && o.sessions.insecureCookies {
+		return nil, fmt.Errorf("--secure-cookies and --insecure-cookies contradict each other: give one")
 	}
 	st, err := openStorage(ctx, o.storage, root, log)
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -84,16 +86,29 @@ func (m *Manager) maxSize() int {
 }
 
 // Cookie configures the session cookie. It is always HttpOnly.
+//
+// The cookie is Secure unless the request is plain HTTP to a loopback
+// host (see [Cookie.SecureFor]), so that a site behind a TLS-terminating
+// proxy gets Secure cookies and http://127.0.0.1 in development still
+// works. A Secure cookie whose Path is "/" and Domain empty is named with
+// the "__Host-" prefix ("__Host-session_key"), which tells browsers to
+// refuse it from plain HTTP pages and from other subdomains. A request is
+// read under the name its response would set, so a session is found by
+// the requests that made it.
 type Cookie struct {
 	// Name is the cookie's name; "" means DefaultCookieName, "session_key".
+	// A Secure cookie gets the "__Host-" prefix (see above) unless the
+	// name already starts with "__Host-" or "__Secure-".
 	Name string
 	// Path is the cookie's path; "" means "/".
 	Path string
 	// Domain is the cookie's domain; "" means the request's host only.
 	Domain string
-	// Secure marks every cookie Secure; without it a cookie is Secure
-	// when the request came over TLS.
+	// Secure marks every cookie Secure, loopback hosts included.
 	Secure bool
+	// Insecure never marks a cookie Secure unless the request came over
+	// TLS (a site served over plain HTTP on a LAN name); Secure wins.
+	Insecure bool
 	// SameSite is the cookie's SameSite mode; 0 means http.SameSiteLaxMode.
 	SameSite http.SameSite
 	// SessionOnly leaves out Expires and Max-Age, so that the browser
@@ -130,17 +145,58 @@ func (m *Manager) lifetime(data map[string]any) time.Duration {
 	return cmp.Or(max(m.Lifetime, 0), DefaultLifetime)
 }
 
-func (m *Manager) cookieName() string {
-	if m.Cookie.Name != "" {
-		return m.Cookie.Name
+// SecureFor reports whether a cookie set in answer to r is Secure: with
+// c.Secure; when r came over TLS; when a proxy says it did
+// (X-Forwarded-Proto: https), since a client that lies only makes its own
+// cookie Secure; and, unless c.Insecure, when r's host is not a loopback
+// name or address (localhost, *.localhost, 127.0.0.0/8, ::1).
+func (c Cookie) SecureFor(r *http.Request) bool {
+	switch {
+	case c.Secure, r.TLS != nil:
+		return true
+	case strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https"):
+		return true
+	case c.Insecure:
+		return false
 	}
-	return DefaultCookieName
+	return !IsLoopbackHost(r.Host)
+}
+
+// IsLoopbackHost reports whether host, with or without a port, is a
+// loopback name or address: localhost, a name under .localhost,
+// 127.0.0.0/8 or ::1.
+func IsLoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
+	if strings.EqualFold(host, "localhost") || len(host) > len(".localhost") && strings.EqualFold(host[len(host)-len(".localhost"):], ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// name returns the cookie's name, for a Secure cookie when secure.
+func (c Cookie) name(secure bool) string {
+	name := cmp.Or(c.Name, DefaultCookieName)
+	if secure && cmp.Or(c.Path, "/") == "/" && c.Domain == "" &&
+		!strings.HasPrefix(name, "__Host-") && !strings.HasPrefix(name, "__Secure-") {
+		name = "__Host-" + name
+	}
+	return name
+}
+
+// CookieName returns the name of the session cookie that r is read under
+// and its response is given.
+func (m *Manager) CookieName(r *http.Request) string {
+	return m.Cookie.name(m.Cookie.SecureFor(r))
 }
 
 // HasCookie reports whether r carries a session cookie, valid or not,
 // without loading anything.
 func (m *Manager) HasCookie(r *http.Request) bool {
-	_, err := r.Cookie(m.cookieName())
+	_, err := r.Cookie(m.CookieName(r))
 	return err == nil
 }
 
@@ -155,8 +211,8 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	if m.Store == nil && m.Codec == nil {
 		return nil, errNoBackend
 	}
-	s := &Session{m: m, rec: Record{Data: map[string]any{}}, tls: r.TLS != nil}
-	c, err := r.Cookie(m.cookieName())
+	s := &Session{m: m, rec: Record{Data: map[string]any{}}, secure: m.Cookie.SecureFor(r)}
+	c, err := r.Cookie(m.Cookie.name(s.secure))
 	if err != nil {
 		return s, nil // no cookie
 	}
@@ -329,7 +385,7 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 		rec.IdleExpires = earlier(now.Add(m.idle(s.rec.Data)), rec.AbsoluteExpires)
 		var value string
 		if m.Codec != nil {
-			if value, err = m.seal(rec); err != nil {
+			if value, err = m.seal(s, rec); err != nil {
 				return err
 			}
 		} else {
@@ -338,7 +394,7 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 				return err
 			}
 			value = tok.String()
-			if err := m.checkSize(value); err != nil {
+			if err := m.checkSize(s, value); err != nil {
 				return err
 			}
 			if err := m.Store.Create(ctx, Hash(tok), rec); err != nil {
@@ -383,7 +439,7 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 		// with.
 		rec = s.rec
 		rec.IdleExpires = earlier(c.IdleExpires, rec.AbsoluteExpires)
-		if value, err = m.seal(rec); err != nil {
+		if value, err = m.seal(s, rec); err != nil {
 			return err
 		}
 	} else {
@@ -410,19 +466,19 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 	return m.setCookie(h, s, value, now)
 }
 
-func (m *Manager) seal(rec Record) (string, error) {
+func (m *Manager) seal(s *Session, rec Record) (string, error) {
 	value, err := m.Codec.Seal(rec)
 	if err != nil {
 		return "", fmt.Errorf("session: sealing session: %w", err)
 	}
-	if err := m.checkSize(value); err != nil {
+	if err := m.checkSize(s, value); err != nil {
 		return "", err
 	}
 	return value, nil
 }
 
-func (m *Manager) checkSize(value string) error {
-	if n := len(m.cookieName()) + 1 + len(value); n > MaxCookieSize {
+func (m *Manager) checkSize(s *Session, value string) error {
+	if n := len(m.Cookie.name(s.secure)) + 1 + len(value); n > MaxCookieSize {
 		return fmt.Errorf("session: the session cookie would be %d bytes, over the %d-byte limit; store less in the session: %w",
 			n, MaxCookieSize, ErrCookieTooLarge)
 	}
@@ -439,11 +495,11 @@ func (m *Manager) cookie(s *Session, value string) *http.Cookie {
 		path = "/"
 	}
 	return &http.Cookie{
-		Name:     m.cookieName(),
+		Name:     m.Cookie.name(s.secure),
 		Value:    value,
 		Path:     path,
 		Domain:   m.Cookie.Domain,
-		Secure:   m.Cookie.Secure || s.tls,
+		Secure:   s.secure,
 		HttpOnly: true,
 		SameSite: sameSite,
 	}

@@ -83,7 +83,7 @@ func TestCacheHeaders(t *testing.T) {
 // second session cookie and that other cookies stay.
 func TestCommitReplacesCookie(t *testing.T) {
 	m := &session.Manager{Store: memstore.New()}
-	r := httptest.NewRequest("GET", "/", nil)
+	r := httptest.NewRequest("GET", "http://127.0.0.1/", nil)
 	s, err := m.Load(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -125,13 +125,13 @@ func (failingStore) Create(context.Context, string, session.Record) error { retu
 func TestStoreErrors(t *testing.T) {
 	m := &session.Manager{Store: failingStore{}}
 	tok, _ := session.NewToken()
-	r := httptest.NewRequest("GET", "/", nil)
+	r := httptest.NewRequest("GET", "http://127.0.0.1/", nil)
 	r.AddCookie(&http.Cookie{Name: "session_key", Value: tok.String()})
 	if _, err := m.Load(context.Background(), r); !errors.Is(err, errDown) {
 		t.Errorf("Load with a failing store: %v, want it wrapped", err)
 	}
 	// A malformed cookie never reaches the store.
-	r = httptest.NewRequest("GET", "/", nil)
+	r = httptest.NewRequest("GET", "http://127.0.0.1/", nil)
 	r.AddCookie(&http.Cookie{Name: "session_key", Value: "nope"})
 	s, err := m.Load(context.Background(), r)
 	if err != nil {

@@ -19,7 +19,7 @@ type Session struct {
 	pull   map[string][]any  // items pulled by this request, by key
 	stored bool              // a record (or sealed cookie) exists for this session
 	expire bool              // the client holds a cookie that Commit must expire
-	tls    bool              // the request came over TLS
+	secure bool              // the cookie is Secure (see Cookie.SecureFor)
 }
 
 // Get returns the value stored under key.

@@ -123,11 +123,10 @@ type result struct {
 	err    error        // from Commit
 }
 
+// name is the session cookie's name on the suite's requests, to a host
+// that is not loopback.
 func (e *env) name() string {
-	if e.m.Cookie.Name != "" {
-		return e.m.Cookie.Name
-	}
-	return session.DefaultCookieName
+	return e.m.CookieName(httptest.NewRequest("GET", "http://example.test/page", nil))
 }
 
 // request makes a request carrying cookie (none when ""), loads its
@@ -233,7 +232,7 @@ func testNewSessionCookie(t *testing.T, e *env) {
 	if c == nil {
 		t.Fatalf("no session cookie set; headers %v", res.header)
 	}
-	want := http.Cookie{Name: "session_key", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: int(session.DefaultIdleTimeout / time.Second)}
+	want := http.Cookie{Name: "__Host-session_key", Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode, MaxAge: int(session.DefaultIdleTimeout / time.Second)}
 	got := http.Cookie{Name: c.Name, Path: c.Path, HttpOnly: c.HttpOnly, SameSite: c.SameSite, Secure: c.Secure, MaxAge: c.MaxAge}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("cookie attributes (-want +got):\n%s", d)
@@ -268,18 +267,74 @@ func testNewSessionCookie(t *testing.T, e *env) {
 }
 
 func testSecureCookie(t *testing.T, e *env) {
-	res := e.request(t, "", 200, true, set("x", int64(1)))
-	if res.cookie == nil || !res.cookie.Secure {
-		t.Errorf("cookie over TLS = %v, want Secure", res.cookie)
-	}
-	res = e.request(t, "", 200, false, set("x", int64(1)))
-	if res.cookie == nil || res.cookie.Secure {
-		t.Errorf("cookie over plain HTTP = %v, want not Secure", res.cookie)
-	}
-	e.m.Cookie.Secure = true
-	res = e.request(t, "", 200, false, set("x", int64(1)))
-	if res.cookie == nil || !res.cookie.Secure {
-		t.Errorf("cookie with Cookie.Secure over plain HTTP = %v, want Secure", res.cookie)
+	for _, tc := range []struct {
+		cookie   session.Cookie
+		url      string
+		tls      bool
+		header   string // X-Forwarded-Proto
+		secure   bool
+		wantName string
+	}{
+		{url: "http://example.test/", secure: true, wantName: "__Host-session_key"},
+		{url: "http://127.0.0.1:8080/", wantName: "session_key"},
+		{url: "http://127.3.4.5/", wantName: "session_key"},
+		{url: "http://[::1]:8080/", wantName: "session_key"},
+		{url: "http://localhost:8080/", wantName: "session_key"},
+		{url: "http://app.localhost/", wantName: "session_key"},
+		{url: "http://localhost.example.test/", secure: true, wantName: "__Host-session_key"},
+		{url: "http://10.0.0.1/", secure: true, wantName: "__Host-session_key"},
+		{url: "http://127.0.0.1/", tls: true, secure: true, wantName: "__Host-session_key"},
+		{url: "http://127.0.0.1/", header: "https", secure: true, wantName: "__Host-session_key"},
+		{cookie: session.Cookie{Secure: true}, url: "http://localhost/", secure: true, wantName: "__Host-session_key"},
+		{cookie: session.Cookie{Insecure: true}, url: "http://example.test/", wantName: "session_key"},
+		{cookie: session.Cookie{Insecure: true}, url: "http://example.test/", tls: true, secure: true, wantName: "__Host-session_key"},
+		{cookie: session.Cookie{Insecure: true, Secure: true}, url: "http://example.test/", secure: true, wantName: "__Host-session_key"},
+		{cookie: session.Cookie{Name: "sid"}, url: "http://example.test/", secure: true, wantName: "__Host-sid"},
+		{cookie: session.Cookie{Name: "__Secure-sid"}, url: "http://example.test/", secure: true, wantName: "__Secure-sid"},
+		{cookie: session.Cookie{Path: "/app"}, url: "http://example.test/app", secure: true, wantName: "session_key"},
+		{cookie: session.Cookie{Domain: "example.test"}, url: "http://example.test/", secure: true, wantName: "session_key"},
+	} {
+		e.m.Cookie = tc.cookie
+		r := httptest.NewRequest("GET", tc.url, nil)
+		if tc.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if tc.header != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.header)
+		}
+		s, err := e.m.Load(ctxT(t), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("x", int64(1)); err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		if err := e.m.Commit(ctxT(t), h, s, 200); err != nil {
+			t.Fatal(err)
+		}
+		c, err := http.ParseSetCookie(h.Get("Set-Cookie"))
+		if err != nil {
+			t.Fatalf("%+v %s: Set-Cookie %q: %v", tc.cookie, tc.url, h.Get("Set-Cookie"), err)
+		}
+		if c.Name != tc.wantName || c.Secure != tc.secure {
+			t.Errorf("%+v %s (TLS %v, X-Forwarded-Proto %q): cookie %s Secure=%v, want %s Secure=%v",
+				tc.cookie, tc.url, tc.tls, tc.header, c.Name, c.Secure, tc.wantName, tc.secure)
+		}
+		if got := e.m.CookieName(r); got != c.Name {
+			t.Errorf("%+v %s: CookieName = %s, but the cookie set is %s", tc.cookie, tc.url, got, c.Name)
+		}
+		// The next request finds the session under the name it was given.
+		r2 := httptest.NewRequest("GET", tc.url, nil)
+		r2.TLS, r2.Header = r.TLS, r.Header.Clone()
+		r2.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		if !e.m.HasCookie(r2) {
+			t.Errorf("%+v %s: HasCookie = false for the cookie just set", tc.cookie, tc.url)
+		}
+		s2, err := e.m.Load(ctxT(t), r2)
+		if err != nil || s2.IsNew() {
+			t.Errorf("%+v %s: the session set as %s is not found by the next request (%v)", tc.cookie, tc.url, c.Name, err)
+		}
 	}
 }
 
