@@ -121,7 +121,7 @@ func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
 		fn   func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
 	}{
 		{"login", t.loginFn},
-		{"logout", logoutFn},
+		{"logout", t.logoutFn},
 		{"login_required", t.loginRequiredFn},
 		{"create_user", t.createUserFn},
 		{"set_password", t.setPasswordFn},
@@ -736,7 +736,7 @@ func strOrNone(b *starlark.Builtin, name string, v starlark.Value) (string, erro
 // logoutFn is logout(request): the session is deleted from the store, its
 // cookie expired, and the request goes on with a new empty session
 // (waiting messages stay, so a page may say "You are logged out").
-func logoutFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (t *Trembling) logoutFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var reqv starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv); err != nil {
 		return nil, err
@@ -749,12 +749,41 @@ func logoutFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	if err != nil {
 		return nil, err
 	}
+	if err := t.revokeSealed(r, s); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
 	if err := s.Destroy(r.Context()); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	setUser(r, nil)
 	setLoginError(r, "")
 	return starlark.None, nil
+}
+
+// revokeSealed makes a logout stick on the cookie store, whose sealed
+// session a replayed cookie would otherwise bring back: it moves the
+// account's session epoch on, which changes its fingerprint, so every
+// session logged in as that user before now ends at its next request
+// (see readUser). The other stores delete the session instead.
+func (t *Trembling) revokeSealed(r *aspengo.Request, s *Session) error {
+	st := t.site(r.Website)
+	if st == nil || st.storeName != StoreCookie {
+		return nil
+	}
+	name, _, ok := s.loggedIn()
+	if !ok {
+		return nil
+	}
+	a, err := t.authOf(r.Website)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	if err := a.users.EndSessions(ctx, name); err != nil && !errors.Is(err, auth.ErrNoUser) {
+		return dbError("ending the sealed sessions", err)
+	}
+	return nil
 }
 
 // loginRequiredFn is login_required(request, login_url=None): None for a

@@ -52,8 +52,12 @@
 //     opens, so keys rotate), else the file cookie-session.key in
 //     [Config.KeyDir]: 32 random bytes, mode 0600, made on first use and
 //     refused if others may read it. Keep that file out of version
-//     control, and keep it: losing it ends every session. Cookie sessions
-//     cannot be revoked server-side (see package cookiestore).
+//     control, and keep it: losing it ends every session. A sealed cookie
+//     cannot be deleted server-side, so logout moves the user's session
+//     epoch (kept with the account) on instead: a copy of the cookie
+//     replayed after the logout is no longer logged in, and the logout
+//     ends the user's cookie sessions on their other devices too (see
+//     package cookiestore).
 //
 // Every call to the store is bounded by [Config.StoreTimeout] (5 seconds by
 // default) on the request's context. A store that fails or does not answer
@@ -118,6 +122,10 @@
 //     A startup hook may set website.session_idle and
 //     website.session_lifetime, in seconds, which win over the Config
 //     (website.session_idle = 15 * 60).
+//
+// Every response to a logged-in user whose request used the session, and
+// the logout's, is Cache-Control: no-store (not merely private), so that
+// after a logout the browser's back button does not show those pages.
 //
 // A login renews the session's token, so a logged-in session's lifetime
 // counts from the login; a logout ends the session, and what the visitor

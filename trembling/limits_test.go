@@ -169,3 +169,56 @@ func TestDeviceCookieSecure(t *testing.T) {
 		})
 	}
 }
+
+// TestLoggedInResponsesNoStore checks that responses to a logged-in user,
+// and the logout's, are Cache-Control: no-store, and an anonymous
+// visitor's are not.
+func TestLoggedInResponsesNoStore(t *testing.T) {
+	s := startAuthSite(t)
+	s.createUser(t, "alice", "correct horse battery")
+	c := newClient(t, s.testSite)
+	post(t, c, s.testSite, "/cart.json", url.Values{"item": {"x"}})
+	if r := get(t, c, s.testSite, "/whoami.txt"); strings.Contains(r.header.Get("Cache-Control"), "no-store") {
+		t.Errorf("anonymous page: Cache-Control %q, want no no-store", r.header.Get("Cache-Control"))
+	}
+	mustLogin(t, c, s, "alice", "correct horse battery")
+	for _, path := range []string{"/whoami.txt", "/home/"} {
+		r := get(t, c, s.testSite, path)
+		if got := r.header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("GET %s logged in: %d, Cache-Control %q, want no-store", path, r.code, got)
+		}
+	}
+	r := post(t, c, s.testSite, "/account/logout.html", url.Values{})
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("logout: Cache-Control %q, want no-store", got)
+	}
+}
+
+// TestCookieStoreLogoutSticks checks that with the cookie store a sealed
+// cookie replayed after its logout is no longer logged in, while a login
+// made after the logout holds.
+func TestCookieStoreLogoutSticks(t *testing.T) {
+	s := startAuthSite(t, func(o *siteOptions) {
+		o.cfg.Store, o.cfg.KeyDir = trembling.StoreCookie, t.TempDir()
+	})
+	s.createUser(t, "alice", "correct horse battery")
+	c := newClient(t, s.testSite)
+	mustLogin(t, c, s, "alice", "correct horse battery")
+	stolen := jarValue(t, c, s.testSite)
+	if stolen == "" {
+		t.Fatal("no session cookie after the login")
+	}
+	if got := whoami(t, clientWithCookie(t, s.testSite, stolen), s); got != loggedInAs("alice") {
+		t.Fatalf("copied cookie before the logout: %s, want logged in", got)
+	}
+	if r := post(t, c, s.testSite, "/account/logout.html", url.Values{}); r.code >= 400 {
+		t.Fatalf("logout: %v", r)
+	}
+	if got := whoami(t, clientWithCookie(t, s.testSite, stolen), s); got != anonymous {
+		t.Errorf("cookie replayed after the logout: %s, want anonymous", got)
+	}
+	mustLogin(t, c, s, "alice", "correct horse battery")
+	if got := whoami(t, c, s); got != loggedInAs("alice") {
+		t.Errorf("login after the logout: %s, want logged in", got)
+	}
+}

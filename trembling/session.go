@@ -41,6 +41,7 @@ type Session struct {
 	msgs      *messageList
 	login     map[string]any // the login, under loginKey, out of request.session's reach (auth.go)
 	hadRecord bool           // the request came with a stored session
+	hadLogin  bool           // the request came logged in
 	destroyed bool           // Destroy ran (a logout)
 	committed bool
 }
@@ -229,6 +230,7 @@ func newSession(st *site, sess *session.Session) (*Session, error) {
 		s.msgs.markStored()
 	}
 	s.login, _ = data[loginKey].(map[string]any)
+	s.hadLogin = s.login != nil
 	d, err := dictFromData(data)
 	if err != nil {
 		return nil, err
@@ -276,7 +278,16 @@ func (t *Trembling) outbound(r *aspengo.Request) error {
 		// even when no cookie is set.
 		session.MarkPrivate(resp.Header)
 	}
-	return s.site.mgr.Commit(r.Context(), resp.Header, s.sess, resp.Code)
+	if err := s.site.mgr.Commit(r.Context(), resp.Header, s.sess, resp.Code); err != nil {
+		return err
+	}
+	if s.login != nil || s.hadLogin {
+		// A page for a logged-in user (or their logout) is kept by no
+		// cache, the browser's included, so that after a logout the back
+		// button does not show it.
+		session.MarkNoStore(resp.Header)
+	}
+	return nil
 }
 
 // sync replaces the session's data with request.session and the login,

@@ -12,7 +12,7 @@
 //	{_id: the canonical username, username: string as typed at
 //	 registration, password_hash: string, email: string, is_active: bool,
 //	 created_at: date, last_login: date or null, password_changed_at: date,
-//	 session_epoch: int, counting the times the account was disabled}
+//	 session_epoch: int, moved on by a disable and by Users.EndSessions}
 //
 // Usernames are 1 to 64 ASCII characters from A–Z, a–z, 0–9 and ". _ - @ +",
 // starting with a letter or a digit (so that an e-mail address works as a

@@ -144,8 +144,9 @@ type userDoc struct {
 	LastLogin         *time.Time `bson:"last_login"`
 	PasswordChangedAt time.Time  `bson:"password_changed_at"`
 	MustChange        bool       `bson:"must_change_password,omitempty"`
-	// SessionEpoch counts the times the account was disabled: sessions
-	// from an earlier epoch end (it is part of the Fingerprint).
+	// SessionEpoch counts the times the account was disabled or its
+	// sessions were ended (Users.EndSessions): sessions from an earlier
+	// epoch end (it is part of the Fingerprint).
 	SessionEpoch int64 `bson:"session_epoch,omitempty"`
 }
 
@@ -554,6 +555,15 @@ func (s *Users) SetActive(ctx context.Context, username string, active bool) err
 		change = append(change, bson.E{Key: "$inc", Value: bson.D{{Key: "session_epoch", Value: int64(1)}}})
 	}
 	return s.updateDoc(ctx, username, "setting is_active", change)
+}
+
+// EndSessions changes the [Fingerprint] of username without changing
+// anything else, which ends every session logged in as that user; a
+// session store that cannot delete a session (sealed cookies) uses it at
+// logout.
+func (s *Users) EndSessions(ctx context.Context, username string) error {
+	change := bson.D{{Key: "$inc", Value: bson.D{{Key: "session_epoch", Value: int64(1)}}}}
+	return s.updateDoc(ctx, username, "ending the sessions", change)
 }
 
 // SetPassword replaces the password of username, under the same rules as

@@ -548,6 +548,27 @@ func MarkPrivate(h http.Header) {
 	h.Set("Cache-Control", private(h.Values("Cache-Control")))
 }
 
+// MarkNoStore marks a response that must not be kept by any cache, the
+// browser's included (a page for a logged-in user): "Vary: Cookie" and
+// "Cache-Control: no-store", replacing the directives that would let a
+// cache keep it.
+func MarkNoStore(h http.Header) {
+	MarkPrivate(h)
+	out := []string{"no-store"}
+	for _, v := range h.Values("Cache-Control") {
+		for part := range strings.SplitSeq(v, ",") {
+			part = strings.TrimSpace(part)
+			d, _, _ := strings.Cut(part, "=")
+			switch strings.ToLower(d) {
+			case "", "public", "private", "no-store", "max-age", "s-maxage", "immutable", "stale-while-revalidate", "stale-if-error":
+				continue
+			}
+			out = append(out, part)
+		}
+	}
+	h.Set("Cache-Control", strings.Join(out, ", "))
+}
+
 // hasToken reports whether the comma-separated header values contain tok,
 // compared without case.
 func hasToken(values []string, tok string) bool {

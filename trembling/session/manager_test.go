@@ -146,3 +146,24 @@ func TestStoreErrors(t *testing.T) {
 		t.Errorf("a failed Commit set headers %v", h)
 	}
 }
+
+func TestMarkNoStore(t *testing.T) {
+	for _, tc := range []struct {
+		cache []string
+		want  string
+	}{
+		{nil, "no-store"},
+		{[]string{"private"}, "no-store"},
+		{[]string{"public, max-age=60, must-revalidate"}, "no-store, must-revalidate"},
+		{[]string{"no-store", "no-cache"}, "no-store, no-cache"},
+	} {
+		h := http.Header{"Cache-Control": tc.cache}
+		session.MarkNoStore(h)
+		if got := strings.Join(h.Values("Cache-Control"), ", "); got != tc.want {
+			t.Errorf("Cache-Control %q: got %q, want %q", tc.cache, got, tc.want)
+		}
+		if got := h.Get("Vary"); got != "Cookie" {
+			t.Errorf("Cache-Control %q: Vary %q, want Cookie", tc.cache, got)
+		}
+	}
+}

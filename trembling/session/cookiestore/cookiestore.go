@@ -15,12 +15,20 @@
 // one opens, so a new secret can be put first while cookies sealed with
 // the old one stay valid until the old secret is dropped.
 //
-// Sessions kept this way are not revocable server-side. Logging out
-// expires the cookie in the browser, but a copy of the old value opens
-// until its own expiry, and a password change cannot end other sessions
-// except through data checked on each request. A session must also fit in
-// a cookie: a sealed value over [session.MaxCookieSize] bytes cannot be
-// saved.
+// This package cannot revoke a session server-side: logging out expires
+// the cookie in the browser, but a copy of the old value still opens
+// until its own expiry. So whoever uses it must check something on each
+// request. trembling does it with a per-user epoch kept with the account
+// (part of the fingerprint a login stores in the session): a logout with
+// the cookie store moves the user's epoch on, so every sealed session
+// logged in as that user before the logout, a replayed copy included,
+// is no longer logged in at its next request. The account is read anyway
+// on every logged-in request (by its exact _id, and cached exactly), so
+// this costs one write per logout and nothing per request. The price is
+// that a logout on one device ends the user's cookie sessions on all
+// devices. A password change or a disabled account ends them the same
+// way. A session must also fit in a cookie: a sealed value over
+// [session.MaxCookieSize] bytes cannot be saved.
 //
 // Nor can sealed sessions merge: each response carries one request's
 // whole view of the session, so of two requests on one session at once
