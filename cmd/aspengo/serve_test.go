@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aspengo/aspengo/embedded/enginetest"
 	"github.com/aspengo/aspengo/internal/logbuf"
@@ -215,5 +216,18 @@ func TestServeSessionLimitFlags(t *testing.T) {
 	resp.Body.Close()
 	if got := maxAge(resp); got > 420 || got < 410 {
 		t.Errorf("logged-in session cookie Max-Age %d, want about 420 (--session-idle 7m)", got)
+	}
+}
+
+// TestServeCookieFlagsContradict: --secure-cookies with --insecure-cookies
+// is refused before anything starts.
+func TestServeCookieFlagsContradict(t *testing.T) {
+	var stderr strings.Builder
+	// Without the check, serve would start: stop it soon.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	code := serveCmd(ctx, []string{"--root", "testdata/counter", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--secure-cookies", "--insecure-cookies"}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	if code == 0 || !strings.Contains(stderr.String(), "--insecure-cookies") {
+		t.Errorf("exit %d, stderr %q: want a refusal naming --insecure-cookies", code, stderr.String())
 	}
 }
