@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 	starlarktime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 
@@ -1105,27 +1103,12 @@ func accountError(b *starlark.Builtin, op string, err error) error {
 // *database.UnavailableError (503) when the database could not be reached
 // or did not answer in time, else an error with context (500).
 func dbError(op string, err error) error {
-	if unavailable(err) {
+	// A deadline of the request's own context counts too: the database
+	// did not answer in time (a cancelled context is the visitor leaving).
+	if database.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
 		return &database.UnavailableError{Op: "accounts: " + op, Err: err}
 	}
 	return fmt.Errorf("trembling: %s: %w", op, err)
-}
-
-// unavailable reports whether a driver error means that the database
-// could not be reached or did not answer in time. A cancelled context is
-// the visitor leaving, not unavailability.
-func unavailable(err error) bool {
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
-	var sse topology.ServerSelectionError
-	var ce topology.ConnectionError
-	return errors.Is(err, context.DeadlineExceeded) ||
-		mongo.IsTimeout(err) ||
-		mongo.IsNetworkError(err) ||
-		errors.As(err, &sse) ||
-		errors.As(err, &ce) ||
-		errors.Is(err, mongo.ErrClientDisconnected)
 }
 
 // ---------------------------------------------------------------------------
