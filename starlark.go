@@ -71,6 +71,27 @@ func RequestFromValue(v starlark.Value) (*Request, bool) {
 	return rv.r, true
 }
 
+// RequestArg is a builtin's request parameter, for starlark.UnpackArgs,
+// so that every builtin that acts on the request takes it the same way:
+//
+//	var r aspengo.RequestArg
+//	err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &r, "text", &text)
+//
+// It accepts only the value Starlark code knows as request.
+type RequestArg struct{ *Request }
+
+// Unpack implements starlark.Unpacker.
+func (a *RequestArg) Unpack(v starlark.Value) error {
+	r, ok := RequestFromValue(v)
+	if !ok {
+		return fmt.Errorf("want the request, not %s", v.Type())
+	}
+	a.Request = r
+	return nil
+}
+
+var _ starlark.Unpacker = (*RequestArg)(nil)
+
 // stop ends the request with its response: it returns an error that wraps
 // r.Response, which the pipeline finds with errors.As through the
 // *starlark.EvalError that Starlark execution returns.

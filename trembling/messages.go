@@ -273,20 +273,17 @@ func (m messageValue) TemplateValue() any {
 // addMessageFn is the builtin add_message(request, text, level="info").
 func addMessageFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		reqv  starlark.Value
+		req   aspengo.RequestArg
 		text  string
 		level = LevelInfo
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv, "text", &text, "level?", &level); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &req, "text", &text, "level?", &level); err != nil {
 		return nil, err
 	}
-	r, ok := aspengo.RequestFromValue(reqv)
-	if !ok {
-		return nil, fmt.Errorf("%s: the first argument must be the request, not %s", b.Name(), reqv.Type())
-	}
-	s, err := SessionOf(r)
+	r := req.Request
+	s, err := sessionFor(b, r)
 	if err != nil {
-		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookInbound)
+		return nil, err
 	}
 	if err := s.AddMessage(text, level); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)

@@ -1,25 +1,16 @@
 package trembling
 
 import (
-	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"math"
-	"os"
-	"path/filepath"
-	"sync"
+	"slices"
 	"time"
 
 	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
-	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/trembling/session"
 	"github.com/aspengo/aspengo/trembling/session/cookiestore"
-	"github.com/aspengo/aspengo/trembling/session/memstore"
 	"github.com/aspengo/aspengo/trembling/session/mongostore"
 )
 
@@ -35,6 +26,18 @@ const (
 	StoreMemory = "memory"
 	StoreCookie = "cookie"
 )
+
+// storeNames lists the stores, in the order error messages name them.
+var storeNames = []string{StoreMongo, StoreMemory, StoreCookie}
+
+// CheckStore reports whether name is one of the session stores (StoreMongo,
+// StoreMemory, StoreCookie), with an error that lists them if not.
+func CheckStore(name string) error {
+	if slices.Contains(storeNames, name) {
+		return nil
+	}
+	return fmt.Errorf("unknown session store %q (want %s, %s or %s)", name, storeNames[0], storeNames[1], storeNames[2])
+}
 
 // KeyFileName is the file in [Config.KeyDir] that holds the cookie store's
 // key when no [Config.CookieSecrets] are given.
@@ -141,18 +144,6 @@ type Config struct {
 // is safe for concurrent use.
 type Trembling struct {
 	cfg Config
-
-	mu    sync.RWMutex
-	sites map[*aspengo.Website]*site
-}
-
-// site is the session setup of one started Website.
-type site struct {
-	storeName string
-	mgr       *session.Manager
-	stop      context.CancelFunc // stops the sweeper; nil when there is none
-	done      chan struct{}      // closed when the sweeper has returned
-	auth      *authSite          // set by startAuth; see auth.go
 }
 
 // Register adds trembling's sessions, messages and auth to reg: the hooks
@@ -164,10 +155,10 @@ type site struct {
 // documentation). It fails if cfg names an unknown store or a bcrypt cost
 // out of range, or if reg already has something of the same name.
 func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
-	switch cfg.Store {
-	case "", StoreMongo, StoreMemory, StoreCookie:
-	default:
-		return nil, fmt.Errorf("trembling: unknown session store %q (want %q, %q or %q)", cfg.Store, StoreMongo, StoreMemory, StoreCookie)
+	if cfg.Store != "" {
+		if err := CheckStore(cfg.Store); err != nil {
+			return nil, fmt.Errorf("trembling: %w", err)
+		}
 	}
 	for i, s := range cfg.CookieSecrets {
 		if len(s) < cookiestore.MinSecretSize {
@@ -180,7 +171,7 @@ func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = DefaultSweepEvery
 	}
-	t := &Trembling{cfg: cfg, sites: map[*aspengo.Website]*site{}}
+	t := &Trembling{cfg: cfg}
 	if err := reg.Hook(HookInbound, aspengo.Hook{Inbound: t.inbound, Requires: []string{HookOutbound}}); err != nil {
 		return nil, err
 	}
@@ -195,7 +186,7 @@ func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
 	reg.RequestAttr("messages", HookInbound)
 	reg.OnStart(t.start)
 	reg.OnShutdown(t.shutdown)
-	if err := t.registerAuth(reg); err != nil { // auth.go
+	if err := t.registerAuth(reg); err != nil { // accounts.go
 		return nil, err
 	}
 	return t, nil
@@ -219,252 +210,9 @@ func (t *Trembling) StoreName(w *aspengo.Website) string {
 	return ""
 }
 
-func (t *Trembling) site(w *aspengo.Website) *site {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.sites[w]
-}
-
 func (t *Trembling) logger(w *aspengo.Website) *slog.Logger {
 	if t.cfg.Logger != nil {
 		return t.cfg.Logger
 	}
 	return w.Logger()
-}
-
-// start sets up the session store of w once its startup hooks have run.
-func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
-	name, err := t.storeName(w)
-	if err != nil {
-		return err
-	}
-	log := t.logger(w)
-	loginIdle, err := durationAttr(w, "session_idle", t.cfg.LoginIdleTimeout)
-	if err != nil {
-		return err
-	}
-	loginLifetime, err := durationAttr(w, "session_lifetime", t.cfg.LoginLifetime)
-	if err != nil {
-		return err
-	}
-	s := &site{storeName: name}
-	mgr := &session.Manager{
-		IdleTimeout:      t.cfg.IdleTimeout,
-		Lifetime:         t.cfg.Lifetime,
-		LoggedIn:         hasLogin,
-		LoginIdleTimeout: loginIdle,
-		LoginLifetime:    loginLifetime,
-		Cookie:           t.cookie(),
-		MaxSize:          t.cfg.MaxSessionSize,
-		Now:              t.cfg.Now,
-	}
-	var sweep session.Store
-	switch name {
-	case StoreMongo:
-		db, err := websiteDB(w)
-		if err != nil {
-			return err
-		}
-		var opts []mongostore.Option
-		if t.cfg.Versioner != nil {
-			opts = append(opts, mongostore.WithCache(t.cfg.Versioner, t.cfg.SessionCacheSize))
-		}
-		ms := mongostore.New(db.Database(), opts...)
-		ms.Now, ms.Logger = t.cfg.Now, log
-		ictx, cancel := context.WithTimeout(ctx, t.cfg.StoreTimeout)
-		err = ms.EnsureIndexes(ictx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("trembling: sessions in %s.%s: %w", db.Name(), mongostore.Collection, err)
-		}
-		mgr.Store = &boundedStore{s: ms, timeout: t.cfg.StoreTimeout}
-		sweep = mgr.Store
-	case StoreMemory:
-		ms := memstore.New()
-		ms.Now = t.cfg.Now
-		mgr.Store = &boundedStore{s: ms, timeout: t.cfg.StoreTimeout}
-		sweep = mgr.Store
-	case StoreCookie:
-		secrets := t.cfg.CookieSecrets
-		if len(secrets) == 0 {
-			if t.cfg.KeyDir == "" {
-				return errors.New("trembling: the cookie session store needs keys: set Config.CookieSecrets or Config.KeyDir")
-			}
-			key, err := loadOrCreateKey(t.cfg.KeyDir)
-			if err != nil {
-				return err
-			}
-			secrets = [][]byte{key}
-		}
-		codec, err := cookiestore.New(secrets...)
-		if err != nil {
-			return fmt.Errorf("trembling: cookie session store: %w", err)
-		}
-		codec.Now = t.cfg.Now
-		mgr.Codec = codec
-	}
-	s.mgr = mgr
-
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, dup := t.sites[w]; dup {
-		return errors.New("trembling: website started twice")
-	}
-	if sweep != nil {
-		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		s.stop, s.done = stop, make(chan struct{})
-		go func() {
-			defer close(s.done)
-			session.Sweep(sctx, sweep, t.cfg.SweepEvery, log)
-		}()
-	}
-	t.sites[w] = s
-	if sweep != nil {
-		log.Info("sessions", "store", name, "sweep_every", t.cfg.SweepEvery)
-	} else {
-		log.Info("sessions", "store", name)
-	}
-	return nil
-}
-
-// shutdown stops the sweeper of w's store, waiting for it (or for ctx),
-// and forgets the store.
-func (t *Trembling) shutdown(ctx context.Context, w *aspengo.Website) error {
-	t.mu.Lock()
-	s := t.sites[w]
-	delete(t.sites, w)
-	t.mu.Unlock()
-	if s == nil || s.stop == nil {
-		return nil
-	}
-	s.stop()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("trembling: waiting for the session sweeper: %w", context.Cause(ctx))
-	}
-}
-
-// storeName returns website.session_store if a startup hook set it, else
-// the configured store.
-func (t *Trembling) storeName(w *aspengo.Website) (string, error) {
-	name := t.cfg.Store
-	if v, ok := w.Attr("session_store"); ok {
-		s, ok := starlark.AsString(v)
-		if !ok {
-			return "", fmt.Errorf("trembling: website.session_store must be a str (%q, %q or %q), not %s", StoreMongo, StoreMemory, StoreCookie, v.Type())
-		}
-		name = s
-	}
-	switch name {
-	case "":
-		return StoreMongo, nil
-	case StoreMongo, StoreMemory, StoreCookie:
-		return name, nil
-	}
-	return "", fmt.Errorf("trembling: website.session_store: unknown session store %q (want %q, %q or %q)", name, StoreMongo, StoreMemory, StoreCookie)
-}
-
-// cookie returns the session cookie's settings.
-func (t *Trembling) cookie() session.Cookie {
-	return session.Cookie{Name: t.cfg.CookieName, Secure: t.cfg.SecureCookies, Insecure: t.cfg.InsecureCookies}
-}
-
-// durationAttr returns website.<name>, a positive number of seconds a
-// startup hook may set, else def.
-func durationAttr(w *aspengo.Website, name string, def time.Duration) (time.Duration, error) {
-	v, ok := w.Attr(name)
-	if !ok {
-		return def, nil
-	}
-	var secs float64
-	switch v := v.(type) {
-	case starlark.Int:
-		n, ok := v.Int64()
-		if !ok {
-			return 0, fmt.Errorf("trembling: website.%s: %s seconds is too long", name, v)
-		}
-		secs = float64(n)
-	case starlark.Float:
-		secs = float64(v)
-	default:
-		return 0, fmt.Errorf("trembling: website.%s must be a number of seconds, not %s", name, v.Type())
-	}
-	if !(secs >= 1) || secs > float64(math.MaxInt64/int64(time.Second)) {
-		return 0, fmt.Errorf("trembling: website.%s: %v seconds is out of range (at least 1)", name, secs)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
-}
-
-// websiteDB returns website.db as a database handle.
-func websiteDB(w *aspengo.Website) (*database.Handle, error) {
-	v, ok := w.Attr("db")
-	if !ok {
-		return nil, errors.New(`trembling: the mongo session store needs website.db: set it in a startup hook (website.db = connect("mydb")), or choose another store (website.session_store = "memory")`)
-	}
-	h, ok := v.(*database.Handle)
-	if !ok {
-		return nil, fmt.Errorf("trembling: the mongo session store needs website.db to be a database handle from connect(), not a %s", v.Type())
-	}
-	return h, nil
-}
-
-// loadOrCreateKey reads the cookie store's key from dir/KeyFileName,
-// creating the file with 32 random bytes (mode 0600) if it does not exist.
-// Two processes creating it at once end up with the same key: the file
-// appears whole (a hard link of a complete temporary file) or not at all.
-func loadOrCreateKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, KeyFileName)
-	key, err := readKey(path)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return key, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+KeyFileName+".*") // mode 0600
-	if err != nil {
-		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	key = make([]byte, cookiestore.MinSecretSize)
-	rand.Read(key)
-	_, err = tmp.Write(key)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readKey(path) // another process made it first
-		}
-		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
-	}
-	return key, nil
-}
-
-// readKey reads a key file, refusing one that others may read or that is
-// too short.
-func readKey(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("trembling: cookie session key %s: mode %v lets others read it; chmod 600 it", path, fi.Mode().Perm())
-	}
-	key, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
-	}
-	if len(key) < cookiestore.MinSecretSize {
-		return nil, fmt.Errorf("trembling: cookie session key %s: %d bytes, fewer than %d", path, len(key), cookiestore.MinSecretSize)
-	}
-	return key, nil
 }

@@ -155,9 +155,8 @@ func (s *openSite) Close(ctx context.Context) error {
 
 // checkSessionStore refuses an unknown --sessions value early.
 func checkSessionStore(name string) error {
-	switch name {
-	case trembling.StoreMongo, trembling.StoreMemory, trembling.StoreCookie:
-		return nil
+	if err := trembling.CheckStore(name); err != nil {
+		return fmt.Errorf("--sessions: %w", err)
 	}
-	return fmt.Errorf("--sessions %q: want mongo, memory or cookie", name)
+	return nil
 }

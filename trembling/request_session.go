@@ -39,7 +39,7 @@ type Session struct {
 	sess      *session.Session
 	dict      *sessionDict
 	msgs      *messageList
-	login     map[string]any // the login, under loginKey, out of request.session's reach (auth.go)
+	login     map[string]any // the login, under loginKey, out of request.session's reach (user.go)
 	hadRecord bool           // the request came with a stored session
 	hadLogin  bool           // the request came logged in
 	destroyed bool           // Destroy ran (a logout)
@@ -345,90 +345,4 @@ func displaysPage(r *aspengo.Request) bool {
 	}
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
-}
-
-// StoreError reports that the session store failed or did not answer in
-// time, as when the database is down. Its HTTPStatus is 503, so the
-// request is answered with 503 Service Unavailable.
-type StoreError struct {
-	// Op is the store operation: "find", "create", "update", "delete" or
-	// "delete expired".
-	Op string
-	// Err is the store's error.
-	Err error
-}
-
-func (e *StoreError) Error() string {
-	return fmt.Sprintf("trembling: session store unavailable (%s): %v", e.Op, e.Err)
-}
-
-// Unwrap returns the store's error.
-func (e *StoreError) Unwrap() error { return e.Err }
-
-// HTTPStatus returns 503 (Service Unavailable).
-func (e *StoreError) HTTPStatus() int { return http.StatusServiceUnavailable }
-
-// boundedStore limits each call of a store to a timeout and turns its
-// failures into *StoreError.
-type boundedStore struct {
-	s       session.Store
-	timeout time.Duration
-}
-
-func (b *boundedStore) fail(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &StoreError{Op: op, Err: err}
-}
-
-func (b *boundedStore) Find(ctx context.Context, id string) (session.Record, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	r, found, err := b.s.Find(ctx, id)
-	return r, found, b.fail("find", err)
-}
-
-func (b *boundedStore) Create(ctx context.Context, id string, r session.Record) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	return b.fail("create", b.s.Create(ctx, id, r))
-}
-
-func (b *boundedStore) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	r, ok, err := b.s.Update(ctx, id, c)
-	if errors.Is(err, session.ErrTooLarge) {
-		return r, ok, err // the request's fault, not the store's
-	}
-	return r, ok, b.fail("update", err)
-}
-
-func (b *boundedStore) Delete(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	return b.fail("delete", b.s.Delete(ctx, id))
-}
-
-func (b *boundedStore) DeleteExpired(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	return b.fail("delete expired", b.s.DeleteExpired(ctx))
-}
-
-// Count returns the number of records of a store that can count them
-// (memstore, mongostore), expired ones included; it serves tests and
-// monitoring.
-func (b *boundedStore) Count(ctx context.Context) (int, error) {
-	c, ok := b.s.(interface {
-		Count(context.Context) (int, error)
-	})
-	if !ok {
-		return 0, fmt.Errorf("trembling: the session store cannot count its records")
-	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	n, err := c.Count(ctx)
-	return n, b.fail("count", err)
 }
