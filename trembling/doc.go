@@ -298,6 +298,6 @@
 // seen by the page at once and saved with the page's own changes;
 // [Session.RenewToken] and [Session.Destroy] act on the stored session as
 // well. [UserOf] and [LoadUser] give the account the request is logged in
-// as, and
-// [Trembling.Users] a started website's accounts.
+// as; package auth's Users, opened on website.db with the keys of
+// [KeyFiles], manages the accounts from Go (as aspengo user does).
 package trembling

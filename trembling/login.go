@@ -174,7 +174,7 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 	}
 	to := string(loginURL)
 	if to == "" {
-		to = t.LoginURL(r.Website)
+		to = t.loginURL(r.Website)
 	}
 	if to == "" {
 		to = DefaultLoginURL
