@@ -99,6 +99,7 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	tc := trembling.Config{
 		Store:            o.sessions.store,
 		SecureCookies:    o.sessions.secureCookies,
+		InsecureCookies:  o.sessions.insecureCookies,
 		LoginIdleTimeout: o.sessions.idle,
 		LoginLifetime:    o.sessions.lifetime,
 		BcryptCost:       o.sessions.bcryptCost,
