@@ -103,10 +103,10 @@
 // ([Config.CookieName] changes the base name); a request is read under the
 // name its response would set. The login_device cookie follows the same
 // Secure rule. Responses that set the cookie carry Vary: Cookie and
-// Cache-Control: private, and
-// responses that set it carry Vary: Cookie and Cache-Control: private, and
-// so does every response to a request that loaded a stored session, since
-// the page may show what the session holds.
+// Cache-Control: private, and so does every response to a request that
+// loaded a stored session, since the page may show what the session
+// holds; a response to a logged-in user is Cache-Control: no-store, so
+// that the back button does not show it after a logout.
 //
 // # Session limits
 //
