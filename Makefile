@@ -11,19 +11,29 @@ all: build
 build:
 	$(GO) build -o bin/aspengo ./cmd/aspengo
 
-# The packages whose tests take their database from enginetest: they run
-# a second time on a FerretDB server on PostgreSQL (Debian's postgresql),
-# the stand-in for a MongoDB deployment. Without PostgreSQL they skip,
-# except under CI=true.
-STORAGE_PKGS ?= ./database/... ./trembling/... ./embedded/enginetest/...
+# The packages whose tests take their database from enginetest.DB: they
+# run a second time on a FerretDB server on PostgreSQL (Debian's
+# postgresql), the stand-in for a MongoDB deployment. Without PostgreSQL
+# they skip, except under CI=true. (The other packages' tests, trembling's
+# included, start embedded engines of their own: a second run would repeat
+# the first.)
+STORAGE_PKGS ?= ./database/... ./trembling/auth/... ./trembling/session/mongostore/... ./embedded/enginetest/...
 
 # The test command the README gives and CI runs: vet, then every test with
-# the race detector (the scale-out suite of cmd/aspengo included), then the
-# storage suites on the database server (slower there: each test's
-# collections are PostgreSQL tables, made anew).
+# the race detector (the scale-out suite of cmd/aspengo included) and, at
+# the same time, the storage suites on the database server (slower there:
+# each test's collections are PostgreSQL tables, made anew). Much of both
+# is waiting on servers and processes, so they share the CPUs well; the
+# second's output is printed after the first's.
 test: vet
-	$(GO) test -race -count=1 ./...
-	ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test -race -count=1 -timeout 20m $(STORAGE_PKGS)
+	@pg=$$(mktemp); \
+	ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test -race -count=1 -timeout 20m $(STORAGE_PKGS) >$$pg 2>&1 & pgpid=$$!; \
+	echo "$(GO) test -race -count=1 ./..."; \
+	$(GO) test -race -count=1 ./...; all=$$?; \
+	wait $$pgpid; storage=$$?; \
+	echo "ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test -race -count=1 -timeout 20m $(STORAGE_PKGS)"; \
+	cat $$pg; rm -f $$pg; \
+	test $$all -eq 0 && test $$storage -eq 0
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }

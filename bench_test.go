@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/internal/sitetest"
 )
 
 // benchSite returns the testdata site as a started Website, with a
 // registry that has the test hooks but logs nothing.
 func benchSite(b *testing.B) *aspengo.Website {
 	b.Helper()
-	return aspengo.StartWebsite(b, aspengo.Config{Root: "testdata/site", Registry: (&recorder{}).registry(b)})
+	return sitetest.Start(b, aspengo.Config{Root: "testdata/site", Registry: (&recorder{}).registry(b)})
 }
 
 // BenchmarkServeHTTP measures whole requests through the pipeline (all six

@@ -1,8 +1,5 @@
 package aspengo
 
-// Test helpers of the package, for its external tests (package
-// aspengo_test).
-var (
-	StartWebsite = startWebsite
-	WriteSite    = writeSite
-)
+// WriteSite is writeSite, for the package's external tests (package
+// aspengo_test), which start their sites with internal/sitetest.
+var WriteSite = writeSite

@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// This file is the one harness with which the package's tests start a
-// site, in the style of httptest.NewServer. export_test.go passes it on
-// to the external tests.
+// The package's own tests start a website here: internal/sitetest, the
+// harness of every other test, imports this package, so these cannot
+// import it. startWebsite does what sitetest.Start does.
 
 // startWebsite makes the website cfg describes (its logger discards
 // unless cfg sets one), runs its startup hooks, and shuts it down when tb

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/internal/logbuf"
+	"github.com/aspengo/aspengo/internal/sitetest"
 )
 
 // unavailable is a StatusError, as a database that cannot be reached is.
@@ -64,7 +65,7 @@ func TestLazyAttr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := aspengo.StartWebsite(t, aspengo.Config{Root: root, Registry: reg, Logger: slog.New(slog.NewTextHandler(&logbuf.Buffer{}, nil))})
+	w := sitetest.Start(t, aspengo.Config{Root: root, Registry: reg, Logger: slog.New(slog.NewTextHandler(&logbuf.Buffer{}, nil))})
 
 	tests := []struct {
 		path      string

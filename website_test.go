@@ -23,6 +23,7 @@ import (
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/internal/logbuf"
+	"github.com/aspengo/aspengo/internal/sitetest"
 )
 
 // orderKey is where the test hooks record which phases ran.
@@ -112,11 +113,8 @@ func startSite(t *testing.T, root string, tweak func(*aspengo.Config)) *site {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	w := aspengo.StartWebsite(t, cfg)
-	srv := httptest.NewServer(w)
-	t.Cleanup(srv.Close) // before the website's shutdown: cleanups run last first
-	s := &site{Server: srv, w: w, rec: rec, log: logs}
-	return s
+	s := sitetest.New(t, cfg)
+	return &site{Server: s.Server, w: s.Website, rec: rec, log: logs}
 }
 
 // noRedirects is a client that reports redirects instead of following them.

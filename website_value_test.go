@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/internal/sitetest"
 )
 
 type storeKey struct{}
@@ -32,7 +33,7 @@ func TestWebsiteValue(t *testing.T) {
 		".aspen/hooks.conf": "\f\next:inbound\n",
 		"index.html":        "hi",
 	})
-	w := aspengo.StartWebsite(t, aspengo.Config{Root: root, Registry: reg, NoWatch: true})
+	w := sitetest.Start(t, aspengo.Config{Root: root, Registry: reg, NoWatch: true})
 
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))

@@ -176,6 +176,7 @@ func decode(t testing.TB, r result) map[string]any {
 }
 
 func TestAuthHookMustComeAfterSessionHook(t *testing.T) {
+	t.Parallel()
 	reg := aspengo.NewRegistry()
 	if _, err := trembling.Register(reg, trembling.Config{Store: trembling.StoreMemory}); err != nil {
 		t.Fatal(err)
@@ -191,6 +192,7 @@ func TestAuthHookMustComeAfterSessionHook(t *testing.T) {
 }
 
 func TestRegisterBcryptCost(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		cost int
 		ok   bool
@@ -211,6 +213,7 @@ func TestRegisterBcryptCost(t *testing.T) {
 // TestBcryptCostFromConfig reads the stored hash: Config.BcryptCost is
 // the cost of new hashes.
 func TestBcryptCostFromConfig(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t, func(o *siteOptions) { o.cfg.BcryptCost = auth.MinCost + 1 })
 	r := post(t, newClient(t, s.testSite), s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"secret-password"}})
 	if r.code != 200 {
@@ -230,6 +233,7 @@ func TestBcryptCostFromConfig(t *testing.T) {
 }
 
 func TestRequestUser(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	c := newClient(t, s.testSite)
 	r := get(t, c, s.testSite, "/me.json")
@@ -288,6 +292,7 @@ func TestRequestUser(t *testing.T) {
 }
 
 func TestUserExists(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -305,6 +310,7 @@ func TestUserExists(t *testing.T) {
 // is refused with a clear error and a 4xx status, never a crash or a
 // truncated password.
 func TestAccountErrors(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -355,6 +361,7 @@ func TestAccountErrors(t *testing.T) {
 }
 
 func TestLoginURL(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		root     string
@@ -381,6 +388,7 @@ func TestLoginURL(t *testing.T) {
 }
 
 func TestLogoutKeepsMessagesAndStartsNewSession(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -408,6 +416,7 @@ func TestLogoutKeepsMessagesAndStartsNewSession(t *testing.T) {
 // site may not need accounts until the hook runs); every request then
 // fails with an error that says what to set.
 func TestNoDatabase(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{root: filepath.Join("testdata", "authnodb")})
 	if s.tr.Users(s.w) != nil {
 		t.Error("Users without website.db is not nil")
@@ -422,6 +431,7 @@ func TestNoDatabase(t *testing.T) {
 }
 
 func TestBuiltinsWithoutAuthHook(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{root: filepath.Join("testdata", "authnohook")})
 	for path, want := range map[string]string{
 		"/required.html": "login_required needs the hook trembling.auth:inbound in hooks.conf",
@@ -443,6 +453,7 @@ func TestBuiltinsWithoutAuthHook(t *testing.T) {
 // logout), an anonymous one is served, and once the database is back the
 // session is still logged in.
 func TestAccountsDatabaseDown(t *testing.T) {
+	t.Parallel()
 	const timeout = 2 * time.Second
 	dir := filepath.Join(t.TempDir(), "data")
 	e1 := enginetest.Engine(t, dir)
@@ -499,6 +510,7 @@ func TestAccountsDatabaseDown(t *testing.T) {
 // UserOf gives Go code: the hook's user, and the new one right after a
 // login in the same request.
 func TestUserOf(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	files := map[string]string{
 		".aspen/hooks.conf":    "database:startup\n^L\n" + trembling.HookInbound + "\n" + trembling.HookAuth + "\n^L\n^L\n^L\n" + trembling.HookOutbound + "\n",
@@ -607,6 +619,7 @@ func copySite(t testing.TB, extra map[string]string) string {
 // for a name taken in any case, so that a registration page can tell the
 // loser of a race; without it the request fails with 409.
 func TestCreateUserIfFree(t *testing.T) {
+	t.Parallel()
 	root := copySite(t, map[string]string{
 		"register.json.spt": "u = create_user(request.body.one(\"username\"), \"secret-password\", fail_if_taken=False)\n" +
 			"response.body = {\"created\": u != None}\n",
@@ -632,6 +645,7 @@ func TestCreateUserIfFree(t *testing.T) {
 // Retry-After until the next minute. Several calls in one request count
 // once.
 func TestUserExistsLimited(t *testing.T) {
+	t.Parallel()
 	root := copySite(t, map[string]string{
 		".aspen/database.star": "def startup(website):\n    website.db = connect(\"authsite\")\n    website.user_exists_per_minute = 3\n",
 		"many.json.spt":        "response.body = {\"n\": len([n for n in [\"a\", \"b\", \"c\", \"d\", \"e\"] if user_exists(n)])}\n",
@@ -668,6 +682,7 @@ func TestUserExistsLimited(t *testing.T) {
 // most once, however often the page, its template, login_required and Go
 // code ask, and a page or file that asks nothing costs no read.
 func TestLazyUser(t *testing.T) {
+	t.Parallel()
 	root := copySite(t, map[string]string{
 		"style.css": "body{}",
 		"twice.txt.spt": "a = request.user\nb = request.authenticated\nlogin_required(request)\nc = request.user.username if request.authenticated else \"\"\n" +

@@ -6,6 +6,7 @@ import (
 )
 
 func TestClientAddr(t *testing.T) {
+	t.Parallel()
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	for _, tc := range []struct {
 		remote  string
@@ -31,6 +32,7 @@ func TestClientAddr(t *testing.T) {
 }
 
 func TestParseProxy(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"10.1.0.0/16": "10.1.0.0/16", "10.1.2.3/16": "10.1.0.0/16", "127.0.0.1": "127.0.0.1/32", "::1": "::1/128", "nonsense": "", "10.0.0.0/99": ""} {
 		p, err := ParseProxy(in)
 		if want == "" {

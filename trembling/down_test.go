@@ -15,6 +15,7 @@ import (
 // once the database is back on the same data directory the site
 // recovers, sessions intact, without a restart.
 func TestDatabaseDown(t *testing.T) {
+	t.Parallel()
 	const timeout = 2 * time.Second
 	dir := filepath.Join(t.TempDir(), "data")
 	e1 := enginetest.Engine(t, dir)

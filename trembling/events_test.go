@@ -30,6 +30,7 @@ def startup(website):
 // call website.on_account_event; a login from a browser with the
 // account's device cookie does not.
 func TestAccountEvents(t *testing.T) {
+	t.Parallel()
 	root := copySite(t, map[string]string{".aspen/database.star": eventsHook})
 	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
 	s.createUser(t, "alice", "secret-password")
@@ -58,6 +59,7 @@ func TestAccountEvents(t *testing.T) {
 // TestAccountEventHookMustBeAFunction: a website.on_account_event that
 // cannot be called fails startup with a clear error.
 func TestAccountEventHookMustBeAFunction(t *testing.T) {
+	t.Parallel()
 	root := copySite(t, map[string]string{".aspen/database.star": "def startup(website):\n    website.on_account_event = \"mail\"\n"})
 	reg := aspengo.NewRegistry()
 	if _, err := trembling.Register(reg, trembling.Config{Store: trembling.StoreMemory}); err != nil {
@@ -78,6 +80,7 @@ func TestAccountEventHookMustBeAFunction(t *testing.T) {
 // as temporary is sent by login_required to the change-password page,
 // which itself is not redirected; once changed, the pages open.
 func TestTemporaryPasswordRedirect(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	if err := s.users.SetTemporaryPassword(t.Context(), "alice", "temporary-password"); err != nil {
@@ -104,6 +107,7 @@ func TestTemporaryPasswordRedirect(t *testing.T) {
 // here named by the trusted proxy's X-Forwarded-For, are limited in
 // total, exactly under parallel attempts; another client is not.
 func TestClientLoginLimit(t *testing.T) {
+	t.Parallel()
 	root := copySite(t, map[string]string{".aspen/database.star": eventsHook})
 	s := startAuthSite(t, func(o *siteOptions) { o.root = root })
 	attempt := func(client, username string) string {

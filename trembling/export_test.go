@@ -16,6 +16,10 @@ func UserReads(t *Trembling, w *aspengo.Website) int64 {
 	return a.reads.Load()
 }
 
+// WrapSweep makes the sweeper of each website t starts sweep wrap(store)
+// instead of the store, so that a test can see its sweeps.
+func WrapSweep(t *Trembling, wrap func(session.Store) session.Store) { t.wrapSweep = wrap }
+
 // HashAtLowestCost makes t hash passwords at bcrypt's lowest cost, below
 // the floor Register enforces, so that tests run quickly.
 func HashAtLowestCost(t *Trembling) { t.cfg.BcryptCost = auth.LowestCost }

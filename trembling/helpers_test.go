@@ -21,6 +21,7 @@ import (
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/embedded/enginetest"
 	"github.com/aspengo/aspengo/internal/logbuf"
+	"github.com/aspengo/aspengo/internal/sitetest"
 	"github.com/aspengo/aspengo/trembling"
 )
 
@@ -48,6 +49,7 @@ type testSite struct {
 	w    *aspengo.Website
 	tr   *trembling.Trembling
 	srv  *httptest.Server
+	site *sitetest.Site
 	log  *logbuf.Buffer
 	conn *database.Connector
 	once sync.Once
@@ -75,11 +77,13 @@ func startSite(t testing.TB, o siteOptions) *testSite {
 		if timeout == 0 {
 			timeout = enginetest.OperationTimeout
 		}
-		conn, err := database.New(context.Background(), o.uri, database.WithTimeout(timeout))
+		conn, err := database.New(t.Context(), o.uri, database.WithTimeout(timeout))
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.conn = conn
+		// Registered before the site's cleanups, so it runs after them.
+		t.Cleanup(s.closeConn)
 		if err := reg.Builtin("connect", conn.Builtin()); err != nil {
 			t.Fatal(err)
 		}
@@ -100,25 +104,16 @@ func startSite(t testing.TB, o siteOptions) *testSite {
 		o.tune(tr)
 	}
 	s.tr = tr
-	log := slog.New(slog.NewTextHandler(s.log, nil))
-	w, err := aspengo.New(aspengo.Config{Root: o.root, Registry: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.w = w
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := w.Start(ctx); err != nil {
-		w.Shutdown(ctx)
-		s.closeConn()
-		t.Fatalf("Start: %v", err)
-	}
+	var opts []sitetest.Option
 	if o.tls {
-		s.srv = httptest.NewTLSServer(w)
-	} else {
-		s.srv = httptest.NewServer(w)
+		opts = append(opts, sitetest.TLS())
 	}
-	t.Cleanup(s.stop)
+	s.site = sitetest.New(t, aspengo.Config{
+		Root:     o.root,
+		Registry: reg,
+		Logger:   slog.New(slog.NewTextHandler(s.log, nil)),
+	}, opts...)
+	s.w, s.srv = s.site.Website, s.site.Server
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log of the site at %s:\n%s", o.root, s.log.String())
@@ -127,26 +122,20 @@ func startSite(t testing.TB, o siteOptions) *testSite {
 	return s
 }
 
+// closeConn disconnects the site's database connector, once.
 func (s *testSite) closeConn() {
-	if s.conn != nil {
+	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		s.conn.Close(ctx)
-	}
+	})
 }
 
 // stop closes the server, shuts the website down and disconnects; it
 // may be called early, as for a restart.
 func (s *testSite) stop() {
-	s.once.Do(func() {
-		s.srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.w.Shutdown(ctx); err != nil {
-			s.t.Errorf("Shutdown: %v", err)
-		}
-		s.closeConn()
-	})
+	s.site.Close()
+	s.closeConn()
 }
 
 // logged reports whether the site's log holds msg, which the text

@@ -9,6 +9,7 @@ import (
 // TestKeyDirGitignore: the cookie store's key directory, when trembling
 // makes it, keeps itself out of git.
 func TestKeyDirGitignore(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	key, err := loadOrCreateKey(dir)
 	if err != nil {

@@ -61,6 +61,7 @@ func countCalls(s *testSite) *countingStore {
 // no store call and changes no cookie, and that a page that reads
 // it costs one read.
 func TestLazySession(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases[:2] {
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -94,6 +95,7 @@ func TestLazySession(t *testing.T) {
 // TestSessionSizeLimit checks that a save over Config.MaxSessionSize
 // fails the request with an error naming the limit, and writes nothing.
 func TestSessionSizeLimit(t *testing.T) {
+	t.Parallel()
 	cfg := trembling.Config{Store: trembling.StoreMemory, MaxSessionSize: 1000}
 	s := startSite(t, siteOptions{cfg: cfg})
 	c := newClient(t, s)
@@ -120,6 +122,7 @@ func TestSessionSizeLimit(t *testing.T) {
 // page without a session, as anyone can: no session is stored, and no
 // cookie is set, just to say "you are logged out".
 func TestCookielessLogoutCreatesNoSession(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{
 		root: filepath.Join("..", "example", "www"),
 		uri:  engineURI(t),
@@ -146,6 +149,7 @@ func TestCookielessLogoutCreatesNoSession(t *testing.T) {
 // message) or adds its own message, and all of
 // them are kept; a page then displays every message once.
 func TestParallelRequestsMerge(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases[:2] {
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})

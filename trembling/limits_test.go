@@ -39,6 +39,7 @@ func authSiteWithStartup(t *testing.T, extra string) string {
 // login idle timeout (30 minutes by default, else Config, else
 // website.session_idle) and the login lifetime counted from the login.
 func TestLoginSessionLimits(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name           string
 		cfg            trembling.Config
@@ -95,6 +96,7 @@ func TestLoginSessionLimits(t *testing.T) {
 // TestSessionLimitAttributes checks that a bad website.session_idle or
 // website.session_lifetime fails the start with an error naming it.
 func TestSessionLimitAttributes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ startup, want string }{
 		{`website.session_idle = "30m"`, "website.session_idle must be a number of seconds"},
 		{`website.session_lifetime = 0`, "website.session_lifetime: 0 seconds is out of range"},
@@ -130,6 +132,7 @@ func TestSessionLimitAttributes(t *testing.T) {
 // session cookie's Secure rule: Secure on a host that is not loopback,
 // not on 127.0.0.1.
 func TestDeviceCookieSecure(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		host   string
 		secure bool
@@ -174,6 +177,7 @@ func TestDeviceCookieSecure(t *testing.T) {
 // and the logout's, are Cache-Control: no-store, and an anonymous
 // visitor's are not.
 func TestLoggedInResponsesNoStore(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "correct horse battery")
 	c := newClient(t, s.testSite)
@@ -198,6 +202,7 @@ func TestLoggedInResponsesNoStore(t *testing.T) {
 // cookie replayed after its logout is no longer logged in, while a login
 // made after the logout holds.
 func TestCookieStoreLogoutSticks(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t, func(o *siteOptions) {
 		o.cfg.Store, o.cfg.KeyDir = trembling.StoreCookie, t.TempDir()
 	})

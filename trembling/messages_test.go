@@ -10,6 +10,7 @@ import (
 const emptyList = "<ul></ul>"
 
 func TestSeedMessage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases {
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -35,6 +36,7 @@ func TestSeedMessage(t *testing.T) {
 }
 
 func TestSeedMessageWaitsThroughRedirect(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{})
 	c := newClient(t, s)
 	get(t, c, s, "/seed.html?text=one")
@@ -52,6 +54,7 @@ func TestSeedMessageWaitsThroughRedirect(t *testing.T) {
 }
 
 func TestAddMessagePostRedirectGet(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases {
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -89,6 +92,7 @@ func TestAddMessagePostRedirectGet(t *testing.T) {
 }
 
 func TestAddMessageShownOnSamePage(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{})
 	c := newClient(t, s)
 	want := "<ul><li>success: now &lt;i&gt;here&lt;/i&gt;</li></ul>"
@@ -105,6 +109,7 @@ func TestAddMessageShownOnSamePage(t *testing.T) {
 }
 
 func TestAddMessageLevels(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{})
 	c := newClient(t, s)
 	for _, level := range []string{"debug", "info", "success", "warning", "error"} {

@@ -25,6 +25,7 @@ import (
 // in the victim's browser) is no longer valid: not logged in, not even the
 // old anonymous session.
 func TestSessionFixation(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -66,6 +67,7 @@ func TestSessionFixation(t *testing.T) {
 // store and expires the cookie; a copy of the cookie replayed afterwards
 // is anonymous and finds none of the session's data.
 func TestLogoutInvalidatesServerSide(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -99,6 +101,7 @@ func TestLogoutInvalidatesServerSide(t *testing.T) {
 // a replay of the changer's old cookie. A change made by someone else
 // (an admin page) ends every session of the user.
 func TestPasswordChangeEndsOtherSessions(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "old-secret-password")
 	a, b := newClient(t, s.testSite), newClient(t, s.testSite)
@@ -157,6 +160,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 // from next (through safe_next); anything that could leave the site goes
 // to the default.
 func TestOpenRedirect(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -222,6 +226,7 @@ func TestOpenRedirect(t *testing.T) {
 // escaped; logging in there brings it back; a logged-in visitor gets the
 // page.
 func TestLoginRequiredRedirect(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -250,6 +255,7 @@ func TestLoginRequiredRedirect(t *testing.T) {
 // passes; an unknown username gets the same treatment, so the message
 // reveals nothing about which accounts exist.
 func TestLoginThrottling(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	const wrong = `<p class="error">Wrong username or password.</p>`
@@ -286,6 +292,7 @@ func TestLoginThrottling(t *testing.T) {
 // account, a missing field and an over-long password get the very same
 // answer, and none sets a cookie.
 func TestBadLoginsLookAlike(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	s.createUser(t, "carol", "secret-password")
@@ -321,6 +328,7 @@ func TestBadLoginsLookAlike(t *testing.T) {
 // through an HMAC first: up to 128 characters of any script are accepted
 // and compared in full, a longer one is refused when set.
 func TestPasswordOver72Bytes(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	pw := strings.Repeat("密", auth.MaxPasswordLen) // 384 bytes
 	c := newClient(t, s.testSite)
@@ -351,6 +359,7 @@ func TestPasswordOver72Bytes(t *testing.T) {
 // (login CSRF) is refused with 403 before the page runs; a same-origin
 // one logs in.
 func TestCrossSiteLoginRefused(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	form := url.Values{"username": {"alice"}, "password": {"secret-password"}}
@@ -396,6 +405,7 @@ func TestCrossSiteLoginRefused(t *testing.T) {
 // of an account disabled (or deleted) meanwhile is ended at its next
 // request.
 func TestDisabledAccount(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	s.createUser(t, "bob", "secret-password")
@@ -452,6 +462,7 @@ func TestDisabledAccount(t *testing.T) {
 // TestDuplicateUser: creating an existing username is a clear error that
 // names it (409), not a crash, and changes nothing.
 func TestDuplicateUser(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	c := newClient(t, s.testSite)
 	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"alice"}, "password": {"first-password"}}); r.code != 200 {
@@ -474,6 +485,7 @@ func TestDuplicateUser(t *testing.T) {
 // request.session — not even with the right fingerprint, whatever the
 // method — and keys such as "user" mean nothing to the auth hook.
 func TestSessionForgery(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "admin", "secret-password")
 	fp := auth.Fingerprint(s.user(t, "admin"))
@@ -521,6 +533,7 @@ func TestSessionForgery(t *testing.T) {
 // TestMessagesAfterLoginRedirect: the message a login adds survives the
 // redirect, is shown once on the next page, escaped, and then is gone.
 func TestMessagesAfterLoginRedirect(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -538,6 +551,7 @@ func TestMessagesAfterLoginRedirect(t *testing.T) {
 // TestLoginAsAnotherUser: a login on a session of another user empties it
 // first (waiting messages stay); a login as the same user keeps the data.
 func TestLoginAsAnotherUser(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	s.createUser(t, "bob", "secret-password")
@@ -567,6 +581,7 @@ func TestLoginAsAnotherUser(t *testing.T) {
 // still ends the user's other sessions — the fingerprint travels in the
 // sealed session and is checked against the database.
 func TestCookieStoreLogin(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t, func(o *siteOptions) {
 		o.cfg.Store = trembling.StoreCookie
 		o.cfg.KeyDir = t.TempDir()
@@ -598,6 +613,7 @@ func TestCookieStoreLogin(t *testing.T) {
 // cannot register beside "Alice", who logs in as "alice" and keeps the
 // spelling she registered.
 func TestUsernameCase(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	c := newClient(t, s.testSite)
 	if r := post(t, c, s.testSite, "/admin/create.json", url.Values{"username": {"Alice"}, "password": {"secret-password"}}); r.code != 200 {
@@ -657,6 +673,7 @@ func withDeviceCookie(t testing.TB, s *testSite, value string) *http.Client {
 // browser, which holds a signed device cookie from an earlier login; a
 // forged device cookie or another user's gives the attacker nothing.
 func TestDeviceCookieLockout(t *testing.T) {
+	t.Parallel()
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	s.createUser(t, "bob", "secret-password")
@@ -707,6 +724,7 @@ func TestDeviceCookieLockout(t *testing.T) {
 // a file only its owner reads, so a browser stays trusted across a
 // restart (and by every process on the directory).
 func TestDeviceKeyFile(t *testing.T) {
+	t.Parallel()
 	dir, uri := t.TempDir(), engineURI(t)
 	opts := func(o *siteOptions) { o.uri = uri; o.cfg.KeyDir = dir }
 	s1 := startAuthSite(t, opts)
@@ -732,6 +750,7 @@ func TestDeviceKeyFile(t *testing.T) {
 // and then gets 503 with Retry-After, while pages keep being served;
 // once a slot is free, logins work again.
 func TestPasswordChecksBounded(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "authsite"))); err != nil {
 		t.Fatal(err)

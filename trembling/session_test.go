@@ -40,6 +40,7 @@ func storeConfig(t testing.TB, store string) trembling.Config {
 }
 
 func TestCounterEveryStore(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases {
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -64,6 +65,7 @@ func TestCounterEveryStore(t *testing.T) {
 }
 
 func TestCounterSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	e1 := enginetest.Engine(t, dir)
 	s1 := startSite(t, siteOptions{uri: e1.URI(), cfg: trembling.Config{Store: trembling.StoreMongo}})
@@ -88,6 +90,7 @@ func TestCounterSurvivesRestart(t *testing.T) {
 }
 
 func TestCookieStoreKeyFile(t *testing.T) {
+	t.Parallel()
 	keyDir := filepath.Join(t.TempDir(), "keys")
 	cfg := trembling.Config{Store: trembling.StoreCookie, KeyDir: keyDir}
 	s1 := startSite(t, siteOptions{cfg: cfg})
@@ -119,6 +122,7 @@ func TestCookieStoreKeyFile(t *testing.T) {
 }
 
 func TestCookieStoreKeyErrors(t *testing.T) {
+	t.Parallel()
 	readable := t.TempDir()
 	if err := os.WriteFile(filepath.Join(readable, trembling.KeyFileName), make([]byte, 32), 0o644); err != nil {
 		t.Fatal(err)
@@ -164,6 +168,7 @@ func startErr(t *testing.T, root string, cfg trembling.Config) error {
 }
 
 func TestCookieSecretsRotate(t *testing.T) {
+	t.Parallel()
 	old := []byte(strings.Repeat("o", 32))
 	next := []byte(strings.Repeat("n", 32))
 	s1 := startSite(t, siteOptions{cfg: trembling.Config{Store: trembling.StoreCookie, CookieSecrets: [][]byte{old}}})
@@ -181,6 +186,7 @@ func TestCookieSecretsRotate(t *testing.T) {
 // a loopback host (or InsecureCookies), and that the next request finds
 // the session under that name.
 func TestCookieFlags(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		tls        bool
@@ -253,6 +259,7 @@ func TestCookieFlags(t *testing.T) {
 }
 
 func TestForgedCookieGetsFreshSession(t *testing.T) {
+	t.Parallel()
 	tok, err := session.NewToken()
 	if err != nil {
 		t.Fatal(err)
@@ -297,6 +304,7 @@ func TestForgedCookieGetsFreshSession(t *testing.T) {
 }
 
 func TestAnonymousPageWritesNothing(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases[:2] { // the stores that can count
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -346,6 +354,7 @@ func dump(t *testing.T, c *http.Client, s *testSite) (sess map[string]any, msgs 
 }
 
 func TestNestedChangeSaved(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases {
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -363,6 +372,7 @@ func TestNestedChangeSaved(t *testing.T) {
 }
 
 func TestNoSaveOn5xx(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases {
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -383,6 +393,7 @@ func TestNoSaveOn5xx(t *testing.T) {
 }
 
 func TestValuesRefused(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		kind string
 		want string // in the logged error
@@ -431,6 +442,7 @@ func TestValuesRefused(t *testing.T) {
 }
 
 func TestSessionBehavesLikeADict(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{})
 	c := newClient(t, s)
 	get(t, c, s, "/seed.html") // a waiting message, which the dict must hide
@@ -487,6 +499,7 @@ func mustSessionData(t *testing.T, s *testSite, c *http.Client) map[string]any {
 }
 
 func TestSessionNeedsTheHook(t *testing.T) {
+	t.Parallel()
 	s := startSite(t, siteOptions{root: filepath.Join("testdata", "nohook")})
 	c := newClient(t, s)
 	tests := []struct{ path, want string }{
@@ -505,6 +518,7 @@ func TestSessionNeedsTheHook(t *testing.T) {
 }
 
 func TestHookInWrongPhaseRefused(t *testing.T) {
+	t.Parallel()
 	reg := aspengo.NewRegistry()
 	if _, err := trembling.Register(reg, trembling.Config{}); err != nil {
 		t.Fatal(err)
@@ -525,6 +539,7 @@ func TestHookInWrongPhaseRefused(t *testing.T) {
 }
 
 func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  trembling.Config
@@ -551,6 +566,7 @@ func TestRegisterErrors(t *testing.T) {
 }
 
 func TestStoreChoice(t *testing.T) {
+	t.Parallel()
 	// website.session_store wins over Config.Store: the cookie store
 	// would fail without keys.
 	s := startSite(t, siteOptions{root: filepath.Join("testdata", "storeattr"), cfg: trembling.Config{Store: trembling.StoreCookie}})
@@ -569,6 +585,7 @@ func TestStoreChoice(t *testing.T) {
 }
 
 func TestGoSessionAPI(t *testing.T) {
+	t.Parallel()
 	for _, tc := range storeCases[:2] { // server-side stores: the old token dies
 		t.Run(tc.store, func(t *testing.T) {
 			s := startSite(t, siteOptions{uri: tc.uri(t), cfg: storeConfig(t, tc.store)})
@@ -626,6 +643,7 @@ func TestGoSessionAPI(t *testing.T) {
 }
 
 func TestSessionOfWithoutHook(t *testing.T) {
+	t.Parallel()
 	// A request that no hook loaded a session for.
 	var got error
 	reg := aspengo.NewRegistry()

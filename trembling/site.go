@@ -115,6 +115,9 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 	if err := w.SetValue(siteKey{t}, s); err != nil {
 		return fmt.Errorf("trembling: %w", err)
 	}
+	if sweep != nil && t.wrapSweep != nil {
+		sweep = t.wrapSweep(sweep)
+	}
 	if sweep != nil {
 		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		s.stop, s.done = stop, make(chan struct{})

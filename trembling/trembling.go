@@ -9,6 +9,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/trembling/session"
 	"github.com/aspengo/aspengo/trembling/session/cookiestore"
 	"github.com/aspengo/aspengo/trembling/session/mongostore"
 )
@@ -143,6 +144,8 @@ type Config struct {
 // is safe for concurrent use.
 type Trembling struct {
 	cfg Config
+	// wrapSweep, when set by a test, wraps the store the sweeper sweeps.
+	wrapSweep func(session.Store) session.Store
 }
 
 // Register adds trembling's sessions, messages and auth to reg: the hooks

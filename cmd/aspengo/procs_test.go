@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,15 +24,46 @@ import (
 // This file runs real aspengo serve processes, for the scale-out tests and
 // for any other test that needs one.
 
-// buildAspengo builds this command into a temporary directory of t.
+// built is the aspengo binary that buildAspengo builds, once per test
+// binary: linking it takes seconds, and every test runs the same one.
+var built struct {
+	once sync.Once
+	dir  string // temporary directory of the binary, removed by TestMain
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildAspengo builds this command, once for all the tests, and returns
+// the path of the binary.
 func buildAspengo(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "aspengo")
-	out, err := exec.Command(goCommand(), "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build aspengo: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "aspengo-test-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir = dir
+		bin := filepath.Join(dir, "aspengo")
+		out, err := exec.Command(goCommand(), "build", "-o", bin, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("%v\n%s", err, out)
+			return
+		}
+		built.bin = bin
+	})
+	if built.err != nil {
+		t.Fatalf("build aspengo: %v", built.err)
 	}
-	return bin
+	return built.bin
 }
 
 // goCommand is the go command that runs these tests.
@@ -44,11 +76,21 @@ func goCommand() string {
 
 // A proc is a running aspengo serve process.
 type proc struct {
-	base string // http://127.0.0.1:port
+	base string // http://127.0.0.1:port, once it serves
 	cmd  *exec.Cmd
 	logs *logbuf.Buffer
 	done chan struct{} // closed when the process has exited
 	err  error         // the result of Wait, once done is closed
+	url  chan string   // receives base when the process logs that it serves
+
+	mu    sync.Mutex
+	waits []logWait // see logged
+}
+
+// A logWait is a channel to close when a log line contains text.
+type logWait struct {
+	text string
+	c    chan struct{}
 }
 
 // startServe runs bin serve --addr 127.0.0.1:0 with args and waits until
@@ -57,6 +99,14 @@ type proc struct {
 // stop as SIGTERM does call stop (startProc does so when t ends).
 func startServe(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
+	p := launch(t, bin, args...)
+	p.serving(t)
+	return p
+}
+
+// launch starts bin serve as startServe does, without waiting.
+func launch(t testing.TB, bin string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "MONGODB_URI=", "CI=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -64,22 +114,22 @@ func startServe(t testing.TB, bin string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, logs: &logbuf.Buffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, logs: &logbuf.Buffer{}, done: make(chan struct{}), url: make(chan string, 1)}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.kill9)
-	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(p.logs, line)
+			p.notify(line)
 			if i := strings.Index(line, "url=http://"); i >= 0 && strings.Contains(line, "msg=serving") {
 				u := strings.Fields(line[i+len("url="):])[0]
 				select {
-				case addr <- strings.TrimSuffix(u, "/"):
+				case p.url <- strings.TrimSuffix(u, "/"):
 				default:
 				}
 			}
@@ -88,15 +138,51 @@ func startServe(t testing.TB, bin string, args ...string) *proc {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	return p
+}
+
+// serving waits until p serves, and sets p.base.
+func (p *proc) serving(t testing.TB) {
+	t.Helper()
 	select {
-	case p.base = <-addr:
+	case p.base = <-p.url:
 	case <-p.done:
 		t.Fatalf("aspengo serve exited before it served (%v):\n%s", p.err, p.logs)
 	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
+		p.cmd.Process.Kill()
 		t.Fatalf("aspengo serve did not start within 60 s:\n%s", p.logs)
 	}
-	return p
+}
+
+// logged returns a channel that is closed once p has logged a line
+// containing text (at once if it has already).
+func (p *proc) logged(text string) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := make(chan struct{})
+	// The reader writes a line to logs before it looks at waits, under
+	// mu: a line is seen either here or there.
+	if strings.Contains(p.logs.String(), text) {
+		close(c)
+		return c
+	}
+	p.waits = append(p.waits, logWait{text, c})
+	return c
+}
+
+// notify closes the channels of logged waiting for line.
+func (p *proc) notify(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	waits := p.waits[:0]
+	for _, w := range p.waits {
+		if strings.Contains(line, w.text) {
+			close(w.c)
+		} else {
+			waits = append(waits, w)
+		}
+	}
+	p.waits = waits
 }
 
 // startProc runs aspengo serve on a copy of the site in dir, on the
@@ -104,12 +190,20 @@ func startServe(t testing.TB, bin string, args ...string) *proc {
 // SIGTERM does) when t ends, unless killed before.
 func startProc(t testing.TB, bin, site, uri string, extra ...string) *proc {
 	t.Helper()
+	p := launchProc(t, bin, site, uri, extra...)
+	p.serving(t)
+	return p
+}
+
+// launchProc is startProc without the wait.
+func launchProc(t testing.TB, bin, site, uri string, extra ...string) *proc {
+	t.Helper()
 	root := filepath.Join(t.TempDir(), "www")
 	if err := os.CopyFS(root, os.DirFS(site)); err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"--root", root, "--mongodb-uri", uri, "--bcrypt-cost", "10"}, extra...)
-	p := startServe(t, bin, args...)
+	p := launch(t, bin, args...)
 	t.Cleanup(func() { p.stop(t) })
 	return p
 }
@@ -150,8 +244,11 @@ func (p *proc) kill9() {
 func startProcs(t testing.TB, bin, site, uri string, n int) []*proc {
 	t.Helper()
 	ps := make([]*proc, n)
-	for i := range ps {
-		ps[i] = startProc(t, bin, site, uri)
+	for i := range ps { // they start side by side
+		ps[i] = launchProc(t, bin, site, uri)
+	}
+	for _, p := range ps {
+		p.serving(t)
 	}
 	return ps
 }

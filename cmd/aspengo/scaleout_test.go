@@ -124,10 +124,19 @@ func (s *scaleout) testLoginLogout(t *testing.T) {
 	ctx, stop := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
-	for i := range 8 {
+	// Each loader marks its first answer, and its first answer to a
+	// request sent after the logout returned (or its end, on an error).
+	const loaders = 8
+	var before, after sync.WaitGroup
+	before.Add(loaders)
+	after.Add(loaders)
+	for i := range loaders {
 		wg.Go(func() {
+			var onceBefore, onceAfter sync.Once
+			defer onceBefore.Do(before.Done)
+			defer onceAfter.Do(after.Done)
 			for ctx.Err() == nil {
-				after := loggedOut.Load()
+				sentAfter := loggedOut.Load()
 				path := "/whoami.json"
 				method := "GET"
 				var form url.Values
@@ -142,17 +151,21 @@ func (s *scaleout) testLoginLogout(t *testing.T) {
 					errs <- fmt.Errorf("%s under load: %d %v %v", path, r.code, r.body, err)
 					return
 				}
-				if after && path == "/whoami.json" && r.body["user"] != nil {
+				if sentAfter && path == "/whoami.json" && r.body["user"] != nil {
 					errs <- fmt.Errorf("a request sent after the logout is still logged in as %v", r.body["user"])
 					return
+				}
+				onceBefore.Do(before.Done)
+				if sentAfter {
+					onceAfter.Do(after.Done)
 				}
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond) // let the load run before the logout
+	before.Wait() // the load runs before the logout
 	must(t, b.c, "POST", ps[2].base+"/logout.json", url.Values{}, old)
 	loggedOut.Store(true)
-	time.Sleep(300 * time.Millisecond) // and after it
+	after.Wait() // and after it
 	stop()
 	wg.Wait()
 	close(errs)
@@ -420,23 +433,44 @@ func (s *scaleout) testKillOneProcess(t *testing.T) {
 	// same sessions go on with the survivors.
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	for range 10 {
+	const victimLoaders = 10
+	var loaded sync.WaitGroup // each victim loader's first answer
+	loaded.Add(victimLoaders)
+	for range victimLoaders {
 		wg.Go(func() {
+			var once sync.Once
+			defer once.Do(loaded.Done)
 			b := newBrowser(2 * time.Second)
 			for ctx.Err() == nil {
 				do(ctx, b.c, "POST", ps[2].base+"/incr.json?client=victim", url.Values{}, nil) // errors expected once killed
+				once.Do(loaded.Done)
 			}
 		})
 	}
 	survivors := ps[:2]
+	// The kill comes once every client has sent its first request to
+	// the survivors.
+	var sent atomic.Int64
+	allSent := make(chan struct{})
+	rr := roundRobin(survivors)
+	targets := func(c, i int) string {
+		if sent.Add(1) == int64(len(clients)) {
+			close(allSent)
+		}
+		return rr(c, i)
+	}
 	var n int64
 	var errs []error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		n, errs = incrLoad(t.Context(), clients, 20, 0, roundRobin(survivors))
+		n, errs = incrLoad(t.Context(), clients, 20, 0, targets)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	loaded.Wait()
+	select {
+	case <-allSent:
+	case <-done: // ended early, with errors reported below
+	}
 	ps[2].kill9()
 	<-done
 	cancel()
@@ -469,8 +503,17 @@ func (s *scaleout) testOutage(t *testing.T) {
 	var hangs []error
 	var maxDown time.Duration
 	var wg sync.WaitGroup
+	// Each client marks its first answer, and its second request sent
+	// and answered (or failed) while the database was down.
+	var up, wasDownTwice sync.WaitGroup
+	up.Add(len(clients))
+	wasDownTwice.Add(len(clients))
 	for c, b := range clients {
 		wg.Go(func() {
+			var onceUp, onceDown sync.Once
+			defer onceUp.Do(up.Done)
+			defer onceDown.Do(wasDownTwice.Done)
+			downs := 0
 			for i := 0; ctx.Err() == nil; i++ {
 				wasDown := down.Load()
 				start := time.Now()
@@ -487,18 +530,23 @@ func (s *scaleout) testOutage(t *testing.T) {
 						codes[r.code]++
 						maxDown = max(maxDown, took)
 					}
+					downs++
 				}
 				mu.Unlock()
-				time.Sleep(20 * time.Millisecond)
+				onceUp.Do(up.Done)
+				if downs == 2 {
+					onceDown.Do(wasDownTwice.Done)
+				}
+				time.Sleep(20 * time.Millisecond) // a visitor's pause
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond)
+	up.Wait() // the load runs before the outage
 	if err := server.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	down.Store(true)
-	time.Sleep(3 * time.Second)
+	wasDownTwice.Wait() // and during it
 	for _, p := range ps {
 		r, err := do(t.Context(), http.DefaultClient, "GET", p.base+"/.aspen/health", nil, nil)
 		if err != nil || r.code != 503 {
@@ -550,17 +598,17 @@ func (s *scaleout) testOutage(t *testing.T) {
 	if err := server.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	restarted := make(chan error, 1)
-	go func() {
-		time.Sleep(time.Second)
-		restarted <- server.Start(context.Background())
-	}()
-	late := startProc(t, s.bin, scaleoutSite, server.URI()+"outage")
-	if err := <-restarted; err != nil {
+	late := launchProc(t, s.bin, scaleoutSite, server.URI()+"outage")
+	select {
+	case <-late.logged("waiting for the database"):
+	case <-late.done:
+		t.Fatalf("a process started while the database was down exited (%v):\n%s", late.err, late.logs)
+	case <-time.After(time.Minute):
+		t.Fatalf("a process started while the database was down did not wait for it:\n%s", late.logs)
+	}
+	if err := server.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(late.logs.String(), "waiting for the database") {
-		t.Errorf("a process started while the database was down did not wait for it:\n%s", late.logs)
-	}
+	late.serving(t)
 	must(t, newBrowser(10*time.Second).c, "POST", late.base+"/incr.json?client=late", url.Values{}, nil)
 }
