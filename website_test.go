@@ -400,7 +400,7 @@ func TestShutdownRunsHooksOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := w.Shutdown(context.Background()); err != nil {
+		if err := w.Shutdown(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -508,7 +508,7 @@ func TestMultipartTempFilesRemoved(t *testing.T) {
 	if err := w.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer w.Shutdown(context.Background())
+	defer w.Shutdown(t.Context())
 	srv := httptest.NewServer(http.StripPrefix("/site", w))
 	defer srv.Close()
 

@@ -69,7 +69,7 @@ func BenchmarkInProcess(b *testing.B) {
 // and a database handle that is never contacted.
 func aspengoHandler(b *testing.B) http.Handler {
 	reg := aspengo.NewRegistry()
-	conn, err := database.New(context.Background(), "mongodb://127.0.0.1:1")
+	conn, err := database.New(b.Context(), "mongodb://127.0.0.1:1")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func aspengoHandler(b *testing.B) http.Handler {
 	if err := w.SetAttr("db", db); err != nil {
 		b.Fatal(err)
 	}
-	if err := w.Start(context.Background()); err != nil {
+	if err := w.Start(b.Context()); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { w.Shutdown(context.Background()) })

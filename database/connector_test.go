@@ -51,7 +51,7 @@ func randomName(prefix string) string {
 
 func newConnector(t *testing.T, uri string, opts ...database.Option) *database.Connector {
 	t.Helper()
-	c, err := database.New(context.Background(), uri, opts...)
+	c, err := database.New(t.Context(), uri, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func dropLater(t *testing.T, h *database.Handle) {
 func TestConnect(t *testing.T) {
 	uri := serverURI(t)
 	c := newConnector(t, uri, database.WithTimeout(enginetest.OperationTimeout))
-	if err := c.Ping(context.Background()); err != nil {
+	if err := c.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
 	if got := c.DefaultDatabase(); got != database.DefaultDatabaseName && !strings.Contains(uri, "/"+got) {

@@ -1,7 +1,6 @@
 package trembling_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,7 +21,7 @@ func BenchmarkLogin(b *testing.B) {
 		o.cfg.BcryptCost = 0 // auth.DefaultCost, 12
 		o.cfg.Store = trembling.StoreMemory
 	})
-	ctx := context.Background()
+	ctx := b.Context()
 	if _, err := s.users.Create(ctx, "alice", "secret-password", ""); err != nil {
 		b.Fatal(err)
 	}

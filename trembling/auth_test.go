@@ -65,7 +65,7 @@ func startAuthSite(t testing.TB, edit ...func(*siteOptions)) *authSite {
 // createUser makes an account from Go.
 func (s *authSite) createUser(t testing.TB, username, password string) auth.User {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	u, err := s.users.Create(ctx, username, password, "")
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *authSite) createUser(t testing.TB, username, password string) auth.User
 // user reads an account from Go.
 func (s *authSite) user(t testing.TB, username string) auth.User {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	u, err := s.users.Get(ctx, username)
 	if err != nil {
@@ -223,7 +223,7 @@ func TestBcryptCostFromConfig(t *testing.T) {
 	var doc struct {
 		Hash string `bson:"password_hash"`
 	}
-	if err := db.Collection(auth.UsersCollection).FindOne(context.Background(), bson.D{{Key: "username", Value: "alice"}}).Decode(&doc); err != nil {
+	if err := db.Collection(auth.UsersCollection).FindOne(t.Context(), bson.D{{Key: "username", Value: "alice"}}).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
 	cost, err := auth.HashCost(doc.Hash)
@@ -354,7 +354,7 @@ func TestAccountErrors(t *testing.T) {
 		})
 	}
 	// Nothing was created, and alice's password is unchanged.
-	if ok, err := s.users.Exists(context.Background(), "bob"); ok || err != nil {
+	if ok, err := s.users.Exists(t.Context(), "bob"); ok || err != nil {
 		t.Errorf("bob exists = %v, %v", ok, err)
 	}
 	mustLogin(t, newClient(t, s.testSite), s, "alice", "secret-password")
@@ -467,7 +467,7 @@ func TestAccountsDatabaseDown(t *testing.T) {
 	c := newClient(t, s.testSite)
 	mustLogin(t, c, s, "alice", "secret-password")
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := e1.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -527,7 +527,7 @@ func TestUserOf(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	conn, err := database.New(context.Background(), engineURI(t), database.WithTimeout(enginetest.OperationTimeout))
+	conn, err := database.New(t.Context(), engineURI(t), database.WithTimeout(enginetest.OperationTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +563,7 @@ func TestUserOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

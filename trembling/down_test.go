@@ -30,7 +30,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatalf("before: %v", r)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := e1.Close(ctx); err != nil {
 		t.Fatal(err)

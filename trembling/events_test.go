@@ -1,7 +1,6 @@
 package trembling_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -69,7 +68,7 @@ func TestAccountEventHookMustBeAFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Shutdown(context.Background())
+	defer w.Shutdown(t.Context())
 	err = w.Start(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "website.on_account_event must be a function") {
 		t.Errorf("Start = %v; want the on_account_event error", err)

@@ -2,7 +2,6 @@ package trembling_test
 
 import (
 	"cmp"
-	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -119,7 +118,7 @@ func TestSessionLimitAttributes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer w.Shutdown(context.Background())
+			defer w.Shutdown(t.Context())
 			err = w.Start(t.Context())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Start error = %v, want one containing %q", err, tc.want)

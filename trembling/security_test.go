@@ -7,7 +7,6 @@ package trembling_test
 // package documentation.
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -296,7 +295,7 @@ func TestBadLoginsLookAlike(t *testing.T) {
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	s.createUser(t, "carol", "secret-password")
-	if err := s.users.SetActive(context.Background(), "carol", false); err != nil {
+	if err := s.users.SetActive(t.Context(), "carol", false); err != nil {
 		t.Fatal(err)
 	}
 	var first result
@@ -409,7 +408,7 @@ func TestDisabledAccount(t *testing.T) {
 	s := startAuthSite(t)
 	s.createUser(t, "alice", "secret-password")
 	s.createUser(t, "bob", "secret-password")
-	ctx := context.Background()
+	ctx := t.Context()
 	a, b := newClient(t, s.testSite), newClient(t, s.testSite)
 	mustLogin(t, a, s, "alice", "secret-password")
 	mustLogin(t, b, s, "bob", "secret-password")

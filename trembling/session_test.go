@@ -76,7 +76,7 @@ func TestCounterSurvivesRestart(t *testing.T) {
 		}
 	}
 	s1.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := e1.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func startErr(t *testing.T, root string, cfg trembling.Config) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	defer w.Shutdown(ctx)
 	return w.Start(ctx)
 }
@@ -491,7 +491,7 @@ func mustSessionData(t *testing.T, s *testSite, c *http.Client) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest("GET", s.srv.URL, nil)
 	req.AddCookie(&http.Cookie{Name: "session_key", Value: jarValue(t, c, s)})
-	sess, err := s.tr.Manager(s.w).Load(context.Background(), req)
+	sess, err := s.tr.Manager(s.w).Load(t.Context(), req)
 	if err != nil || sess.IsNew() {
 		t.Fatalf("Load: new %v, %v", sess != nil && sess.IsNew(), err)
 	}
@@ -661,7 +661,7 @@ func TestSessionOfWithoutHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

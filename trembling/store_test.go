@@ -116,13 +116,13 @@ func TestKeyFileCreatedOnceByConcurrentStarts(t *testing.T) {
 				return
 			}
 			sites[i], trs[i] = w, tr
-			errs[i] = w.Start(context.Background())
+			errs[i] = w.Start(t.Context())
 		}()
 	}
 	wg.Wait()
 	for i := range n {
 		if sites[i] != nil {
-			defer sites[i].Shutdown(context.Background())
+			defer sites[i].Shutdown(t.Context())
 		}
 		if errs[i] != nil {
 			t.Fatalf("site %d: %v", i, errs[i])

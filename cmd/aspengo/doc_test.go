@@ -88,6 +88,7 @@ func readDocExamples(t *testing.T, name string) (files, requests []docExample) {
 // it, and sends the requests of its http blocks in order, checking each
 // answer: the examples of the reference cannot go stale.
 func TestStarlarkDoc(t *testing.T) {
+	t.Parallel()
 	const doc = "../../docs/starlark.md"
 	files, requests := readDocExamples(t, doc)
 	if len(files) < 10 || len(requests) < 20 {

@@ -19,6 +19,7 @@ import (
 // register, see the private page, log out, are sent to log in again, log
 // in with a wrong and then the right password.
 func TestNewSite(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "mysite")
 	var stdout, stderr bytes.Buffer
 	if code := run(t.Context(), []string{"new", dir}, &stdout, &stderr); code != 0 {

@@ -60,8 +60,8 @@ func dropDatabase(t *testing.T, uri, name string) {
 		t.Errorf("drop %s: %v", name, err)
 		return
 	}
-	defer c.Disconnect(context.Background())
-	if err := c.Database(name).Drop(context.Background()); err != nil {
+	defer c.Disconnect(t.Context())
+	if err := c.Database(name).Drop(t.Context()); err != nil {
 		t.Errorf("drop %s: %v", name, err)
 	}
 }
@@ -86,6 +86,7 @@ func dbNameFor(t *testing.T) string {
 }
 
 func TestScaleOut(t *testing.T) {
+	t.Parallel()
 	s := &scaleout{server: os.Getenv("MONGODB_URI"), mongo: true}
 	if s.server == "" {
 		s.server, s.mongo = dbserver.StartForTest(t).URI(), false

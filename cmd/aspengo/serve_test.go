@@ -64,6 +64,7 @@ func runServeLogs(t *testing.T, env map[string]string, logs *logbuf.Buffer, args
 // embedded engine, restarts aspengo serve on the same data directory and
 // checks that both the session and the page's own data are still there.
 func TestServeEmbeddedDataSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -113,6 +114,7 @@ var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) 
 // TestServeFlagsReachTheSite checks that --secure-cookies, --sessions and
 // --trusted-origins (here from the environment) take effect.
 func TestServeFlagsReachTheSite(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"ASPENGO_TRUSTED_ORIGINS": "https://admin.example"}
 	// The trusted origin's POST reaches login.html, whose login of an
 	// unknown user costs a dummy bcrypt: at the lowest cost serve allows.
@@ -187,6 +189,7 @@ func TestServeMongoDBURIFromEnvironment(t *testing.T) {
 // (the idle timeout, when shorter than the lifetime); an anonymous
 // session keeps its own.
 func TestServeSessionLimitFlags(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	site := []string{"--root", "testdata/counter", "--data", data}
 	base, stop := runServe(t, append(site, "--bcrypt-cost", "10", "--sessions", "memory", "--session-idle", "7m", "--session-lifetime", "1h")...)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -43,6 +42,7 @@ func answers(a ...string) passwordPrompt {
 }
 
 func TestUserCommand(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	site := []string{"--root", "testdata/counter", "--data", data}
 	steps := []struct {
@@ -104,6 +104,7 @@ func TestUserCommand(t *testing.T) {
 // TestUserWhileServing adds a user while aspengo serve owns the data
 // directory: the command goes through the running server.
 func TestUserWhileServing(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	base, stop := runServe(t, "--root", "testdata/counter", "--data", data, "--bcrypt-cost", "10")
 	defer stop()
@@ -131,6 +132,7 @@ func TestUserWhileServing(t *testing.T) {
 // disable, passwd and delete, run as other processes through its socket,
 // still take effect at the next request.
 func TestUserCommandsEndSessionsWhileServing(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	site := []string{"--root", "testdata/counter", "--data", data}
 	base, stop := runServe(t, append(site, "--bcrypt-cost", "10")...)
@@ -219,7 +221,7 @@ func TestUserListWarnsOfCaseConflicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Disconnect(context.Background())
+	defer client.Disconnect(t.Context())
 	db := client.Database("conflicts")
 	for _, name := range []string{"Ann", "ann"} {
 		if _, err := db.Collection(auth.UsersCollection).InsertOne(ctx, bson.D{
@@ -247,6 +249,7 @@ func TestUserListWarnsOfCaseConflicts(t *testing.T) {
 // TestUserTemporaryAndEvents: --temporary marks the account, and passwd,
 // disable and enable call the site's website.on_account_event.
 func TestUserTemporaryAndEvents(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	if err := os.CopyFS(root, os.DirFS("testdata/counter")); err != nil {
 		t.Fatal(err)
@@ -286,7 +289,7 @@ def startup(website):
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Disconnect(context.Background())
+	defer client.Disconnect(t.Context())
 	users, err := auth.NewUsers(client.Database("temporary"), auth.Options{Cost: auth.LowestCost})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 // must stop serving, say why, and exit non-zero; then the directory can
 // be served again.
 func TestServeStopsWhenDataDirectoryGoes(t *testing.T) {
+	t.Parallel()
 	bin := buildAspengo(t)
 	tests := []struct {
 		name   string

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/aspengo/aspengo/embedded/enginetest"
@@ -11,7 +10,7 @@ import (
 // BenchmarkAuthenticate compares the failures an attacker could try to
 // tell apart by timing, at the default cost: their ns/op should be close.
 func BenchmarkAuthenticate(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	db := enginetest.DB(b)
 	u := newUsers(b, db, auth.Options{Cost: auth.DefaultCost, MaxFailures: 1 << 30})
 	mustCreate(b, u, "victor", "the right one")

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +49,7 @@ func newUsers(t testing.TB, db *mongo.Database, opts auth.Options) *auth.Users {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := u.EnsureIndexes(context.Background()); err != nil {
+	if err := u.EnsureIndexes(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -58,7 +57,7 @@ func newUsers(t testing.TB, db *mongo.Database, opts auth.Options) *auth.Users {
 
 func mustCreate(t testing.TB, u *auth.Users, username, password string) auth.User {
 	t.Helper()
-	user, err := u.Create(context.Background(), username, password, "")
+	user, err := u.Create(t.Context(), username, password, "")
 	if err != nil {
 		t.Fatalf("Create(%q): %v", username, err)
 	}
@@ -72,7 +71,7 @@ func storedCost(t *testing.T, db *mongo.Database, username string) int {
 	var doc struct {
 		Hash string `bson:"password_hash"`
 	}
-	err := db.Collection(auth.UsersCollection).FindOne(context.Background(), bson.D{{Key: "username", Value: username}}).Decode(&doc)
+	err := db.Collection(auth.UsersCollection).FindOne(t.Context(), bson.D{{Key: "username", Value: username}}).Decode(&doc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -24,7 +23,7 @@ type attempt struct {
 func runAttempts(t *testing.T, u *auth.Users, steps []attempt) {
 	t.Helper()
 	for i, a := range steps {
-		_, err := u.Authenticate(context.Background(), a.username, a.password)
+		_, err := u.Authenticate(t.Context(), a.username, a.password)
 		if a.want == nil && err != nil || a.want != nil && !errors.Is(err, a.want) {
 			t.Errorf("attempt %d (%s/%s): %v; want %v", i+1, a.username, a.password, err, a.want)
 		}
@@ -49,7 +48,7 @@ func TestThrottle(t *testing.T) {
 				{username, "wrong", limited},
 				{"other", "right-horse-battery", nil}, // per account
 			})
-			_, err := u.Authenticate(context.Background(), username, "right-horse-battery")
+			_, err := u.Authenticate(t.Context(), username, "right-horse-battery")
 			var te *auth.ThrottledError
 			if !errors.As(err, &te) || !te.Until.Equal(start.Add(window)) {
 				t.Errorf("throttled error %v; want a *ThrottledError until %v", err, start.Add(window))
@@ -95,7 +94,7 @@ func TestThrottleShared(t *testing.T) {
 	runAttempts(t, u2, []attempt{{"olga", "wrong", auth.ErrInvalidCredentials}, {"olga", "right-horse-battery", auth.ErrThrottled}})
 	runAttempts(t, u1, []attempt{{"olga", "right-horse-battery", auth.ErrThrottled}})
 	// A reset through one store frees the account for the other.
-	if err := u2.ResetFailures(context.Background(), "olga"); err != nil {
+	if err := u2.ResetFailures(t.Context(), "olga"); err != nil {
 		t.Fatal(err)
 	}
 	runAttempts(t, u1, []attempt{{"olga", "right-horse-battery", nil}})
@@ -113,7 +112,7 @@ func TestThrottleConcurrent(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { _, errs[i] = stores[i%2].Authenticate(context.Background(), "pat", "wrong") })
+		wg.Go(func() { _, errs[i] = stores[i%2].Authenticate(t.Context(), "pat", "wrong") })
 	}
 	wg.Wait()
 	var checked, throttled int
@@ -130,13 +129,13 @@ func TestThrottleConcurrent(t *testing.T) {
 	if checked != auth.DefaultMaxFailures || throttled != n-auth.DefaultMaxFailures {
 		t.Errorf("%d checked, %d throttled; want %d and %d", checked, throttled, auth.DefaultMaxFailures, n-auth.DefaultMaxFailures)
 	}
-	if _, err := stores[1].Authenticate(context.Background(), "pat", "right-horse-battery"); !errors.Is(err, auth.ErrThrottled) {
+	if _, err := stores[1].Authenticate(t.Context(), "pat", "right-horse-battery"); !errors.Is(err, auth.ErrThrottled) {
 		t.Errorf("the right password after the burst: %v; want ErrThrottled", err)
 	}
 }
 
 func TestDeleteStaleFailures(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	clk := newClock()
 	db := enginetest.DB(t)
 	u := newUsers(t, db, auth.Options{Window: 15 * time.Minute, Now: clk.Now})

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -19,7 +18,7 @@ import (
 var ignoreHash = cmpopts.IgnoreUnexported(auth.User{})
 
 func TestUserLifecycle(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	clk := newClock()
 	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
 
@@ -129,7 +128,7 @@ func TestUserLifecycle(t *testing.T) {
 }
 
 func TestCreateValidation(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{})
 	tests := []struct {
 		username, password, email string
@@ -187,7 +186,7 @@ func TestCreateValidation(t *testing.T) {
 // TestPasswordLength: up to MaxPasswordLen characters of any script are
 // accepted and compared in full (bcrypt alone would read 72 bytes).
 func TestPasswordLength(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
 	long := strings.Repeat("パスワード", 25) + "ですよ" // 128 characters, 384 bytes
 	mustCreate(t, u, "erin", long)
@@ -253,7 +252,7 @@ func TestNewUsersOptions(t *testing.T) {
 }
 
 func TestDuplicateUsername(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	db := enginetest.DB(t)
 	u := newUsers(t, db, auth.Options{})
 	mustCreate(t, u, "frank", "first-password")
@@ -277,7 +276,7 @@ func TestDuplicateUsername(t *testing.T) {
 }
 
 func TestConcurrentCreate(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	db := enginetest.DB(t)
 	// Two stores, no EnsureIndexes call: Create makes the index itself.
 	var stores [2]*auth.Users
@@ -316,7 +315,7 @@ func TestConcurrentCreate(t *testing.T) {
 }
 
 func TestHashUpgrade(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	db := enginetest.DB(t)
 	u10 := newUsers(t, db, auth.Options{Cost: testCost})
 	u11 := newUsers(t, db, auth.Options{Cost: testCost + 1})
@@ -369,7 +368,7 @@ func TestHashUpgrade(t *testing.T) {
 // users whose fingerprint is the stored one, so neither session is ended
 // by the other's upgrade.
 func TestConcurrentUpgrade(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	db := enginetest.DB(t)
 	mustCreate(t, newUsers(t, db, auth.Options{Cost: testCost}), "ivan", "pw-long-enough")
 	u11 := newUsers(t, db, auth.Options{Cost: testCost + 1})
@@ -394,11 +393,11 @@ func TestConcurrentUpgrade(t *testing.T) {
 }
 
 func TestSameErrorForEveryFailure(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
 	mustCreate(t, u, "judy", "correct horse")
 	mustCreate(t, u, "ken", "battery staple")
-	if err := u.SetActive(context.Background(), "ken", false); err != nil {
+	if err := u.SetActive(t.Context(), "ken", false); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct{ name, username, password string }{
@@ -430,7 +429,7 @@ func TestSameErrorForEveryFailure(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	clk := newClock()
 	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
 	mustCreate(t, u, "leo", "pw1-long-enough")

@@ -27,14 +27,14 @@ func commitNew(t *testing.T, m *session.Manager, h http.Header, tlsOn bool) {
 	if tlsOn {
 		r.TLS = &tls.ConnectionState{}
 	}
-	s, err := m.Load(context.Background(), r)
+	s, err := m.Load(t.Context(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Set("x", int64(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Commit(context.Background(), h, s, 200); err != nil {
+	if err := m.Commit(t.Context(), h, s, 200); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -84,19 +84,19 @@ func TestCacheHeaders(t *testing.T) {
 func TestCommitReplacesCookie(t *testing.T) {
 	m := &session.Manager{Store: memstore.New()}
 	r := httptest.NewRequest("GET", "http://127.0.0.1/", nil)
-	s, err := m.Load(context.Background(), r)
+	s, err := m.Load(t.Context(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := http.Header{"Set-Cookie": {"theme=dark; Path=/"}}
 	s.Set("x", int64(1))
-	if err := m.Commit(context.Background(), h, s, 200); err != nil {
+	if err := m.Commit(t.Context(), h, s, 200); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Destroy(context.Background()); err != nil {
+	if err := s.Destroy(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Commit(context.Background(), h, s, 200); err != nil {
+	if err := m.Commit(t.Context(), h, s, 200); err != nil {
 		t.Fatal(err)
 	}
 	lines := h.Values("Set-Cookie")
@@ -106,7 +106,7 @@ func TestCommitReplacesCookie(t *testing.T) {
 }
 
 func TestNoBackend(t *testing.T) {
-	if _, err := (&session.Manager{}).Load(context.Background(), httptest.NewRequest("GET", "/", nil)); err == nil {
+	if _, err := (&session.Manager{}).Load(t.Context(), httptest.NewRequest("GET", "/", nil)); err == nil {
 		t.Errorf("Load without a Store or Codec: nil error")
 	}
 }
@@ -127,19 +127,19 @@ func TestStoreErrors(t *testing.T) {
 	tok, _ := session.NewToken()
 	r := httptest.NewRequest("GET", "http://127.0.0.1/", nil)
 	r.AddCookie(&http.Cookie{Name: "session_key", Value: tok.String()})
-	if _, err := m.Load(context.Background(), r); !errors.Is(err, errDown) {
+	if _, err := m.Load(t.Context(), r); !errors.Is(err, errDown) {
 		t.Errorf("Load with a failing store: %v, want it wrapped", err)
 	}
 	// A malformed cookie never reaches the store.
 	r = httptest.NewRequest("GET", "http://127.0.0.1/", nil)
 	r.AddCookie(&http.Cookie{Name: "session_key", Value: "nope"})
-	s, err := m.Load(context.Background(), r)
+	s, err := m.Load(t.Context(), r)
 	if err != nil {
 		t.Fatalf("Load with a malformed cookie reached the store: %v", err)
 	}
 	s.Set("x", int64(1))
 	h := http.Header{}
-	if err := m.Commit(context.Background(), h, s, 200); !errors.Is(err, errDown) {
+	if err := m.Commit(t.Context(), h, s, 200); !errors.Is(err, errDown) {
 		t.Errorf("Commit with a failing store: %v, want it wrapped", err)
 	}
 	if len(h) != 0 {

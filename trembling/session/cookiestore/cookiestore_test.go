@@ -2,7 +2,6 @@ package cookiestore_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -189,13 +188,13 @@ func TestTooLarge(t *testing.T) {
 	// Through a Manager: Commit fails, sets no cookie.
 	m := &session.Manager{Codec: c}
 	r := httptest.NewRequest("GET", "/", nil)
-	s, err := m.Load(context.Background(), r)
+	s, err := m.Load(t.Context(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Set("s", strings.Repeat("x", 5000))
 	h := http.Header{}
-	err = m.Commit(context.Background(), h, s, 200)
+	err = m.Commit(t.Context(), h, s, 200)
 	if !errors.Is(err, session.ErrCookieTooLarge) {
 		t.Errorf("Commit of 5 KB: %v, want ErrCookieTooLarge", err)
 	}
