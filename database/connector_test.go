@@ -75,6 +75,7 @@ func dropLater(t *testing.T, h *database.Handle) {
 }
 
 func TestConnect(t *testing.T) {
+	t.Parallel()
 	uri := serverURI(t)
 	c := newConnector(t, uri, database.WithTimeout(enginetest.OperationTimeout))
 	if err := c.Ping(t.Context()); err != nil {
@@ -151,6 +152,7 @@ id = ObjectId()
 }
 
 func TestNewOptions(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	c := newConnector(t, "mongodb://127.0.0.1:1/fromuri", database.WithTimeout(time.Second))
 	if c.DefaultDatabase() != "fromuri" || c.Timeout() != time.Second {
@@ -211,6 +213,7 @@ func TestNewOptions(t *testing.T) {
 // operation then fails with an *UnavailableError (HTTP 503), bounded by the
 // connector's timeout rather than hanging.
 func TestUnavailable(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	e := enginetest.Engine(t, filepath.Join(t.TempDir(), "data"))
 	const timeout = time.Second
@@ -263,6 +266,7 @@ func TestUnavailable(t *testing.T) {
 // TestRequestContext checks that operations run under the context of the
 // request the Starlark thread serves.
 func TestRequestContext(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	mustRun(t, env(h), `db.c.insert_one({"_id": 1})`)
 

@@ -25,6 +25,7 @@ func eval(t *testing.T, expr string) starlark.Value {
 }
 
 func TestToBSON(t *testing.T) {
+	t.Parallel()
 	oid, _ := bson.ObjectIDFromHex("5f0c8e2a9d3b4c1a2b3c4d5e")
 	tests := []struct {
 		expr string
@@ -82,6 +83,7 @@ func TestToBSON(t *testing.T) {
 }
 
 func TestFromBSON(t *testing.T) {
+	t.Parallel()
 	oid, _ := bson.ObjectIDFromHex("5f0c8e2a9d3b4c1a2b3c4d5e")
 	raw, err := bson.Marshal(bson.D{{Key: "z", Value: int64(1)}, {Key: "a", Value: bson.A{"x", bson.D{{Key: "n", Value: nil}}}}})
 	if err != nil {
@@ -145,6 +147,7 @@ func TestFromBSON(t *testing.T) {
 
 // TestRoundTrip converts Starlark values to BSON bytes and back.
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, expr := range []string{
 		`{"a": None, "b": True, "c": -1, "d": 1 << 40, "e": 0.25, "f": "x", "g": b"\x00", "h": [1, [2, {"i": "j"}]]}`,
 		`{"_id": ObjectId("5f0c8e2a9d3b4c1a2b3c4d5e"), "t": time.from_timestamp(1700000000, 5000000)}`,

@@ -80,6 +80,7 @@ func reprs(g starlark.StringDict, names ...string) map[string]string {
 }
 
 func TestCRUD(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	g := mustRun(t, env(h), `
 id = db.todos.insert_one({"title": "milk", "done": False, "n": 1})
@@ -138,6 +139,7 @@ has_id = "_id" in d
 }
 
 func TestFindSortLimit(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	mustRun(t, env(h), `
 for title, prio in [("b", 2), ("a", 2), ("d", 1), ("c", 3)]:
@@ -191,6 +193,7 @@ for title, prio in [("b", 2), ("a", 2), ("d", 1), ("c", 3)]:
 }
 
 func TestObjectID(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	g := mustRun(t, env(h), `
 id = db.people.insert_one({"name": "ann"})
@@ -247,6 +250,7 @@ created = id.time.unix > 0
 }
 
 func TestDates(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	g := mustRun(t, env(h), `
 t = time.from_timestamp(1714979289, 123456789)
@@ -287,6 +291,7 @@ now_back = type(db.events.find_one({"_id": now_id})["at"])
 // TestStoredTypes checks, with the driver, the BSON types insert_one
 // stores, and that they read back to the same Starlark values.
 func TestStoredTypes(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	g := mustRun(t, env(h), `
 doc = {
@@ -327,6 +332,7 @@ order = list(back.keys()) == list(doc.keys())
 }
 
 func TestDocumentRefused(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	tests := []struct{ doc, want string }{
 		{`{1: "a"}`, `dict key 1 is a int: document keys must be str`},
@@ -355,6 +361,7 @@ func TestDocumentRefused(t *testing.T) {
 }
 
 func TestDuplicateKey(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	_, err := h.Database().Collection("users").Indexes().CreateOne(t.Context(), mongo.IndexModel{
 		Keys: bson.D{{Key: "username", Value: 1}}, Options: options.Index().SetUnique(true),
@@ -386,6 +393,7 @@ func TestDuplicateKey(t *testing.T) {
 }
 
 func TestCollectionNames(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	for _, expr := range []string{`db["system.users"]`, `db["a$b"]`, `db[""]`, `db["a\x00b"]`, `db[1]`, `db["x" * 300]`} {
 		if _, err := run(t, nil, env(h), "c = "+expr); err == nil {
@@ -411,6 +419,7 @@ t = type(db), type(a)
 }
 
 func TestUpdateNeedsOperators(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	mustRun(t, env(h), `db.c.insert_one({"_id": 1, "name": "ann"})`)
 	tests := []struct{ call, want string }{
@@ -436,6 +445,7 @@ func TestUpdateNeedsOperators(t *testing.T) {
 // TestConcurrentUse shares one frozen handle between goroutines, as the
 // requests of a website share website.db.
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	h.Freeze()
 	const workers = 4

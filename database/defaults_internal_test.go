@@ -11,6 +11,7 @@ import (
 // package's defaults where it sets nothing, and its own values where it
 // does.
 func TestClientOptionsDefaults(t *testing.T) {
+	t.Parallel()
 	type opts struct {
 		ServerSelection, Connect, Operation time.Duration
 		MaxPool                             uint64

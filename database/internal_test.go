@@ -14,6 +14,7 @@ import (
 )
 
 func TestWrapError(t *testing.T) {
+	t.Parallel()
 	dup := mongo.WriteException{WriteErrors: []mongo.WriteError{{Code: 11000, Message: "E11000 duplicate key error"}}}
 	tests := []struct {
 		name        string
@@ -74,6 +75,7 @@ func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
 func TestCheckUpdatePaths(t *testing.T) {
+	t.Parallel()
 	ok := []string{"a", "a.b", "items.$.done", "items.$[].done", "items.$[el].done", "a.0.b"}
 	for _, p := range ok {
 		if err := checkUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: p, Value: 1}}}}); err != nil {
@@ -89,6 +91,7 @@ func TestCheckUpdatePaths(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"mongodb://u:p@h/db", "mongodb://REDACTED@h/db"},
 		{"mongodb+srv://u:p@w@h1,h2/db?x=@", "mongodb+srv://REDACTED@h1,h2/db?x=@"},

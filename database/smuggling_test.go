@@ -19,6 +19,7 @@ import (
 // result; any other case must be refused with an error containing want,
 // and must leave the data unchanged.
 func TestOperatorSmuggling(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	tests := []struct {
 		name   string

@@ -14,6 +14,7 @@ import (
 // TestIsUnavailable classifies errors as code calling the driver directly
 // sees them, wrapped or not.
 func TestIsUnavailable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error

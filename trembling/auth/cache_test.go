@@ -42,6 +42,7 @@ func (f *fakeVersions) bump(db, id string) {
 // as soon as the version changes, and disabling, deleting or changing a
 // password take effect at the next read.
 func TestUserCache(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	coll := db.Collection(auth.UsersCollection)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestCanonical(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"alice":             "alice",
 		"Alice":             "alice",
@@ -34,6 +35,7 @@ func TestCanonical(t *testing.T) {
 // TestCaseInsensitive: "Alice" registered, "alice" cannot register, and
 // any case logs in as the one account, which keeps its spelling.
 func TestCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
 	mustCreate(t, u, "Alice", "pw-long-enough")
@@ -109,6 +111,7 @@ func storedIDs(t *testing.T, coll *mongo.Collection) map[string]any {
 // stores start at once; accounts that differ only in case are reported
 // and left alone, and keep logging in by their exact names.
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	coll := db.Collection(auth.UsersCollection)

@@ -11,6 +11,7 @@ import (
 // (a list of short passwords would refuse nothing the length rule does
 // not), and the last of them is refused like the first.
 func TestCommonListMatchesPolicy(t *testing.T) {
+	t.Parallel()
 	lines := strings.Split(strings.TrimSuffix(commonList, "\n"), "\n")
 	if len(lines) != 10000 {
 		t.Errorf("%d passwords in the list; want 10,000", len(lines))

@@ -17,6 +17,7 @@ import (
 // and other accounts' device cookies count for nothing; and a device
 // cookie that fails too often is locked out itself.
 func TestDeviceCookies(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	key := bytes.Repeat([]byte("k"), auth.MinDeviceKeySize)
@@ -86,6 +87,7 @@ func TestDeviceCookies(t *testing.T) {
 }
 
 func TestDeviceKeyOption(t *testing.T) {
+	t.Parallel()
 	db := enginetest.DB(t)
 	if _, err := auth.NewUsers(db, auth.Options{DeviceKey: make([]byte, auth.MinDeviceKeySize-1)}); !errors.Is(err, auth.ErrInvalidOptions) {
 		t.Errorf("a short DeviceKey: %v; want ErrInvalidOptions", err)
@@ -95,6 +97,7 @@ func TestDeviceKeyOption(t *testing.T) {
 // TestDeviceKeyInDatabase: without Options.DeviceKey the key is kept in
 // the database, so every process on it trusts the same device cookies.
 func TestDeviceKeyInDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	u1, u2 := newUsers(t, db, auth.Options{MaxFailures: 1}), newUsers(t, db, auth.Options{MaxFailures: 1})

@@ -13,6 +13,7 @@ import (
 // TestDefaults checks what the zero Options mean; an unconnected client
 // is enough, since NewUsers does no I/O.
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := mongo.Connect()
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +44,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestUnescape(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"":            "",
 		"/a%2Fb":      "/a/b",
@@ -63,6 +65,7 @@ func TestUnescape(t *testing.T) {
 
 // TestCacheBound: the cache never holds more than CacheSize accounts.
 func TestCacheBound(t *testing.T) {
+	t.Parallel()
 	c := &userCache{size: 2, entries: map[string]cacheEntry{}}
 	for i, id := range []string{"a", "b", "c", "d", "b"} {
 		c.put(id, uint64(i), userDoc{Username: id})
@@ -84,6 +87,7 @@ func TestCacheBound(t *testing.T) {
 // {_id: string} is the one filter the embedded engine does not answer by
 // reading the whole collection.
 func TestRequestQueriesPushedDown(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	s, err := NewUsers(db, Options{Cost: LowestCost})

@@ -15,6 +15,7 @@ import (
 // counting against the throttle; a throttled one is answered without
 // waiting for a slot.
 func TestHashSlots(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxHashes: 2, HashWait: 10 * time.Millisecond, MaxFailures: 1})
 	mustCreate(t, u, "una", "right-horse-battery")
@@ -62,6 +63,7 @@ func TestHashSlots(t *testing.T) {
 }
 
 func TestHashSlotCancel(t *testing.T) {
+	t.Parallel()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxHashes: 1, HashWait: time.Hour})
 	release, err := u.HashSlot(t.Context())
 	if err != nil {

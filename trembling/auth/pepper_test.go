@@ -17,6 +17,7 @@ import (
 // password under the old policy) still logs in, and the login replaces
 // it with a peppered one that keeps working.
 func TestPepperedHashUpgrade(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	u := newUsers(t, db, auth.Options{MaxFailures: 100})
@@ -64,6 +65,7 @@ func TestPepperedHashUpgrade(t *testing.T) {
 // TestPepperMatters: the stored hash depends on the pepper, so the
 // database alone does not check passwords; another pepper logs nobody in.
 func TestPepperMatters(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	p1, p2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
@@ -83,6 +85,7 @@ func TestPepperMatters(t *testing.T) {
 
 // TestCheckPasswordMessages: each refusal says what to do.
 func TestCheckPasswordMessages(t *testing.T) {
+	t.Parallel()
 	for pw, want := range map[string]string{
 		"short":                   "shorter than 12 characters (it has 5)",
 		"a          b":            "shorter than 12 characters (it has 3)",
@@ -101,6 +104,7 @@ func TestCheckPasswordMessages(t *testing.T) {
 }
 
 func TestPasswordProblem(t *testing.T) {
+	t.Parallel()
 	for pw, want := range map[string]string{
 		"":                                   "Choose a password.",
 		"short":                              "Use at least 12 characters for your password.",

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSafeNext(t *testing.T) {
+	t.Parallel()
 	const fb = "/home"
 	long := "/" + strings.Repeat("a", auth.MaxNextLen-1)
 	tests := []struct {
@@ -117,6 +118,7 @@ func TestSafeNext(t *testing.T) {
 }
 
 func TestSafeNextFallback(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ next, fallback, want string }{
 		{"//evil", "", "/"},
 		{"//evil", "/dashboard", "/dashboard"},

@@ -17,6 +17,7 @@ import (
 // a client. Another client, and a browser with a device cookie of its
 // account, are not; successes do not count.
 func TestClientLimitParallel(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	clk := newClock()
@@ -86,6 +87,7 @@ func TestClientLimitParallel(t *testing.T) {
 // TestKnownDevice: a device cookie is known for the account it was
 // issued for only.
 func TestKnownDevice(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{})
 	mustCreate(t, u, "Walt", "walt-password-1")
@@ -106,6 +108,7 @@ func TestKnownDevice(t *testing.T) {
 // TestClientLimitIPv6: the addresses of one IPv6 /64 share the per-client
 // limit; another /64 has its own.
 func TestClientLimitIPv6(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100, MaxClientFailures: 2, Window: time.Hour, Now: newClock().Now})
 	for _, tc := range []struct {

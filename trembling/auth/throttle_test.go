@@ -31,6 +31,7 @@ func runAttempts(t *testing.T, u *auth.Users, steps []attempt) {
 }
 
 func TestThrottle(t *testing.T) {
+	t.Parallel()
 	const window = 15 * time.Minute
 	bad, limited := auth.ErrInvalidCredentials, auth.ErrThrottled
 	for _, username := range []string{"nina", "ghost"} { // an existing and an unknown account
@@ -85,6 +86,7 @@ func TestThrottle(t *testing.T) {
 // TestThrottleShared: two stores on one database, as two processes
 // would be, share the counters.
 func TestThrottleShared(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	db := enginetest.DB(t)
 	opts := auth.Options{MaxFailures: 3, Now: clk.Now}
@@ -104,6 +106,7 @@ func TestThrottleShared(t *testing.T) {
 // stores as two processes would, get exactly MaxFailures password
 // checks: the counting is atomic without any read-modify-write.
 func TestThrottleConcurrent(t *testing.T) {
+	t.Parallel()
 	const n = 20
 	db := enginetest.DB(t)
 	opts := auth.Options{} // the default MaxFailures
@@ -135,6 +138,7 @@ func TestThrottleConcurrent(t *testing.T) {
 }
 
 func TestDeleteStaleFailures(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	clk := newClock()
 	db := enginetest.DB(t)

@@ -18,6 +18,7 @@ import (
 var ignoreHash = cmpopts.IgnoreUnexported(auth.User{})
 
 func TestUserLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	clk := newClock()
 	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
@@ -128,6 +129,7 @@ func TestUserLifecycle(t *testing.T) {
 }
 
 func TestCreateValidation(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{})
 	tests := []struct {
@@ -186,6 +188,7 @@ func TestCreateValidation(t *testing.T) {
 // TestPasswordLength: up to MaxPasswordLen characters of any script are
 // accepted and compared in full (bcrypt alone would read 72 bytes).
 func TestPasswordLength(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
 	long := strings.Repeat("パスワード", 25) + "ですよ" // 128 characters, 384 bytes
@@ -227,6 +230,7 @@ func TestPasswordLength(t *testing.T) {
 }
 
 func TestNewUsersOptions(t *testing.T) {
+	t.Parallel()
 	db := enginetest.DB(t)
 	tests := []struct {
 		opts auth.Options
@@ -252,6 +256,7 @@ func TestNewUsersOptions(t *testing.T) {
 }
 
 func TestDuplicateUsername(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	u := newUsers(t, db, auth.Options{})
@@ -276,6 +281,7 @@ func TestDuplicateUsername(t *testing.T) {
 }
 
 func TestConcurrentCreate(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	// Two stores, no EnsureIndexes call: Create makes the index itself.
@@ -315,6 +321,7 @@ func TestConcurrentCreate(t *testing.T) {
 }
 
 func TestHashUpgrade(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	u10 := newUsers(t, db, auth.Options{Cost: testCost})
@@ -368,6 +375,7 @@ func TestHashUpgrade(t *testing.T) {
 // users whose fingerprint is the stored one, so neither session is ended
 // by the other's upgrade.
 func TestConcurrentUpgrade(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
 	mustCreate(t, newUsers(t, db, auth.Options{Cost: testCost}), "ivan", "pw-long-enough")
@@ -393,6 +401,7 @@ func TestConcurrentUpgrade(t *testing.T) {
 }
 
 func TestSameErrorForEveryFailure(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100})
 	mustCreate(t, u, "judy", "correct horse")
@@ -429,6 +438,7 @@ func TestSameErrorForEveryFailure(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	clk := newClock()
 	u := newUsers(t, enginetest.DB(t), auth.Options{Now: clk.Now})
@@ -499,6 +509,7 @@ func TestFingerprint(t *testing.T) {
 // TestTemporaryPassword: a temporary password marks the account until
 // the user sets their own.
 func TestTemporaryPassword(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	u := newUsers(t, enginetest.DB(t), auth.Options{})
 	mustCreate(t, u, "tess", "tess-password-1")
@@ -537,6 +548,7 @@ func TestTemporaryPassword(t *testing.T) {
 // Options.TemporaryLifetime after the operator set it, then fails as a
 // wrong password would; the user's own password never expires.
 func TestTemporaryPasswordExpires(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	clk := newClock()
 	u := newUsers(t, enginetest.DB(t), auth.Options{TemporaryLifetime: time.Hour, Now: clk.Now})
