@@ -30,9 +30,9 @@ RACE ?= -race -gcflags=modernc.org/...=-d=checkptr=0
 # The test command the README gives and CI runs: vet, then every test with
 # the race detector (the scale-out suite of cmd/aspengo included) and, at
 # the same time, the storage suites on the database server (slower there:
-# each test's collections are PostgreSQL tables, made anew). Much of both
-# is waiting on servers and processes, so they share the CPUs well; the
-# second's output is printed after the first's.
+# each test's collections are PostgreSQL tables, made anew). The second
+# mostly waits on its database server, so the two share the CPUs well;
+# its output is printed after the first's.
 test: vet
 	@# Compiled once here, the storage packages' dependencies (FerretDB,
 	@# SQLite) are not compiled by both passes at once on a cold cache.
