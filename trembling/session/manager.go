@@ -58,6 +58,14 @@ type Manager struct {
 	// created; 0 means DefaultLoginLifetime (12 hours).
 	LoginLifetime time.Duration
 
+	// Owner returns the user a session's data is logged in as, "" for
+	// none; nil means no session has one. When the Store is a
+	// [UserIndex], a session with an owner is recorded in its owner's
+	// index when it is created, so that [Manager.UserSessions] lists it.
+	// A session's owner must not change while it is stored: a login
+	// renews the token ([Session.RenewToken]), which makes a new session.
+	Owner func(data map[string]any) string
+
 	// Cookie configures the session cookie.
 	Cookie Cookie
 
@@ -304,6 +312,9 @@ func (m *Manager) Commit(ctx context.Context, h http.Header, s *Session, status 
 			}
 			value = tok.String()
 			if err := m.checkSize(s, value); err != nil {
+				return err
+			}
+			if err := m.indexNew(ctx, Hash(tok), rec); err != nil {
 				return err
 			}
 			if err := m.Store.Create(ctx, Hash(tok), rec); err != nil {

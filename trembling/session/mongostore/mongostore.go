@@ -195,6 +195,9 @@ func doc(id string, n int64, rec session.Record, deleted bool, at time.Time) bso
 	if deleted {
 		d = append(d, bson.E{Key: "deleted", Value: true})
 	}
+	if isIndex(id) {
+		d = append(d, bson.E{Key: "index", Value: true}) // a user's index, not a session
+	}
 	return d
 }
 
@@ -225,9 +228,6 @@ func (s *Store) get(ctx context.Context, id string) (state, bool, error) {
 
 // latest returns the latest version of session id.
 func (s *Store) latest(ctx context.Context, id string) (state, bool, error) {
-	if !validID(id) {
-		return state{}, false, nil // never stored: no query for it
-	}
 	if c, ok := s.cache.get(id); ok {
 		if s.cache.version(s.db, versionID(id, c.st.n+1)) == c.next {
 			return c.st, true, nil
@@ -263,6 +263,9 @@ func (s *Store) probe(ctx context.Context, id string, st state) (state, error) {
 
 // Find returns the live record stored under id.
 func (s *Store) Find(ctx context.Context, id string) (session.Record, bool, error) {
+	if !validID(id) {
+		return session.Record{}, false, nil // never stored: no query for it
+	}
 	st, found, err := s.latest(ctx, id)
 	if err != nil {
 		return session.Record{}, false, fmt.Errorf("mongostore: finding session: %w", err)
@@ -315,6 +318,14 @@ func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
 // change is applied in turn, as it would have been one by one, and each
 // caller is answered once the version holding its change is written.
 func (s *Store) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
+	if !validID(id) {
+		return session.Record{}, false, nil // never stored: no query for it
+	}
+	return s.update(ctx, id, c)
+}
+
+// update is Update of the chain id, a session's or a user index's.
+func (s *Store) update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
 	p := &pendingSave{c: c}
 	s.pmu.Lock()
 	s.pending[id] = append(s.pending[id], p)
@@ -454,6 +465,9 @@ func (s *Store) append(ctx context.Context, id string, n int64, rec session.Reco
 // Delete ends session id by inserting a tombstone as its next version.
 // Deleting an unknown or already deleted id is not an error.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	if !validID(id) {
+		return nil // never stored: no query for it
+	}
 	unlock, err := s.lock(ctx, id)
 	if err != nil {
 		return fmt.Errorf("mongostore: deleting session: %w", err)

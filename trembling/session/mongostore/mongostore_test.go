@@ -33,7 +33,12 @@ func newStore(t testing.TB) *mongostore.Store {
 }
 
 func TestStore(t *testing.T) {
-	var opts []sessiontest.Option
+	// A second store over the same database is a second process.
+	opts := []sessiontest.Option{sessiontest.WithPeer(func(s session.Store) session.Store {
+		peer := mongostore.New(s.(*mongostore.Store).Database())
+		peer.Logger = quiet
+		return peer
+	})}
 	if os.Getenv(enginetest.EnvEngine) == enginetest.EngineServer {
 		opts = append(opts, sessiontest.WithoutNUL())
 	}

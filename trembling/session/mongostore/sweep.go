@@ -122,12 +122,15 @@ func (c *chain) obsolete(sid string, now time.Time) []string {
 }
 
 // Count returns the number of sessions stored (heads), expired ones
-// included. It reads the whole collection.
+// included, users' indexes not. It reads the whole collection.
 func (s *Store) Count(ctx context.Context) (int, error) {
-	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "$or", Value: bson.A{
-		bson.D{{Key: "v", Value: int64(0)}},
-		bson.D{{Key: "v", Value: bson.D{{Key: "$exists", Value: false}}}},
-	}}})
+	n, err := s.coll.CountDocuments(ctx, bson.D{
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "v", Value: int64(0)}},
+			bson.D{{Key: "v", Value: bson.D{{Key: "$exists", Value: false}}}},
+		}},
+		{Key: "index", Value: bson.D{{Key: "$exists", Value: false}}},
+	})
 	if err != nil {
 		return 0, fmt.Errorf("mongostore: counting sessions: %w", err)
 	}

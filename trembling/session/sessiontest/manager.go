@@ -34,6 +34,19 @@ func TestManager(t *testing.T, newManager func(t *testing.T) *session.Manager) {
 			tc.fn(t, e)
 		})
 	}
+	for _, tc := range userSessionTests {
+		t.Run("UserSessions/"+tc.name, func(t *testing.T) {
+			m := newManager(t)
+			e := &env{m: m, clock: &clock{t: time.Now()}}
+			m.Now = e.clock.now
+			m.Owner = func(data map[string]any) string { u, _ := data[ownerKey].(string); return u }
+			if m.Codec == nil {
+				e.store = &countingStore{Store: m.Store}
+				m.Store = e.store
+			}
+			tc.fn(t, e)
+		})
+	}
 }
 
 var managerTests = []struct {
@@ -104,6 +117,35 @@ func (s *countingStore) Update(ctx context.Context, id string, c session.Change)
 func (s *countingStore) Delete(ctx context.Context, id string) error {
 	s.writes.Add(1)
 	return s.Store.Delete(ctx, id)
+}
+
+// The UserIndex methods pass through, or fail with
+// session.ErrNoUserIndex when the store is not one.
+
+func (s *countingStore) AddUserSession(ctx context.Context, user, id string, expires time.Time) error {
+	ix, ok := s.Store.(session.UserIndex)
+	if !ok {
+		return session.ErrNoUserIndex
+	}
+	s.writes.Add(1)
+	return ix.AddUserSession(ctx, user, id, expires)
+}
+
+func (s *countingStore) RemoveUserSession(ctx context.Context, user, id string) error {
+	ix, ok := s.Store.(session.UserIndex)
+	if !ok {
+		return session.ErrNoUserIndex
+	}
+	s.writes.Add(1)
+	return ix.RemoveUserSession(ctx, user, id)
+}
+
+func (s *countingStore) UserSessions(ctx context.Context, user string) ([]string, error) {
+	ix, ok := s.Store.(session.UserIndex)
+	if !ok {
+		return nil, session.ErrNoUserIndex
+	}
+	return ix.UserSessions(ctx, user)
 }
 
 func (e *env) writes() int64 {
