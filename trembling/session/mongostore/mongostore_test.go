@@ -224,3 +224,10 @@ func BenchmarkSizedCached(b *testing.B) {
 		return mongostore.New(s.Database(), mongostore.WithCache(stillVersioner{}, 2_000_000))
 	})
 }
+
+// BenchmarkUserSessions measures the listing of one user's sessions
+// among 1 k and 100 k stored sessions (see
+// sessiontest.BenchmarkUserSessions), on the embedded engine by default.
+func BenchmarkUserSessions(b *testing.B) {
+	sessiontest.BenchmarkUserSessions(b, func(b *testing.B) session.Store { return newStore(b) })
+}
