@@ -66,6 +66,20 @@
 // form is unambiguous. Integers that another writer stored as 32-bit read
 // back as int64.
 //
+// # Users' indexes
+//
+// The store is a [session.UserIndex]: the sessions of one user are listed
+// in a version chain of their own, with _id "u" + hex(SHA-256(user)) (no
+// session's _id has that form, and the name itself is not stored), whose
+// data maps each session id to its absolute expiry. Adding and removing
+// an entry is a [session.Change] applied by the same insert race as a
+// session's save, so concurrent logins and logouts of one user, from any
+// number of processes, all keep their entries; listing reads the index
+// by _id and never scans. An index never expires (its documents are
+// marked index: true, and Count leaves them out): the sweep removes its
+// old versions, and one small head stays for each user who has logged
+// in. Entries whose expiry has passed are dropped by the next addition.
+//
 // # Cache
 //
 // [WithCache] gives the store an in-process cache of decoded latest

@@ -12,21 +12,6 @@ import (
 	"github.com/aspengo/aspengo/trembling/session"
 )
 
-// # Users' indexes
-//
-// The sessions of one user are listed in a document of their own, so
-// that listing them reads that document and then each session by _id,
-// never the collection. The index of user U is a version chain like a
-// session's, with _id "u" + hex(SHA-256(U)) (so the name itself is not
-// stored, and no index _id is a session's), whose data maps each session
-// id to its absolute expiry in Unix milliseconds. Adding and removing an
-// entry is a Change (Set or Unset of that one key) applied by the same
-// insert race as a session's save, so concurrent logins and logouts of
-// one user, from any number of processes, all keep their entries. An
-// index never expires (its record's expiries are far ahead), so the
-// sweep removes its old versions, never its head: one small document
-// stays for each user who has logged in.
-
 // indexExpiry is the expiry of every version of a user's index.
 var indexExpiry = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
 
