@@ -60,10 +60,9 @@ func RequestFromThread(thread *starlark.Thread) (*Request, bool) {
 	return r, r != nil
 }
 
-// RequestFromValue returns the request behind the Starlark value v, for
-// builtins that take the request as an argument (login(request, ...)). It
-// reports false when v is not a request.
-func RequestFromValue(v starlark.Value) (*Request, bool) {
+// requestFromValue returns the request behind the Starlark value v, or
+// false when v is not a request (see RequestArg).
+func requestFromValue(v starlark.Value) (*Request, bool) {
 	rv, ok := v.(*requestValue)
 	if !ok || rv.r == nil {
 		return nil, false
@@ -82,7 +81,7 @@ type RequestArg struct{ *Request }
 
 // Unpack implements starlark.Unpacker.
 func (a *RequestArg) Unpack(v starlark.Value) error {
-	r, ok := RequestFromValue(v)
+	r, ok := requestFromValue(v)
 	if !ok {
 		return fmt.Errorf("want the request, not %s", v.Type())
 	}

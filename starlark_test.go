@@ -715,7 +715,7 @@ func TestStarlarkRequestFrom(t *testing.T) {
 		if fromThread, ok = RequestFromThread(thread); !ok {
 			return nil, errors.New("no request on the thread")
 		}
-		if fromValue, ok = RequestFromValue(args[0]); !ok {
+		if fromValue, ok = requestFromValue(args[0]); !ok {
 			return nil, errors.New("argument is not a request")
 		}
 		return starlark.None, nil
@@ -724,10 +724,10 @@ func TestStarlarkRequestFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	if fromThread != r || fromValue != r {
-		t.Errorf("RequestFromThread = %p, RequestFromValue = %p, want %p", fromThread, fromValue, r)
+		t.Errorf("RequestFromThread = %p, requestFromValue = %p, want %p", fromThread, fromValue, r)
 	}
 	if _, err := execSL(r, `probe(response)`, starlark.StringDict{"probe": probe}); err == nil || !strings.Contains(err.Error(), "not a request") {
-		t.Errorf("RequestFromValue(response): error = %v", err)
+		t.Errorf("requestFromValue(response): error = %v", err)
 	}
 	if got, ok := RequestFromThread(&starlark.Thread{}); ok || got != nil {
 		t.Errorf("RequestFromThread(empty thread) = %v, %v", got, ok)

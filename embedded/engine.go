@@ -118,6 +118,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		logger = slog.New(minLevelHandler{min: level, h: cfg.Logger.Handler()})
 	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Its files (password hashes, sessions, keys) are made with the
+		// process's umask, often world-readable: the directory's mode is
+		// what keeps other users out.
+		logger.Warn("embedded: the data directory is open to other users of this machine; chmod 700 it", "dir", dir, "mode", fi.Mode().Perm().String())
+	}
 	wait := cfg.OwnerWait
 	if wait <= 0 {
 		wait = DefaultOwnerWait
@@ -173,16 +179,23 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 }
 
-// makeDataDir creates dir (mode 0700) if it is missing, with a
-// .gitignore that keeps a site's data out of its repository.
+// makeDataDir creates dir (mode 0700) if it is missing or empty, with a
+// .gitignore that keeps a site's data out of its repository. A directory
+// that holds anything already is left as it is: it may not be aspengo's
+// alone (see warnOpenDataDir).
 func makeDataDir(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case err == nil && len(entries) > 0:
 		return nil
+	case err == nil: // empty: made for the data, as by mkdir
+		err = os.Chmod(dir, 0o700)
+	case errors.Is(err, fs.ErrNotExist):
+		err = os.MkdirAll(dir, 0o700)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("embedded: create data directory: %w", err)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, GitignoreFile), []byte("# Written by aspengo: the embedded database's files.\n*\n"), 0o600)
 	}
-	err := os.WriteFile(filepath.Join(dir, GitignoreFile), []byte("# Written by aspengo: the embedded database's files.\n*\n"), 0o600)
 	if err != nil {
 		return fmt.Errorf("embedded: create data directory: %w", err)
 	}

@@ -278,27 +278,52 @@ func TestSocketPathTooLongIsRefused(t *testing.T) {
 }
 
 func TestDataDirGitignore(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	enginetest.Engine(t, dir)
-	b, err := os.ReadFile(filepath.Join(dir, embedded.GitignoreFile))
+	base := t.TempDir()
+	missing := filepath.Join(base, "data")
+	empty := filepath.Join(base, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{missing, empty} {
+		enginetest.Engine(t, dir)
+		b, err := os.ReadFile(filepath.Join(dir, embedded.GitignoreFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		if diff := cmp.Diff([]string{"*"}, lines); diff != "" {
+			t.Errorf("%s: %s patterns (-want +got):\n%s", dir, embedded.GitignoreFile, diff)
+		}
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v, %v; want 0700", dir, fi.Mode().Perm(), err)
+		}
+	}
+
+	// A directory that holds something already is left as it is, with a
+	// warning when other users may enter it.
+	existing := filepath.Join(base, "existing")
+	if err := os.Mkdir(existing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(existing, "notes.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	e, err := embedded.Open(t.Context(), embedded.Config{Dir: existing, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
-	if diff := cmp.Diff([]string{"*"}, lines); diff != "" {
-		t.Errorf("%s patterns (-want +got):\n%s", embedded.GitignoreFile, diff)
-	}
-
-	// A directory that exists is left as it is.
-	existing := t.TempDir()
-	enginetest.Engine(t, existing)
+	defer e.Close(context.Background())
 	if _, err := os.Stat(filepath.Join(existing, embedded.GitignoreFile)); err == nil {
-		t.Errorf("%s written into a directory the engine did not create", embedded.GitignoreFile)
+		t.Errorf("%s written into a directory that held files already", embedded.GitignoreFile)
+	}
+	if !strings.Contains(logs.String(), "chmod 700") {
+		t.Errorf("no warning about a data directory of mode 0755; log:\n%s", logs.String())
 	}
 }
 

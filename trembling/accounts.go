@@ -308,19 +308,9 @@ func (t *Trembling) authOf(w *aspengo.Website) (*authSite, error) {
 	return st.auth, nil
 }
 
-// Users returns the accounts of the started website w, in website.db, or
-// nil when w is not started or has no website.db.
-func (t *Trembling) Users(w *aspengo.Website) *auth.Users {
-	a, err := t.authOf(w)
-	if err != nil {
-		return nil
-	}
-	return a.users
-}
-
-// LoginURL returns where login_required sends the anonymous visitors of
+// loginURL returns where login_required sends the anonymous visitors of
 // the started website w when the page names no login_url, or "".
-func (t *Trembling) LoginURL(w *aspengo.Website) string {
+func (t *Trembling) loginURL(w *aspengo.Website) string {
 	if st := t.site(w); st != nil && st.auth != nil {
 		return st.auth.loginURL
 	}

@@ -529,7 +529,11 @@ func TestUserOf(t *testing.T) {
 		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv); err != nil {
 			return nil, err
 		}
-		r, _ := aspengo.RequestFromValue(reqv)
+		var ra aspengo.RequestArg
+		if err := ra.Unpack(reqv); err != nil {
+			return nil, err
+		}
+		r := ra.Request
 		u, ok := trembling.UserOf(r)
 		if !ok {
 			return starlark.String("-"), nil

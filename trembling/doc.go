@@ -103,10 +103,10 @@
 // ([Config.CookieName] changes the base name); a request is read under the
 // name its response would set. The login_device cookie follows the same
 // Secure rule. Responses that set the cookie carry Vary: Cookie and
-// Cache-Control: private, and
-// responses that set it carry Vary: Cookie and Cache-Control: private, and
-// so does every response to a request that loaded a stored session, since
-// the page may show what the session holds.
+// Cache-Control: private, and so does every response to a request that
+// loaded a stored session, since the page may show what the session
+// holds; a response to a logged-in user is Cache-Control: no-store, so
+// that the back button does not show it after a logout.
 //
 // # Session limits
 //
@@ -358,6 +358,6 @@
 // seen by the page at once and saved with the page's own changes;
 // [Session.RenewToken] and [Session.Destroy] act on the stored session as
 // well. [UserOf] and [LoadUser] give the account the request is logged in
-// as, and
-// [Trembling.Users] a started website's accounts.
+// as; package auth's Users, opened on website.db with the keys of
+// [KeyFiles], manages the accounts from Go (as aspengo user does).
 package trembling

@@ -3,6 +3,7 @@ package trembling
 import (
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling/auth"
+	"github.com/aspengo/aspengo/trembling/session"
 )
 
 // UserReads returns how many accounts the started website w has read for
@@ -18,3 +19,30 @@ func UserReads(t *Trembling, w *aspengo.Website) int64 {
 // HashAtLowestCost makes t hash passwords at bcrypt's lowest cost, below
 // the floor Register enforces, so that tests run quickly.
 func HashAtLowestCost(t *Trembling) { t.cfg.BcryptCost = auth.LowestCost }
+
+// Manager returns the session manager of the started website w, or nil.
+func (t *Trembling) Manager(w *aspengo.Website) *session.Manager {
+	if s := t.site(w); s != nil {
+		return s.mgr
+	}
+	return nil
+}
+
+// StoreName returns the name of the store the started website w uses, or
+// "" when w is not started.
+func (t *Trembling) StoreName(w *aspengo.Website) string {
+	if s := t.site(w); s != nil {
+		return s.storeName
+	}
+	return ""
+}
+
+// Users returns the accounts of the started website w, or nil when w is
+// not started or has no website.db.
+func (t *Trembling) Users(w *aspengo.Website) *auth.Users {
+	a, err := t.authOf(w)
+	if err != nil {
+		return nil
+	}
+	return a.users
+}

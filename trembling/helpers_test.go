@@ -245,10 +245,11 @@ func goLogin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv, "name", &name); err != nil {
 		return nil, err
 	}
-	r, ok := aspengo.RequestFromValue(reqv)
-	if !ok {
-		return nil, fmt.Errorf("not a request")
+	var ra aspengo.RequestArg
+	if err := ra.Unpack(reqv); err != nil {
+		return nil, err
 	}
+	r := ra.Request
 	s, err := trembling.SessionOf(r)
 	if err != nil {
 		return nil, err
@@ -270,10 +271,11 @@ func goLogout(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &reqv); err != nil {
 		return nil, err
 	}
-	r, ok := aspengo.RequestFromValue(reqv)
-	if !ok {
-		return nil, fmt.Errorf("not a request")
+	var ra aspengo.RequestArg
+	if err := ra.Unpack(reqv); err != nil {
+		return nil, err
 	}
+	r := ra.Request
 	s, err := trembling.SessionOf(r)
 	if err != nil {
 		return nil, err

@@ -96,11 +96,18 @@ func readFileKey(path string, size int) ([]byte, error) {
 }
 
 // loadOrCreateKey reads the cookie store's key from dir/KeyFileName,
-// making the directory (0700) and the key (see loadOrCreateFileKey) on
-// first use.
+// making the key (see loadOrCreateFileKey) on first use, and the
+// directory (0700) when it is missing, with a .gitignore that keeps the
+// key out of the site's repository.
 func loadOrCreateKey(dir string) ([]byte, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		err = os.MkdirAll(dir, 0o700)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("# Written by aspengo: keys and data.\n*\n"), 0o600)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("trembling: cookie session key: %w", err)
+		}
 	}
 	key, err := loadOrCreateFileKey(filepath.Join(dir, KeyFileName), cookiestore.MinSecretSize)
 	if err != nil {

@@ -182,7 +182,7 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 func (t *Trembling) toLogin(b *starlark.Builtin, r *aspengo.Request, loginURL string, reauth bool) error {
 	to := loginURL
 	if to == "" {
-		to = t.LoginURL(r.Website)
+		to = t.loginURL(r.Website)
 	}
 	if to == "" {
 		to = DefaultLoginURL

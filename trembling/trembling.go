@@ -9,7 +9,6 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
-	"github.com/aspengo/aspengo/trembling/session"
 	"github.com/aspengo/aspengo/trembling/session/cookiestore"
 	"github.com/aspengo/aspengo/trembling/session/mongostore"
 )
@@ -190,24 +189,6 @@ func Register(reg *aspengo.Registry, cfg Config) (*Trembling, error) {
 		return nil, err
 	}
 	return t, nil
-}
-
-// Manager returns the session manager of the started website w, or nil.
-// Its Store, when it has one, is bounded by Config.StoreTimeout.
-func (t *Trembling) Manager(w *aspengo.Website) *session.Manager {
-	if s := t.site(w); s != nil {
-		return s.mgr
-	}
-	return nil
-}
-
-// StoreName returns the name of the store the started website w uses
-// ("mongo", "memory" or "cookie"), or "" when w is not started.
-func (t *Trembling) StoreName(w *aspengo.Website) string {
-	if s := t.site(w); s != nil {
-		return s.storeName
-	}
-	return ""
 }
 
 func (t *Trembling) logger(w *aspengo.Website) *slog.Logger {

@@ -100,7 +100,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) stri
 // its default, to stdout.
 func setUsage(fs *flag.FlagSet, synopsis string, stdout io.Writer) {
 	fs.Usage = func() {
-		fmt.Fprintf(stdout, "usage:\n%s\nFlags (each also read from ASPENGO_<FLAG> in the environment):\n", synopsis)
+		fmt.Fprintf(stdout, "usage:\n%s", synopsis)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			return
+		}
+		fmt.Fprint(stdout, "\nFlags (each also read from ASPENGO_<FLAG> in the environment):\n")
 		out := fs.Output()
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()

@@ -2,18 +2,37 @@
 //
 // Usage:
 //
-//	aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--mongodb-uri URI] [--data DIR]
-//	              [--sessions mongo|memory|cookie] [--dev] [--show-tracebacks] [--secure-cookies]
-//	aspengo check [--root DIR]
-//	aspengo user add|passwd|list|delete|disable|enable ...
+//	aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--dev] [--show-tracebacks]
+//	              [--mongodb-uri URI | --mongodb-uri-file FILE] [--data DIR]
+//	              [--sessions mongo|memory|cookie] [--session-idle 30m] [--session-lifetime 12h]
+//	              [--secure-cookies | --insecure-cookies] [--trusted-origins URL,...]
+//	              [--trusted-proxies CIDR,...] [--bcrypt-cost 12] [--hooks FILE]
+//	              [--max-body BYTES] [--request-timeout 30s] [--health /.aspen/health]
+//	              [--access-log stderr|off|FILE]
+//	aspengo check [--root DIR] [--hooks FILE] [--data DIR]
+//	aspengo user add USERNAME [--email ADDRESS] [--password-stdin] [--temporary]
+//	aspengo user passwd USERNAME [--password-stdin] [--temporary]
+//	aspengo user list | delete USERNAME | disable USERNAME | enable USERNAME
 //	aspengo new DIR
 //	aspengo version
 //
-// Every command takes -h or --help, which lists its flags.
+// The commands are:
 //
-// With no --mongodb-uri (or MONGODB_URI), serve runs an embedded
-// MongoDB-compatible engine on the data directory, <root>/.aspen/data by
-// default.
+//	serve     serve the site under --root until SIGINT or SIGTERM
+//	check     compile hooks.conf and every simplate and module; print each
+//	          problem as file:line: reason
+//	user      manage the accounts in the site's website.db
+//	new       write a small working site into DIR
+//	version   print the version the binary was built from
+//
+// Every command takes -h or --help, which lists its flags with their
+// defaults; "aspengo help COMMAND" does the same. The user subcommands also
+// take --root, --hooks, --mongodb-uri or --mongodb-uri-file, --data and
+// --bcrypt-cost.
+//
+// With no --mongodb-uri (or MONGODB_URI) and no --mongodb-uri-file, serve
+// and user run an embedded MongoDB-compatible engine on the data
+// directory, <root>/.aspen/data by default.
 //
 // Every flag can also be given in the environment as ASPENGO_<FLAG>, with
 // dashes as underscores (ASPENGO_SHOW_TRACEBACKS=true); a flag on the
@@ -30,15 +49,33 @@ import (
 	"syscall"
 )
 
-const usage = `usage:
-  aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--mongodb-uri URI] [--data DIR]
-                [--sessions mongo|memory|cookie] [--dev] [--show-tracebacks] [--secure-cookies] ...
-  aspengo check [--root DIR] [--hooks FILE]
-  aspengo user add|passwd|list|delete|disable|enable ...
-  aspengo new DIR
-  aspengo version
+const usage = `aspengo serves and checks aspengo websites.
 
-Run "aspengo COMMAND --help" for a command's flags.
+Usage:
+
+	aspengo serve [--root DIR] [--addr 127.0.0.1:8080] [--dev]
+	              [--mongodb-uri URI | --mongodb-uri-file FILE] [--data DIR]
+	              [--sessions mongo|memory|cookie] [--session-idle 30m] [--session-lifetime 12h]
+	              [--secure-cookies | --insecure-cookies] [--trusted-proxies CIDR,...] [flags]
+	aspengo check [--root DIR] [--hooks FILE] [--data DIR]
+	aspengo user add USERNAME [--email ADDRESS] [--password-stdin] [--temporary]
+	aspengo user passwd USERNAME [--password-stdin] [--temporary]
+	aspengo user list | delete USERNAME | disable USERNAME | enable USERNAME
+	aspengo new DIR
+	aspengo version
+
+The commands are:
+
+	serve     serve the site under --root until SIGINT or SIGTERM
+	check     compile hooks.conf and every simplate and module; print each problem
+	          as file:line: reason
+	user      manage the accounts in the site's website.db
+	new       write a small working site into DIR
+	version   print the version the binary was built from
+
+Every flag can also be set as ASPENGO_<FLAG> in the environment (and
+--mongodb-uri as MONGODB_URI).
+Use "aspengo help COMMAND" for a command's flags.
 `
 
 // The synopses that head each command's --help.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -216,6 +217,40 @@ func TestServeSessionLimitFlags(t *testing.T) {
 	resp.Body.Close()
 	if got := maxAge(resp); got > 420 || got < 410 {
 		t.Errorf("logged-in session cookie Max-Age %d, want about 420 (--session-idle 7m)", got)
+	}
+}
+
+// TestServeInsecureCookies: a request under a name that is not loopback
+// gets a Secure __Host- cookie by default, and a plain one with
+// --insecure-cookies (a LAN site served over HTTP).
+func TestServeInsecureCookies(t *testing.T) {
+	for _, tc := range []struct {
+		flags      []string
+		wantName   string
+		wantSecure bool
+	}{
+		{nil, "__Host-session_key", true},
+		{[]string{"--insecure-cookies"}, "session_key", false},
+	} {
+		t.Run(fmt.Sprint(tc.flags), func(t *testing.T) {
+			args := append([]string{"--root", "testdata/counter", "--data", t.TempDir(), "--sessions", "memory"}, tc.flags...)
+			base, stop := runServe(t, args...)
+			defer stop()
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/counter.html", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = "intranet.example"
+			resp, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cookies := resp.Cookies()
+			if len(cookies) != 1 || cookies[0].Name != tc.wantName || cookies[0].Secure != tc.wantSecure {
+				t.Errorf("Set-Cookie %q; want one cookie %s, Secure %v", resp.Header["Set-Cookie"], tc.wantName, tc.wantSecure)
+			}
+		})
 	}
 }
 

@@ -33,7 +33,7 @@ type sessionFlags struct {
 
 func (f *sessionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "sessions", trembling.StoreMongo, "the session store: mongo, memory or cookie")
-	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure on every host, loopback included (by default they are Secure unless the request is plain HTTP to localhost, 127.0.0.1 or ::1)")
+	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark session cookies Secure on every host, loopback included (by default they are Secure unless the request is plain HTTP to a loopback host: localhost, *.localhost, 127.0.0.0/8 or ::1)")
 	fs.BoolVar(&f.insecureCookies, "insecure-cookies", false, "mark session cookies Secure only over TLS (plain HTTP under a LAN name)")
 	fs.DurationVar(&f.idle, "session-idle", session.DefaultLoginIdleTimeout, "end a logged-in session unused this long")
 	fs.DurationVar(&f.lifetime, "session-lifetime", session.DefaultLoginLifetime, "end a logged-in session this long after the login")
@@ -99,6 +99,7 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	tc := trembling.Config{
 		Store:            o.sessions.store,
 		SecureCookies:    o.sessions.secureCookies,
+		InsecureCookies:  o.sessions.insecureCookies,
 		LoginIdleTimeout: o.sessions.idle,
 		LoginLifetime:    o.sessions.lifetime,
 		BcryptCost:       o.sessions.bcryptCost,

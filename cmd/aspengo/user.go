@@ -29,7 +29,8 @@ const userUsage = `usage:
   aspengo user disable USERNAME
   aspengo user enable USERNAME
 
-Each also takes --root, --hooks, --mongodb-uri, --data and --bcrypt-cost.
+Each also takes --root, --hooks, --mongodb-uri, --mongodb-uri-file, --data
+and --bcrypt-cost.
 The command runs the site's startup hooks, so it works on the database the
 site uses (website.db), and while aspengo serve runs on the same embedded
 data directory it goes through that server.

@@ -6,9 +6,9 @@ import (
 	"sync"
 )
 
-// commonList is the 10,000 most common breached passwords, one a line,
-// most common first. commonpasswords/SOURCE.md names its source and
-// licence.
+// commonList is the 10,000 most common breached passwords that the length
+// rule alone would accept, one a line, most common first.
+// commonpasswords/SOURCE.md names its source and licence.
 //
 //go:embed commonpasswords/top10000.txt
 var commonList string
@@ -26,8 +26,8 @@ var commonSet = sync.OnceValue(func() map[string]struct{} {
 })
 
 // IsCommonPassword reports whether password is, in any case, one of the
-// 10,000 most common passwords of breach corpora, which attackers try
-// first.
+// 10,000 most common passwords of breach corpora that are long enough for
+// the password policy, which attackers try first.
 func IsCommonPassword(password string) bool {
 	_, ok := commonSet()[strings.ToLower(password)]
 	return ok

@@ -158,6 +158,10 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 	if err != nil || !found || !d.IsActive || password == "" || utf8.RuneCountInString(password) > MaxPasswordLen {
 		return User{}, ErrInvalidCredentials
 	}
+	if d.MustChange && s.now().Sub(d.PasswordChangedAt) > s.tempLife {
+		s.logger.Info("auth: login with an expired temporary password refused", "user", d.Username)
+		return User{}, ErrInvalidCredentials
+	}
 	return s.loginSucceeded(ctx, d, password)
 }
 

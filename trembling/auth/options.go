@@ -23,6 +23,11 @@ type Options struct {
 	// password tried on many accounts): 0 means DefaultMaxClientFailures
 	// (50); negative is refused.
 	MaxClientFailures int
+	// TemporaryLifetime is how long a temporary password logs in after
+	// an operator set it; after that the login fails as a wrong password
+	// would, and the operator must set another: 0 means
+	// DefaultTemporaryLifetime (72 hours).
+	TemporaryLifetime time.Duration
 	// MaxHashes bounds the bcrypt computations that run at once (each
 	// takes a CPU for a noticeable time): 0 means runtime.NumCPU(). A
 	// call that needs one more waits for a free slot up to HashWait,

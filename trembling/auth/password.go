@@ -95,7 +95,9 @@ func isAlnum(c byte) bool {
 
 // CheckPassword reports whether password may be set as a new password,
 // the one password policy of the accounts: not empty ([ErrPasswordEmpty]),
-// at least [MinPasswordLen] characters ([ErrPasswordTooShort]), at most
+// at least [MinPasswordLen] characters once each run of spaces counts as
+// one, so that padding with spaces does not make a password long
+// ([ErrPasswordTooShort]), at most
 // [MaxPasswordLen] characters of any script ([ErrPasswordTooLong]), valid
 // UTF-8 ([ErrPasswordInvalid]), and not one of the 10,000 most common
 // breached passwords in any case ([ErrPasswordCommon]). Each error says
@@ -110,14 +112,28 @@ func CheckPassword(password string) error {
 		return ErrPasswordEmpty
 	case !utf8.ValidString(password):
 		return ErrPasswordInvalid
-	case n < MinPasswordLen:
-		return fmt.Errorf("%w (it has %d)", ErrPasswordTooShort, n)
+	case spacesOnce(password) < MinPasswordLen:
+		return fmt.Errorf("%w (it has %d)", ErrPasswordTooShort, spacesOnce(password))
 	case n > MaxPasswordLen:
 		return fmt.Errorf("%w (it has %d)", ErrPasswordTooLong, n)
 	case IsCommonPassword(password):
 		return ErrPasswordCommon
 	}
 	return nil
+}
+
+// spacesOnce returns the number of characters of password with each run
+// of spaces counted as one.
+func spacesOnce(password string) int {
+	n := 0
+	prev := rune(-1)
+	for _, r := range password {
+		if r != ' ' || prev != ' ' {
+			n++
+		}
+		prev = r
+	}
+	return n
 }
 
 // checkEmail accepts "" (no address) or something shaped like an address:

@@ -84,11 +84,14 @@ func TestPepperMatters(t *testing.T) {
 // TestCheckPasswordMessages: each refusal says what to do.
 func TestCheckPasswordMessages(t *testing.T) {
 	for pw, want := range map[string]string{
-		"short":                  "shorter than 12 characters (it has 5)",
-		strings.Repeat("ж", 129): "longer than 128 characters (it has 129)",
-		"Qwerty123456":           "most common passwords",
-		"":                       "empty",
-		"correct horse battery":  "",
+		"short":                   "shorter than 12 characters (it has 5)",
+		"a          b":            "shorter than 12 characters (it has 3)",
+		strings.Repeat(" ", 20):   "shorter than 12 characters (it has 1)",
+		"two  spaces count once.": "",
+		strings.Repeat("ж", 129):  "longer than 128 characters (it has 129)",
+		"Qwerty123456":            "most common passwords",
+		"":                        "empty",
+		"correct horse battery":   "",
 	} {
 		err := auth.CheckPassword(pw)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {

@@ -102,3 +102,26 @@ func TestKnownDevice(t *testing.T) {
 		}
 	}
 }
+
+// TestClientLimitIPv6: the addresses of one IPv6 /64 share the per-client
+// limit; another /64 has its own.
+func TestClientLimitIPv6(t *testing.T) {
+	ctx := t.Context()
+	u := newUsers(t, enginetest.DB(t), auth.Options{MaxFailures: 100, MaxClientFailures: 2, Window: time.Hour, Now: newClock().Now})
+	for _, tc := range []struct {
+		client        string
+		wantThrottled bool
+	}{
+		{"2001:db8:0:7::1", false},
+		{"2001:db8:0:7::2", false},
+		{"2001:db8:0:7:ffff:ffff:ffff:ffff", true}, // the /64's third failure
+		{"2001:db8:0:8::1", false},                 // another /64
+		{"203.0.113.5", false},
+	} {
+		_, _, err := u.LoginFrom(ctx, "nobody-"+tc.client, "Summer2025!!", "", tc.client)
+		var te *auth.ThrottledError
+		if got := errors.As(err, &te) && te.Client; got != tc.wantThrottled {
+			t.Errorf("a failure from %s: %v; throttled as a client %v, want %v", tc.client, err, got, tc.wantThrottled)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -30,8 +31,13 @@ func accountCounter(username string) string {
 }
 
 // clientCounter is the counter of the failed attempts from client (an
-// address) on any account.
+// address) on any account. IPv6 clients count by their /64, the block a
+// single subscriber is usually given: one address each would let a
+// sprayer rotate through billions.
 func clientCounter(client string) string {
+	if a, err := netip.ParseAddr(client); err == nil && a.Is6() && !a.Is4In6() {
+		client = netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
 	sum := sha256.Sum256([]byte("aspengo trembling/auth client failures v1\x00" + client))
 	return "c" + hex.EncodeToString(sum[:])
 }

@@ -41,6 +41,10 @@ const (
 	// per client, on any accounts, and window when
 	// [Options.MaxClientFailures] is 0.
 	DefaultMaxClientFailures = 50
+	// DefaultTemporaryLifetime is how long a temporary password (one an
+	// operator set: SetTemporaryPassword, SetMustChangePassword) logs in
+	// when [Options.TemporaryLifetime] is 0.
+	DefaultTemporaryLifetime = 72 * time.Hour
 )
 
 // User is an account as stored. Its password hash is kept unexported, so
@@ -117,6 +121,7 @@ type Users struct {
 	cost        int
 	maxFailures int
 	maxClient   int
+	tempLife    time.Duration
 	window      time.Duration
 	nowFunc     func() time.Time
 	logger      *slog.Logger
@@ -170,6 +175,10 @@ func NewUsers(db *mongo.Database, opts Options) (*Users, error) {
 	s.maxClient = cmp.Or(opts.MaxClientFailures, DefaultMaxClientFailures)
 	if s.maxClient < 0 {
 		return nil, fmt.Errorf("%w: MaxClientFailures %d is negative", ErrInvalidOptions, opts.MaxClientFailures)
+	}
+	s.tempLife = cmp.Or(opts.TemporaryLifetime, DefaultTemporaryLifetime)
+	if s.tempLife < 0 {
+		return nil, fmt.Errorf("%w: TemporaryLifetime %v is negative", ErrInvalidOptions, opts.TemporaryLifetime)
 	}
 	if s.window < 0 {
 		return nil, fmt.Errorf("%w: Window %v is negative", ErrInvalidOptions, opts.Window)
@@ -538,9 +547,13 @@ func (s *Users) setPassword(ctx context.Context, username, password string, temp
 
 // SetMustChangePassword sets or clears the MustChangePassword of
 // username's account (aspengo user add --temporary sets it on a new
-// account).
+// account). Setting it starts the temporary password's lifetime.
 func (s *Users) SetMustChangePassword(ctx context.Context, username string, must bool) error {
-	return s.update(ctx, username, "setting must_change_password", bson.D{{Key: "must_change_password", Value: must}})
+	set := bson.D{{Key: "must_change_password", Value: must}}
+	if must {
+		set = append(set, bson.E{Key: "password_changed_at", Value: s.now()})
+	}
+	return s.update(ctx, username, "setting must_change_password", set)
 }
 
 // forget drops username's cached account after a write of this process.

@@ -157,7 +157,7 @@ func TestCreateValidation(t *testing.T) {
 		{"p129", strings.Repeat("p", 129), "", auth.ErrPasswordTooLong},
 		{"euro128", strings.Repeat("€", 128), "", nil}, // 384 bytes
 		{"euro129", strings.Repeat("€", 129), "", auth.ErrPasswordTooLong},
-		{"p12", strings.Repeat("p", 12), "", nil},
+		{"p12", "p12-boundary", "", nil}, // strings.Repeat("p", 12) is a common password
 		{"p11", strings.Repeat("p", 11), "", auth.ErrPasswordTooShort},
 		{"kanji11", strings.Repeat("漢", 11), "", auth.ErrPasswordTooShort}, // 33 bytes
 		{"common", "1qaz2wsx3edc", "", auth.ErrPasswordCommon},
@@ -531,5 +531,37 @@ func TestTemporaryPassword(t *testing.T) {
 	}
 	if err := u.SetMustChangePassword(ctx, "nobody", true); !errors.Is(err, auth.ErrNoUser) {
 		t.Errorf("SetMustChangePassword of nobody: %v; want ErrNoUser", err)
+	}
+}
+
+// TestTemporaryPasswordExpires: a temporary password logs in for
+// Options.TemporaryLifetime after the operator set it, then fails as a
+// wrong password would; the user's own password never expires.
+func TestTemporaryPasswordExpires(t *testing.T) {
+	ctx := t.Context()
+	clk := newClock()
+	u := newUsers(t, enginetest.DB(t), auth.Options{TemporaryLifetime: time.Hour, Now: clk.Now})
+	mustCreate(t, u, "tess", "tess-password-1")
+	mustCreate(t, u, "otto", "otto-password-1")
+	if err := u.SetTemporaryPassword(ctx, "tess", "temporary-pw-1"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(59 * time.Minute)
+	if _, err := u.Authenticate(ctx, "tess", "temporary-pw-1"); err != nil {
+		t.Errorf("within its lifetime: %v", err)
+	}
+	clk.Advance(2 * time.Minute)
+	if _, err := u.Authenticate(ctx, "tess", "temporary-pw-1"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Errorf("after its lifetime: %v; want ErrInvalidCredentials", err)
+	}
+	if _, err := u.Authenticate(ctx, "otto", "otto-password-1"); err != nil {
+		t.Errorf("a password of the user's own, as old: %v", err)
+	}
+	// Marking an account (user add --temporary) starts the lifetime anew.
+	if err := u.SetMustChangePassword(ctx, "tess", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Authenticate(ctx, "tess", "temporary-pw-1"); err != nil {
+		t.Errorf("after SetMustChangePassword: %v", err)
 	}
 }
