@@ -75,10 +75,11 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	if err != nil {
 		return nil, accountError(b, "reading the account", err)
 	}
+	li := s.loginInfo() // the login is the same one, with a new password
 	if err := s.RenewToken(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	s.setLogin(u)
+	s.setLogin(u, li)
 	setUser(r, &u)
 	return starlark.None, nil
 }

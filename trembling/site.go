@@ -56,6 +56,7 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		IdleTimeout:      t.cfg.IdleTimeout,
 		Lifetime:         t.cfg.Lifetime,
 		LoggedIn:         hasLogin,
+		Owner:            loginOwner,
 		LoginIdleTimeout: loginIdle,
 		LoginLifetime:    loginLifetime,
 		Cookie:           t.cookie(),
