@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // createUserFn is create_user(username, password, email=None,

@@ -13,10 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // HookAuth is the name under which Register adds the auth hook. It serves

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // loginFn is login(request, username, password) → bool.

@@ -6,9 +6,10 @@ import (
 	"math"
 	"time"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // DefaultReauthMaxAge is how recent a login user_sessions and

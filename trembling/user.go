@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	starlarktime "go.starlark.net/lib/time"
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/simplate"
 	"github.com/aspengo/aspengo/trembling/auth"
-	starlarktime "go.starlark.net/lib/time"
-	"go.starlark.net/starlark"
 )
 
 // loginKey is the reserved session key that holds the login:

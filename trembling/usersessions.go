@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	starlarktime "go.starlark.net/lib/time"
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling/auth"
 	"github.com/aspengo/aspengo/trembling/session"
-	starlarktime "go.starlark.net/lib/time"
-	"go.starlark.net/starlark"
 )
 
 // userSessionsFn is user_sessions(request, max_age=900) → a list of
