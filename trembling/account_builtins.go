@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // createUserFn is create_user(username, password, email=None,
@@ -75,10 +76,11 @@ func (t *Trembling) setPasswordFn(thread *starlark.Thread, b *starlark.Builtin, 
 	if err != nil {
 		return nil, accountError(b, "reading the account", err)
 	}
+	li := s.loginInfo() // the login is the same one, with a new password
 	if err := s.RenewToken(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	s.setLogin(u)
+	s.setLogin(u, li)
 	setUser(r, &u)
 	return starlark.None, nil
 }

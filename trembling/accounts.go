@@ -13,10 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // HookAuth is the name under which Register adds the auth hook. It serves
@@ -106,6 +107,11 @@ func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
 		{"user_exists", t.userExistsFn},
 		{"safe_next", safeNextFn},
 		{"check_password", checkPasswordFn},
+		{"reauth_required", t.reauthRequiredFn},
+		{"change_password", t.changePasswordFn},
+		{"user_sessions", t.userSessionsFn},
+		{"end_session", t.endSessionFn},
+		{"end_other_sessions", t.endOtherSessionsFn},
 	}
 	for _, bi := range builtins {
 		if err := reg.Builtin(bi.name, starlark.NewBuiltin(bi.name, bi.fn)); err != nil {
@@ -116,6 +122,9 @@ func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
 	reg.BuiltinNeeds("login", HookInbound, HookAuth, HookOutbound)
 	reg.BuiltinNeeds("logout", HookInbound, HookOutbound)
 	reg.BuiltinNeeds("login_required", HookInbound, HookAuth, HookOutbound)
+	for _, name := range []string{"reauth_required", "change_password", "user_sessions", "end_session", "end_other_sessions"} {
+		reg.BuiltinNeeds(name, HookInbound, HookAuth, HookOutbound)
+	}
 	reg.RequestAttr("user", HookAuth)
 	reg.RequestAttr("authenticated", HookAuth)
 	reg.RequestAttr("login_error", HookAuth)

@@ -73,3 +73,45 @@ func (b *boundedStore) Count(ctx context.Context) (int, error) {
 	n, err := c.Count(ctx)
 	return n, b.fail("count", err)
 }
+
+var _ session.UserIndex = (*boundedStore)(nil)
+
+// index returns the store as a session.UserIndex, or session.ErrNoUserIndex.
+func (b *boundedStore) index() (session.UserIndex, error) {
+	ix, ok := b.s.(session.UserIndex)
+	if !ok {
+		return nil, session.ErrNoUserIndex
+	}
+	return ix, nil
+}
+
+func (b *boundedStore) AddUserSession(ctx context.Context, user, id string, expires time.Time) error {
+	ix, err := b.index()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.fail("index session", ix.AddUserSession(ctx, user, id, expires))
+}
+
+func (b *boundedStore) RemoveUserSession(ctx context.Context, user, id string) error {
+	ix, err := b.index()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.fail("unindex session", ix.RemoveUserSession(ctx, user, id))
+}
+
+func (b *boundedStore) UserSessions(ctx context.Context, user string) ([]string, error) {
+	ix, err := b.index()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	ids, err := ix.UserSessions(ctx, user)
+	return ids, b.fail("list user sessions", err)
+}

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/aspengo/aspengo"
 	"go.starlark.net/starlark"
+
+	"github.com/aspengo/aspengo"
 )
 
 // One convention for every builtin: the request it acts on comes from its

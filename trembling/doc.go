@@ -278,6 +278,66 @@
 //     address may ask it in website.user_exists_per_minute requests a
 //     minute (default 20); beyond, 429 with Retry-After.
 //
+// # Re-authentication and the user's sessions
+//
+// A login records in the session when it was made, the client address
+// (through website.trusted_proxies as for the login limits) and a summary
+// of the browser from its User-Agent ("Firefox on Linux"). The builtins
+// that need a recent login send an older one back to the login page:
+//
+//   - reauth_required(request, max_age): None when the request's login
+//     was made at most max_age seconds ago. Otherwise the request ends
+//     with a 302 to the login page (website.login_url, else
+//     [Config.LoginURL], else /account/login.html) with ?next=, as
+//     login_required does for an anonymous visitor, and &reauth=1 for a
+//     logged-in one: that login page should then show its form again
+//     (rather than "you are logged in"), for the same user. A login
+//     stored by an older version, without its time, counts as old.
+//   - change_password(request, current, new) → None when the logged-in
+//     user's password is now new, else a sentence for the form: the
+//     policy's (check_password's), [PasswordUnchanged],
+//     [PasswordWrongCurrent] or [PasswordThrottled]. current is checked
+//     as login checks a password, under the same throttle (a wrong one
+//     counts as a failed login for the account, or the browser's device
+//     cookie, and for the client's address; while throttled, even the
+//     right one fails), and a success counts as a login (last_login).
+//     Then the password is set (must_change_password is cleared), the
+//     user's other sessions end (deleted from a store that lists them,
+//     and on every store their fingerprint of the password no longer
+//     matches), the request's own session stays logged in under a new
+//     key with a fresh login time, and website.on_account_event gets
+//     password_changed. When every password check is busy, 503 with
+//     Retry-After, as for login. Without a login it is an error.
+//   - user_sessions(request, max_age=900) → the live sessions of the
+//     logged-in user, the newest first, as dicts: "id" (an opaque str
+//     naming the session, from which its token cannot be found),
+//     "created" and "last_used" (time.time values; last_used to the
+//     minute), "client" (the browser summary of its login), "address"
+//     (its login's client address) and "current" (True for the
+//     request's own). It needs a login at most max_age seconds old
+//     ([DefaultReauthMaxAge], 15 minutes), as reauth_required.
+//   - end_session(request, id, max_age=900) → True when it ended the
+//     user's session id (an "id" of user_sessions), as a logout would;
+//     False for an id that names no other session of the user's: another
+//     user's, one already ended, or the request's own (logout ends that).
+//     It needs a recent login, as user_sessions.
+//   - end_other_sessions(request, max_age=900) → how many of the user's
+//     other sessions it ended; the request's own stays logged in. It
+//     needs a recent login, as user_sessions.
+//
+// Sessions are listed without reading every stored one: the mongo and
+// memory stores keep, for each user, an index of their sessions'
+// ids (see [session.UserIndex]), which a login adds to and a logout or
+// end_session removes from; listing reads that index and then each
+// session by _id. With the mongo store the index is one small document
+// per user who has logged in, kept exact under concurrent logins and
+// logouts from any number of processes. The cookie store keeps each
+// session in its own browser, so it can list none but the request's
+// own: user_sessions gives that one alone, end_session ends nothing,
+// and end_other_sessions moves the user's session epoch on (as logout
+// does), which ends every other sealed session of the user at its next
+// request, and returns -1.
+//
 // create_user and set_password refuse what the page passed with an
 // [*AccountError] naming the username or the limit: 409 for a username
 // already taken, 404 for an unknown account, 400 for an invalid username

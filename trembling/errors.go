@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"net/http"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // errors

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/trembling/auth"
-	"go.starlark.net/starlark"
 )
 
 // loginFn is login(request, username, password) → bool.
@@ -74,7 +75,7 @@ func (t *Trembling) loginFn(_ *starlark.Thread, b *starlark.Builtin, args starla
 	if err := s.RenewToken(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	s.setLogin(u)
+	s.setLogin(u, a.newLoginInfo(r))
 	setUser(r, &u)
 	setLoginError(r, "")
 	r.Response.SetCookie(&http.Cookie{
@@ -172,14 +173,26 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 		}
 		return starlark.None, nil
 	}
-	to := string(loginURL)
+	return nil, t.toLogin(b, r, string(loginURL), false)
+}
+
+// toLogin ends the request with a 302 to the login page: loginURL, else
+// website.login_url, else Config.LoginURL, else DefaultLoginURL, with
+// ?next=<the path and query asked for>, and reauth=1 after it when a
+// logged-in user must give their password again (see reauth_required).
+func (t *Trembling) toLogin(b *starlark.Builtin, r *aspengo.Request, loginURL string, reauth bool) error {
+	to := loginURL
 	if to == "" {
 		to = t.loginURL(r.Website)
 	}
 	if to == "" {
 		to = DefaultLoginURL
 	}
-	return nil, fmt.Errorf("%s: %w", b.Name(), r.Redirect(withNext(to, r.URL.RequestURI()), http.StatusFound))
+	to = withNext(to, r.URL.RequestURI())
+	if reauth {
+		to += "&reauth=1"
+	}
+	return fmt.Errorf("%s: %w", b.Name(), r.Redirect(to, http.StatusFound))
 }
 
 // withNext returns u with the query parameter next=target added.

@@ -135,6 +135,10 @@ func (s *Session) IsNew() bool { return s.sess.IsNew() }
 // the zero time for a new session.
 func (s *Session) Created() time.Time { return s.sess.Created() }
 
+// Ref returns the opaque name of the stored session (see [session.Ref]),
+// "" when it is not stored or lives in its cookie.
+func (s *Session) Ref() string { return s.sess.Ref() }
+
 // RenewToken gives the session a new token and keeps its data, as a login
 // does against session fixation (see [session.Session.RenewToken]). The
 // old record is deleted at once; a store failure is a [*StoreError].

@@ -7,13 +7,14 @@ import (
 	"math"
 	"time"
 
+	"go.starlark.net/starlark"
+
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/database"
 	"github.com/aspengo/aspengo/trembling/session"
 	"github.com/aspengo/aspengo/trembling/session/cookiestore"
 	"github.com/aspengo/aspengo/trembling/session/memstore"
 	"github.com/aspengo/aspengo/trembling/session/mongostore"
-	"go.starlark.net/starlark"
 )
 
 // site is the session and account setup of one started Website, held by
@@ -56,6 +57,7 @@ func (t *Trembling) start(ctx context.Context, w *aspengo.Website) error {
 		IdleTimeout:      t.cfg.IdleTimeout,
 		Lifetime:         t.cfg.Lifetime,
 		LoggedIn:         hasLogin,
+		Owner:            loginOwner,
 		LoginIdleTimeout: loginIdle,
 		LoginLifetime:    loginLifetime,
 		Cookie:           t.cookie(),

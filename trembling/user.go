@@ -3,12 +3,14 @@ package trembling
 import (
 	"errors"
 	"fmt"
+	"time"
+
+	starlarktime "go.starlark.net/lib/time"
+	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
 	"github.com/aspengo/aspengo/simplate"
 	"github.com/aspengo/aspengo/trembling/auth"
-	starlarktime "go.starlark.net/lib/time"
-	"go.starlark.net/starlark"
 )
 
 // loginKey is the reserved session key that holds the login:
@@ -21,6 +23,9 @@ const loginKey = "_auth"
 const (
 	loginUser        = "username"
 	loginFingerprint = "fingerprint"
+	loginAt          = "at"     // when the user gave their password: Unix milliseconds
+	loginClient      = "client" // the browser and system, from the User-Agent
+	loginAddr        = "addr"   // the client's address
 )
 
 // the request's user
@@ -106,9 +111,59 @@ func hasLogin(data map[string]any) bool {
 	return username != ""
 }
 
-// setLogin stores the login of u in the session.
-func (s *Session) setLogin(u auth.User) {
+// loginOwner returns the canonical username of the login that session
+// data holds, or "": the session manager lists a session under it (see
+// user_sessions).
+func loginOwner(data map[string]any) string {
+	login, _ := data[loginKey].(map[string]any)
+	username, _ := login[loginUser].(string)
+	if username == "" {
+		return ""
+	}
+	return auth.Canonical(username)
+}
+
+// loginInfo is when and from where a user logged in.
+type loginInfo struct {
+	at     time.Time // zero for a login stored before logins had a time
+	client string    // summary of the User-Agent
+	addr   string
+}
+
+// loginInfoOf returns the loginInfo stored in login, a session's loginKey
+// map.
+func loginInfoOf(login map[string]any) loginInfo {
+	var li loginInfo
+	if ms, ok := login[loginAt].(int64); ok {
+		li.at = time.UnixMilli(ms)
+	}
+	li.client, _ = login[loginClient].(string)
+	li.addr, _ = login[loginAddr].(string)
+	return li
+}
+
+// newLoginInfo returns the loginInfo of a login by the request r now.
+func (a *authSite) newLoginInfo(r *aspengo.Request) loginInfo {
+	return loginInfo{at: a.now(), client: clientSummary(r.UserAgent()), addr: a.client(r)}
+}
+
+// setLogin stores the login of u in the session, made as li says.
+func (s *Session) setLogin(u auth.User, li loginInfo) {
 	s.login = map[string]any{loginUser: u.Username, loginFingerprint: auth.Fingerprint(u)}
+	if !li.at.IsZero() {
+		s.login[loginAt] = li.at.UnixMilli()
+	}
+	if li.client != "" {
+		s.login[loginClient] = li.client
+	}
+	if li.addr != "" {
+		s.login[loginAddr] = li.addr
+	}
+}
+
+// loginInfo returns when and from where the session's login was made.
+func (s *Session) loginInfo() loginInfo {
+	return loginInfoOf(s.login)
 }
 
 // authInbound is the hook trembling.auth:inbound. It reads nothing: it

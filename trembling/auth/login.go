@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -158,7 +159,7 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 	if err != nil || !found || !d.IsActive || password == "" || utf8.RuneCountInString(password) > MaxPasswordLen {
 		return User{}, ErrInvalidCredentials
 	}
-	if d.MustChange && s.now().Sub(d.PasswordChangedAt) > s.tempLife {
+	if d.MustChange && d.TemporarySince != nil && s.now().Sub(*d.TemporarySince) > s.tempLife {
 		s.logger.Info("auth: login with an expired temporary password refused", "user", d.Username)
 		return User{}, ErrInvalidCredentials
 	}
@@ -183,22 +184,39 @@ func (s *Users) checkPassword(ctx context.Context, username, password string) (U
 // one.
 func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) (User, error) {
 	defer s.forget(d.Username)
+	// A password set under an older, laxer policy (too short, or common
+	// now) still logs in, once: the user must then choose another.
+	weak := !d.MustChange && CheckPassword(password) != nil
+	if weak {
+		s.logger.Info("auth: the password logged in with no longer meets the policy; the user must change it", "user", d.Username)
+	}
+	loginSet := func(now time.Time) bson.D {
+		set := bson.D{{Key: "last_login", Value: now}}
+		if weak {
+			set = append(set, bson.E{Key: "must_change_password", Value: true})
+		}
+		return set
+	}
+	done := func(now time.Time) (User, error) {
+		d.LastLogin = &now
+		d.MustChange = d.MustChange || weak
+		return d.user(), nil
+	}
 	now := s.now()
 	if !s.needsUpgrade(d.PasswordHash) {
 		res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "last_login", Value: now}}}})
+			bson.D{{Key: "$set", Value: loginSet(now)}})
 		if err != nil {
 			return User{}, fmt.Errorf("auth: recording login of %s: %w", quote(d.Username), err)
 		}
 		if res.MatchedCount == 0 {
 			return User{}, ErrInvalidCredentials // deleted meanwhile
 		}
-		d.LastLogin = &now
-		return d.user(), nil
+		return done(now)
 	}
 	for try := 0; ; try++ {
 		now := s.now()
-		set := bson.D{{Key: "last_login", Value: now}}
+		set := loginSet(now)
 		newHash := d.PasswordHash
 		if s.needsUpgrade(d.PasswordHash) {
 			if h, err := s.hash(ctx, password); err != nil {
@@ -218,8 +236,7 @@ func (s *Users) loginSucceeded(ctx context.Context, d userDoc, password string) 
 		}
 		if res.MatchedCount > 0 {
 			d.PasswordHash = newHash
-			d.LastLogin = &now
-			return d.user(), nil
+			return done(now)
 		}
 		if try > 0 {
 			return User{}, ErrInvalidCredentials // changed twice during one login: give up

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/crypto/bcrypt"
@@ -20,7 +21,8 @@ func TestPepperedHashUpgrade(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db := enginetest.DB(t)
-	u := newUsers(t, db, auth.Options{MaxFailures: 100})
+	clk := newClock()
+	u := newUsers(t, db, auth.Options{MaxFailures: 100, Now: clk.Now})
 	old, err := bcrypt.GenerateFromPassword([]byte("short"), testCost)
 	if err != nil {
 		t.Fatal(err)
@@ -47,15 +49,22 @@ func TestPepperedHashUpgrade(t *testing.T) {
 	if h := read(); h != string(old) {
 		t.Fatalf("a failed login changed the hash to %q", h)
 	}
-	if _, err := u.Authenticate(ctx, "olive", "short"); err != nil {
+	got, err := u.Authenticate(ctx, "olive", "short")
+	if err != nil {
 		t.Fatalf("old hash: %v", err)
+	}
+	// "short" fails today's policy: the user must choose another, but
+	// it is not a temporary password that expires.
+	if !got.MustChangePassword {
+		t.Error("a login with a password the policy refuses left MustChangePassword false")
 	}
 	h := read()
 	if !strings.HasPrefix(h, auth.PepperedPrefix) {
 		t.Fatalf("after login the hash is %q; want the prefix %q", h, auth.PepperedPrefix)
 	}
-	if _, err := u.Authenticate(ctx, "olive", "short"); err != nil {
-		t.Errorf("upgraded hash: %v", err)
+	clk.Advance(30 * 24 * time.Hour)
+	if got, err := u.Authenticate(ctx, "olive", "short"); err != nil || !got.MustChangePassword {
+		t.Errorf("upgraded hash, a month later: %v, must change %v; want a login that must change", err, got.MustChangePassword)
 	}
 	if _, err := u.Authenticate(ctx, "olive", "short!"); err != auth.ErrInvalidCredentials {
 		t.Errorf("wrong password on the upgraded hash: %v", err)

@@ -88,6 +88,11 @@ type userDoc struct {
 	LastLogin         *time.Time `bson:"last_login"`
 	PasswordChangedAt time.Time  `bson:"password_changed_at"`
 	MustChange        bool       `bson:"must_change_password,omitempty"`
+	// TemporarySince is when an operator set a temporary password (it
+	// expires after Options.TemporaryLifetime); nil otherwise, also when
+	// MustChange comes from a login with a password the policy now
+	// refuses.
+	TemporarySince *time.Time `bson:"temporary_since,omitempty"`
 	// SessionEpoch counts the times the account was disabled or its
 	// sessions were ended (Users.EndSessions): sessions from an earlier
 	// epoch end (it is part of the Fingerprint).
@@ -538,10 +543,12 @@ func (s *Users) setPassword(ctx context.Context, username, password string, temp
 	if err != nil {
 		return err
 	}
+	now := s.now()
 	return s.update(ctx, username, "setting password", bson.D{
 		{Key: "password_hash", Value: h},
-		{Key: "password_changed_at", Value: s.now()},
+		{Key: "password_changed_at", Value: now},
 		{Key: "must_change_password", Value: temporary},
+		{Key: "temporary_since", Value: temporarySince(temporary, now)},
 	})
 }
 
@@ -549,11 +556,19 @@ func (s *Users) setPassword(ctx context.Context, username, password string, temp
 // username's account (aspengo user add --temporary sets it on a new
 // account). Setting it starts the temporary password's lifetime.
 func (s *Users) SetMustChangePassword(ctx context.Context, username string, must bool) error {
-	set := bson.D{{Key: "must_change_password", Value: must}}
-	if must {
-		set = append(set, bson.E{Key: "password_changed_at", Value: s.now()})
+	return s.update(ctx, username, "setting must_change_password", bson.D{
+		{Key: "must_change_password", Value: must},
+		{Key: "temporary_since", Value: temporarySince(must, s.now())},
+	})
+}
+
+// temporarySince is the value of the field temporary_since: now for a
+// temporary password, else null.
+func temporarySince(temporary bool, now time.Time) any {
+	if temporary {
+		return now
 	}
-	return s.update(ctx, username, "setting must_change_password", set)
+	return nil
 }
 
 // forget drops username's cached account after a write of this process.

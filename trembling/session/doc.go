@@ -64,4 +64,17 @@
 // merge concurrent requests, since each cookie holds one request's whole
 // view of the session (the last response's cookie wins). Package
 // sessiontest holds the conformance suite every store passes.
+//
+// # A user's sessions
+//
+// With [Manager.Owner] set, a session logged in as a user is recorded in
+// that user's index when it is created, if the store is a [UserIndex]
+// (memstore and mongostore are), and dropped from it when it is deleted.
+// [Manager.UserSessions] then lists the user's live sessions by reading
+// the index and each session by id, never the whole store, and
+// [Manager.EndUserSession] ends one of them by its [Ref], an opaque name
+// a page may show: neither the token nor the store id can be found from
+// it, and it only names sessions of the user it is used for. Sealed
+// cookies cannot be listed: those methods then fail with
+// [ErrNoUserIndex].
 package session

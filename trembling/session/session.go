@@ -160,6 +160,7 @@ func (s *Session) drop(ctx context.Context) error {
 		if err := s.m.Store.Delete(ctx, Hash(s.token)); err != nil {
 			return fmt.Errorf("session: deleting session: %w", err)
 		}
+		s.m.unindex(ctx, Hash(s.token), s.rec.Data)
 	}
 	s.stored = false
 	s.expire = true

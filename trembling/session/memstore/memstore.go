@@ -46,6 +46,8 @@ type Store struct {
 	records map[string]*list.Element // of *entry
 	order   list.List                // oldest write first
 	bytes   int64
+	users   map[string]map[string]time.Time // user -> session id -> expiry
+	ownerOf map[string]string               // session id -> user, for the ids in users
 }
 
 // entry is one record with its estimated size.
@@ -55,7 +57,10 @@ type entry struct {
 	size int64
 }
 
-var _ session.Store = (*Store)(nil)
+var (
+	_ session.Store     = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+)
 
 // New returns an empty store with the default bounds.
 func New() *Store {
@@ -63,6 +68,8 @@ func New() *Store {
 		MaxSessions: DefaultMaxSessions,
 		MaxBytes:    DefaultMaxBytes,
 		records:     map[string]*list.Element{},
+		users:       map[string]map[string]time.Time{},
+		ownerOf:     map[string]string{},
 	}
 }
 
@@ -74,7 +81,9 @@ func (s *Store) put(id string, r session.Record) {
 	s.records[id] = s.order.PushBack(e)
 	s.bytes += e.size
 	for s.order.Len() > 1 && (s.order.Len() > s.MaxSessions || s.bytes > s.MaxBytes) {
-		s.remove(s.order.Front().Value.(*entry).id)
+		oldest := s.order.Front().Value.(*entry).id
+		s.remove(oldest)
+		s.unindex(oldest)
 	}
 }
 
@@ -93,6 +102,19 @@ func (s *Store) remove(id string) {
 		s.bytes -= el.Value.(*entry).size
 		s.order.Remove(el)
 		delete(s.records, id)
+	}
+}
+
+// unindex drops id from its user's index. s.mu is held.
+func (s *Store) unindex(id string) {
+	user, ok := s.ownerOf[id]
+	if !ok {
+		return
+	}
+	delete(s.ownerOf, id)
+	delete(s.users[user], id)
+	if len(s.users[user]) == 0 {
+		delete(s.users, user)
 	}
 }
 
@@ -191,6 +213,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	s.remove(id)
+	s.unindex(id)
 	s.mu.Unlock()
 	return nil
 }
@@ -208,7 +231,60 @@ func (s *Store) DeleteExpired(ctx context.Context) error {
 			s.remove(id)
 		}
 	}
+	for id, user := range s.ownerOf {
+		if _, ok := s.records[id]; !ok && !now.Before(s.users[user][id]) {
+			s.unindex(id)
+		}
+	}
 	return nil
+}
+
+// AddUserSession records that session id belongs to user until expires.
+// An id deleted or dropped beyond the store's bounds leaves the index
+// with it, and an expired one with the sweep (DeleteExpired).
+func (s *Store) AddUserSession(ctx context.Context, user, id string, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unindex(id)
+	if s.users[user] == nil {
+		s.users[user] = map[string]time.Time{}
+	}
+	s.users[user][id] = expires
+	s.ownerOf[id] = user
+	return nil
+}
+
+// RemoveUserSession drops id from user's index.
+func (s *Store) RemoveUserSession(ctx context.Context, user, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ownerOf[id] == user {
+		s.unindex(id)
+	}
+	return nil
+}
+
+// UserSessions returns the ids in user's index that have not expired.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id, exp := range s.users[user] {
+		if now.Before(exp) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // Count returns the number of records held, expired ones included.

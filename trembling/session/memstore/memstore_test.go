@@ -109,3 +109,10 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkUserSessions measures the listing of one user's sessions
+// among 1 k and 100 k stored sessions (see
+// sessiontest.BenchmarkUserSessions).
+func BenchmarkUserSessions(b *testing.B) {
+	sessiontest.BenchmarkUserSessions(b, func(*testing.B) session.Store { return memstore.New() })
+}

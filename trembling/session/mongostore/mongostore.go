@@ -66,6 +66,20 @@
 // form is unambiguous. Integers that another writer stored as 32-bit read
 // back as int64.
 //
+// # Users' indexes
+//
+// The store is a [session.UserIndex]: the sessions of one user are listed
+// in a version chain of their own, with _id "u" + hex(SHA-256(user)) (no
+// session's _id has that form, and the name itself is not stored), whose
+// data maps each session id to its absolute expiry. Adding and removing
+// an entry is a [session.Change] applied by the same insert race as a
+// session's save, so concurrent logins and logouts of one user, from any
+// number of processes, all keep their entries; listing reads the index
+// by _id and never scans. An index never expires (its documents are
+// marked index: true, and Count leaves them out): the sweep removes its
+// old versions, and one small head stays for each user who has logged
+// in. Entries whose expiry has passed are dropped by the next addition.
+//
 // # Cache
 //
 // [WithCache] gives the store an in-process cache of decoded latest
@@ -92,7 +106,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/aspengo/aspengo/trembling/session"
 )
@@ -107,30 +120,6 @@ const Grace = 5 * time.Minute
 // maxRetries bounds how often Update and Delete retry after losing an
 // insert race; each loss means another request saved the same session.
 const maxRetries = 100
-
-// A Versioner tells when a document may have changed: Version(db, coll,
-// id) changes whenever the document {_id: id} of db.coll may have been
-// inserted, changed or deleted, by any connection. A copy read after
-// recording v = Version(...) stays valid while Version(...) == v.
-type Versioner interface {
-	Version(db, coll, id string) uint64
-}
-
-// An Option configures a Store.
-type Option func(*Store)
-
-// WithCache keeps up to size decoded sessions in the process (0 means
-// 10,000), each validated on use by v: a cached session is used while v
-// reports that its next version has not been inserted, so a save or a
-// logout from any process is seen at the next request.
-func WithCache(v Versioner, size int) Option {
-	return func(s *Store) {
-		if size <= 0 {
-			size = 10_000
-		}
-		s.cache = &cache{v: v, max: size, m: map[string]cached{}}
-	}
-}
 
 // Store is a MongoDB session store. It is safe for concurrent use.
 type Store struct {
@@ -220,6 +209,9 @@ func doc(id string, n int64, rec session.Record, deleted bool, at time.Time) bso
 	if deleted {
 		d = append(d, bson.E{Key: "deleted", Value: true})
 	}
+	if isIndex(id) {
+		d = append(d, bson.E{Key: "index", Value: true}) // a user's index, not a session
+	}
 	return d
 }
 
@@ -250,9 +242,6 @@ func (s *Store) get(ctx context.Context, id string) (state, bool, error) {
 
 // latest returns the latest version of session id.
 func (s *Store) latest(ctx context.Context, id string) (state, bool, error) {
-	if !validID(id) {
-		return state{}, false, nil // never stored: no query for it
-	}
 	if c, ok := s.cache.get(id); ok {
 		if s.cache.version(s.db, versionID(id, c.st.n+1)) == c.next {
 			return c.st, true, nil
@@ -288,6 +277,9 @@ func (s *Store) probe(ctx context.Context, id string, st state) (state, error) {
 
 // Find returns the live record stored under id.
 func (s *Store) Find(ctx context.Context, id string) (session.Record, bool, error) {
+	if !validID(id) {
+		return session.Record{}, false, nil // never stored: no query for it
+	}
 	st, found, err := s.latest(ctx, id)
 	if err != nil {
 		return session.Record{}, false, fmt.Errorf("mongostore: finding session: %w", err)
@@ -340,6 +332,14 @@ func (s *Store) Create(ctx context.Context, id string, r session.Record) error {
 // change is applied in turn, as it would have been one by one, and each
 // caller is answered once the version holding its change is written.
 func (s *Store) Update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
+	if !validID(id) {
+		return session.Record{}, false, nil // never stored: no query for it
+	}
+	return s.update(ctx, id, c)
+}
+
+// update is Update of the chain id, a session's or a user index's.
+func (s *Store) update(ctx context.Context, id string, c session.Change) (session.Record, bool, error) {
 	p := &pendingSave{c: c}
 	s.pmu.Lock()
 	s.pending[id] = append(s.pending[id], p)
@@ -479,6 +479,9 @@ func (s *Store) append(ctx context.Context, id string, n int64, rec session.Reco
 // Delete ends session id by inserting a tombstone as its next version.
 // Deleting an unknown or already deleted id is not an error.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	if !validID(id) {
+		return nil // never stored: no query for it
+	}
 	unlock, err := s.lock(ctx, id)
 	if err != nil {
 		return fmt.Errorf("mongostore: deleting session: %w", err)
@@ -503,216 +506,6 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		st, err = s.probe(ctx, id, st)
 	}
 	return fmt.Errorf("mongostore: deleting session: lost the race %d times", maxRetries)
-}
-
-// chain is what the sweep knows of one session's documents.
-type chain struct {
-	head     *meta
-	versions map[int64]meta
-}
-
-type meta struct {
-	id      string
-	n       int64
-	expires time.Time
-	deleted bool
-	at      time.Time
-}
-
-// DeleteExpired removes the sessions whose latest version is expired or a
-// tombstone, heads first, and the old versions no one can need any more
-// (see the package doc). It reads the whole collection.
-func (s *Store) DeleteExpired(ctx context.Context) error {
-	now := s.now()
-	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
-		{Key: "sid", Value: 1}, {Key: "v", Value: 1}, {Key: "idleExpires", Value: 1},
-		{Key: "absoluteExpires", Value: 1}, {Key: "deleted", Value: 1}, {Key: "at", Value: 1},
-	}))
-	if err != nil {
-		return fmt.Errorf("mongostore: deleting expired sessions: %w", err)
-	}
-	chains := map[string]*chain{}
-	for cur.Next(ctx) {
-		raw := cur.Current
-		id, _ := raw.Lookup("_id").StringValueOK()
-		sid, ok := raw.Lookup("sid").StringValueOK()
-		if !ok {
-			sid = id // a head written before versions existed
-		}
-		m := meta{id: id}
-		m.n, _ = raw.Lookup("v").AsInt64OK()
-		idle, _ := raw.Lookup("idleExpires").TimeOK()
-		abs, _ := raw.Lookup("absoluteExpires").TimeOK()
-		m.expires = session.Record{IdleExpires: idle, AbsoluteExpires: abs}.Expires()
-		m.deleted, _ = raw.Lookup("deleted").BooleanOK()
-		m.at, _ = raw.Lookup("at").TimeOK()
-		c := chains[sid]
-		if c == nil {
-			c = &chain{versions: map[int64]meta{}}
-			chains[sid] = c
-		}
-		if id == sid {
-			c.head = &m
-		} else {
-			c.versions[m.n] = m
-		}
-	}
-	if err := cur.Err(); err != nil {
-		cur.Close(ctx)
-		return fmt.Errorf("mongostore: deleting expired sessions: %w", err)
-	}
-	cur.Close(ctx)
-
-	var del []string
-	for sid, c := range chains {
-		del = append(del, c.obsolete(sid, now)...)
-	}
-	for _, id := range del {
-		if _, err := s.coll.DeleteOne(ctx, byID(id)); err != nil {
-			return fmt.Errorf("mongostore: deleting expired sessions: %w", err)
-		}
-		s.cache.drop(id)
-	}
-	return nil
-}
-
-// obsolete returns the _ids of c's documents to remove at now, head first.
-func (c *chain) obsolete(sid string, now time.Time) []string {
-	var ids []string
-	latest := meta{n: -1}
-	if c.head != nil {
-		latest = *c.head
-	}
-	for _, v := range c.versions {
-		if v.n > latest.n {
-			latest = v
-		}
-	}
-	old := now.Add(-Grace)
-	switch {
-	case c.head == nil:
-		// Versions left by a removal (or by a writer that lost to it):
-		// invisible without a head.
-		if latest.at.Before(old) || !now.Before(latest.expires) || latest.deleted {
-			for _, v := range c.versions {
-				ids = append(ids, v.id)
-			}
-		}
-	case latest.deleted || !now.Before(latest.expires):
-		ids = append(ids, sid)
-		for _, v := range c.versions {
-			ids = append(ids, v.id)
-		}
-	case c.head.at.Before(old):
-		for _, v := range c.versions {
-			if v.n <= c.head.n && v.n < latest.n && v.at.Before(old) {
-				ids = append(ids, v.id)
-			}
-		}
-	}
-	return ids
-}
-
-// Count returns the number of sessions stored (heads), expired ones
-// included. It reads the whole collection.
-func (s *Store) Count(ctx context.Context) (int, error) {
-	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "$or", Value: bson.A{
-		bson.D{{Key: "v", Value: int64(0)}},
-		bson.D{{Key: "v", Value: bson.D{{Key: "$exists", Value: false}}}},
-	}}})
-	if err != nil {
-		return 0, fmt.Errorf("mongostore: counting sessions: %w", err)
-	}
-	return int(n), nil
-}
-
-// EnsureIndexes creates a TTL index on expiresAt (the absolute expiry)
-// where the server has them. The embedded engine has none: it is told at
-// Debug level, and expired sessions are removed by [Store.Sweep] alone.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "expiresAt", Value: 1}},
-		Options: options.Index().SetName("expiresAt_ttl").SetExpireAfterSeconds(0),
-	})
-	if err == nil {
-		return nil
-	}
-	var se mongo.ServerError
-	if ctx.Err() != nil || !errors.As(err, &se) {
-		return fmt.Errorf("mongostore: creating TTL index on %s.expiresAt: %w", Collection, err)
-	}
-	s.log().Debug("mongostore: no TTL index on this server; the sweep removes expired sessions", "err", err)
-	return nil
-}
-
-// Sweep removes expired sessions every interval until ctx is done (see
-// [session.Sweep]). It blocks; run it in its own goroutine.
-func (s *Store) Sweep(ctx context.Context, every time.Duration) {
-	session.Sweep(ctx, s, every, s.log())
-}
-
-// cache keeps decoded latest versions, validated by a Versioner. A nil
-// *cache caches nothing.
-type cache struct {
-	v   Versioner
-	max int
-
-	mu sync.Mutex
-	m  map[string]cached
-}
-
-// cached is the latest version of a session as last read, and the
-// Versioner's token for the _id of the version after it, taken before
-// that _id was found missing.
-type cached struct {
-	st   state
-	next uint64
-}
-
-func (c *cache) version(db, id string) uint64 {
-	if c == nil {
-		return 0
-	}
-	return c.v.Version(db, Collection, id)
-}
-
-func (c *cache) get(id string) (cached, bool) {
-	if c == nil {
-		return cached{}, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[id]
-	return e, ok
-}
-
-// put keeps e, replacing a copy of an older version only; when full it
-// first drops an arbitrary entry.
-func (c *cache) put(id string, e cached) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.m[id]; ok && old.st.n > e.st.n {
-		return
-	}
-	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[id] = e
-}
-
-func (c *cache) drop(id string) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	delete(c.m, id)
-	c.mu.Unlock()
 }
 
 // Fill stores r as a new session under each of ids, in one InsertMany:

@@ -33,7 +33,12 @@ func newStore(t testing.TB) *mongostore.Store {
 }
 
 func TestStore(t *testing.T) {
-	var opts []sessiontest.Option
+	// A second store over the same database is a second process.
+	opts := []sessiontest.Option{sessiontest.WithPeer(func(s session.Store) session.Store {
+		peer := mongostore.New(s.(*mongostore.Store).Database())
+		peer.Logger = quiet
+		return peer
+	})}
 	if os.Getenv(enginetest.EnvEngine) == enginetest.EngineServer {
 		opts = append(opts, sessiontest.WithoutNUL())
 	}
@@ -218,4 +223,11 @@ func BenchmarkSizedCached(b *testing.B) {
 		s := newStore(b)
 		return mongostore.New(s.Database(), mongostore.WithCache(stillVersioner{}, 2_000_000))
 	})
+}
+
+// BenchmarkUserSessions measures the listing of one user's sessions
+// among 1 k and 100 k stored sessions (see
+// sessiontest.BenchmarkUserSessions), on the embedded engine by default.
+func BenchmarkUserSessions(b *testing.B) {
+	sessiontest.BenchmarkUserSessions(b, func(b *testing.B) session.Store { return newStore(b) })
 }

@@ -3,11 +3,8 @@ package sessiontest
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +27,19 @@ func TestManager(t *testing.T, newManager func(t *testing.T) *session.Manager) {
 			m := newManager(t)
 			e := &env{m: m, clock: &clock{t: time.Now()}}
 			m.Now = e.clock.now
+			if m.Codec == nil {
+				e.store = &countingStore{Store: m.Store}
+				m.Store = e.store
+			}
+			tc.fn(t, e)
+		})
+	}
+	for _, tc := range userSessionTests {
+		t.Run("UserSessions/"+tc.name, func(t *testing.T) {
+			m := newManager(t)
+			e := &env{m: m, clock: &clock{t: time.Now()}}
+			m.Now = e.clock.now
+			m.Owner = func(data map[string]any) string { u, _ := data[ownerKey].(string); return u }
 			if m.Codec == nil {
 				e.store = &countingStore{Store: m.Store}
 				m.Store = e.store
@@ -107,6 +117,35 @@ func (s *countingStore) Update(ctx context.Context, id string, c session.Change)
 func (s *countingStore) Delete(ctx context.Context, id string) error {
 	s.writes.Add(1)
 	return s.Store.Delete(ctx, id)
+}
+
+// The UserIndex methods pass through, or fail with
+// session.ErrNoUserIndex when the store is not one.
+
+func (s *countingStore) AddUserSession(ctx context.Context, user, id string, expires time.Time) error {
+	ix, ok := s.Store.(session.UserIndex)
+	if !ok {
+		return session.ErrNoUserIndex
+	}
+	s.writes.Add(1)
+	return ix.AddUserSession(ctx, user, id, expires)
+}
+
+func (s *countingStore) RemoveUserSession(ctx context.Context, user, id string) error {
+	ix, ok := s.Store.(session.UserIndex)
+	if !ok {
+		return session.ErrNoUserIndex
+	}
+	s.writes.Add(1)
+	return ix.RemoveUserSession(ctx, user, id)
+}
+
+func (s *countingStore) UserSessions(ctx context.Context, user string) ([]string, error) {
+	ix, ok := s.Store.(session.UserIndex)
+	if !ok {
+		return nil, session.ErrNoUserIndex
+	}
+	return ix.UserSessions(ctx, user)
 }
 
 func (e *env) writes() int64 {
@@ -335,485 +374,5 @@ func testSecureCookie(t *testing.T, e *env) {
 		if err != nil || s2.IsNew() {
 			t.Errorf("%+v %s: the session set as %s is not found by the next request (%v)", tc.cookie, tc.url, c.Name, err)
 		}
-	}
-}
-
-func testUnchanged(t *testing.T, e *env) {
-	e.do(t, 200, set("cart", []any{map[string]any{"sku": "A1", "qty": int64(1)}}))
-	before := e.writes()
-	for range 3 {
-		e.clock.advance(10 * time.Second)
-		res := e.do(t, 200, func(s *session.Session) {
-			// Setting a value to what it already is is no change.
-			s.Set("cart", []any{map[string]any{"qty": int64(1), "sku": "A1"}})
-		})
-		if res.cookie != nil || len(res.header) != 0 {
-			t.Errorf("an unchanged session set headers %v", res.header)
-		}
-	}
-	if w := e.writes(); w != before {
-		t.Errorf("unchanged session made %d store writes, want 0", w-before)
-	}
-}
-
-func testNestedChange(t *testing.T, e *env) {
-	e.do(t, 200, set("cart", []any{map[string]any{"sku": "A1", "qty": int64(1)}}))
-	res := e.do(t, 200, func(s *session.Session) {
-		v, _ := s.Get("cart")
-		item := v.([]any)[0].(map[string]any)
-		item["qty"] = int64(2) // changed in place, two levels down
-	})
-	if res.cookie == nil {
-		t.Fatalf("a nested change set no cookie")
-	}
-	data, _ := e.load(t, e.cookie)
-	want := map[string]any{"cart": []any{map[string]any{"sku": "A1", "qty": int64(2)}}}
-	if d := cmp.Diff(want, data); d != "" {
-		t.Errorf("after a nested change (-want +got):\n%s", d)
-	}
-	// int64(2) -> float64(2) is a change too.
-	e.do(t, 200, func(s *session.Session) {
-		v, _ := s.Get("cart")
-		v.([]any)[0].(map[string]any)["qty"] = float64(2)
-	})
-	data, _ = e.load(t, e.cookie)
-	if got := data["cart"].([]any)[0].(map[string]any)["qty"]; got != float64(2) {
-		t.Errorf("qty = %#v after changing its type, want float64(2)", got)
-	}
-}
-
-func testIdleRefresh(t *testing.T, e *env) {
-	e.do(t, 200, set("x", int64(1)))
-	e.clock.advance(30 * time.Second)
-	if res := e.do(t, 200, nil); res.cookie != nil {
-		t.Errorf("refresh after 30s: cookie set, want none within a minute")
-	}
-	before := e.writes()
-	e.clock.advance(31 * time.Second)
-	res := e.do(t, 200, nil)
-	if res.cookie == nil {
-		t.Fatalf("no refresh after 61s")
-	}
-	if e.store != nil && e.writes() != before+1 {
-		t.Errorf("refresh made %d writes, want 1", e.writes()-before)
-	}
-	if want := e.clock.now().Add(session.DefaultIdleTimeout); res.cookie.Expires.Unix() != want.Unix() {
-		t.Errorf("refreshed cookie expires %v, want %v", res.cookie.Expires, want)
-	}
-	// The stored idle expiry moved: 23h later (past the first expiry)
-	// the session is still there.
-	e.clock.advance(23*time.Hour + 30*time.Minute)
-	if _, found := e.load(t, e.cookie); !found {
-		t.Errorf("session gone 23.5h after a refresh, want it kept")
-	}
-}
-
-func testIdleTimeout(t *testing.T, e *env) {
-	e.do(t, 200, set("x", int64(1)))
-	old := e.cookie
-	e.clock.advance(session.DefaultIdleTimeout - time.Second)
-	if _, found := e.load(t, old); !found {
-		t.Fatalf("session gone before its idle timeout")
-	}
-	e.clock.advance(time.Second)
-	if data, found := e.load(t, old); found {
-		t.Errorf("session loaded with %v at its idle timeout, want a new session", data)
-	}
-	// Saving the new session does not bring back the old data.
-	e.do(t, 200, set("y", int64(2)))
-	if data, _ := e.load(t, e.cookie); !cmp.Equal(data, map[string]any{"y": int64(2)}) {
-		t.Errorf("session after the timeout = %v, want only y", data)
-	}
-	if e.m.Codec == nil && e.cookie == old {
-		t.Errorf("the expired session's token was reused")
-	}
-}
-
-// testLoginLimits checks that a session Manager.LoggedIn reports as
-// logged in gets the login limits, and others keep the anonymous ones.
-func testLoginLimits(t *testing.T, e *env) {
-	e.m.LoggedIn = func(data map[string]any) bool { _, ok := data["user"]; return ok }
-	// start makes a session with key set, as its own browser.
-	start := func(key string) string {
-		res := e.request(t, "", 200, false, set(key, "alice"))
-		if res.err != nil || res.cookie == nil {
-			t.Fatalf("new session: cookie %v, error %v", res.cookie, res.err)
-		}
-		return res.cookie.Value
-	}
-	// use is a request of the browser holding *cookie that changes
-	// nothing (so only a due idle refresh is saved).
-	use := func(cookie *string) {
-		res := e.request(t, *cookie, 200, false, nil)
-		if res.err != nil {
-			t.Fatalf("Commit: %v", res.err)
-		}
-		if res.cookie != nil {
-			*cookie = res.cookie.Value
-		}
-	}
-
-	anon, user := start("name"), start("user")
-	e.clock.advance(session.DefaultLoginIdleTimeout - time.Second)
-	if _, found := e.load(t, user); !found {
-		t.Fatalf("logged-in session gone before its idle timeout")
-	}
-	e.clock.advance(time.Second)
-	if _, found := e.load(t, user); found {
-		t.Errorf("logged-in session still there %v after its last use, want gone", session.DefaultLoginIdleTimeout)
-	}
-	if _, found := e.load(t, anon); !found {
-		t.Errorf("anonymous session gone after %v, want it kept for %v", session.DefaultLoginIdleTimeout, session.DefaultIdleTimeout)
-	}
-
-	// Used every 20 minutes, a logged-in session ends 12 hours after it
-	// began; an anonymous one goes on.
-	anon, user = start("name"), start("user")
-	for elapsed := time.Duration(0); elapsed < session.DefaultLoginLifetime-20*time.Minute; elapsed += 20 * time.Minute {
-		e.clock.advance(20 * time.Minute)
-		use(&anon)
-		use(&user)
-		if _, found := e.load(t, user); !found {
-			t.Fatalf("logged-in session used every 20 minutes gone after %v, before its lifetime", elapsed+20*time.Minute)
-		}
-	}
-	e.clock.advance(20 * time.Minute)
-	if _, found := e.load(t, user); found {
-		t.Errorf("logged-in session still there %v after it began, want gone", session.DefaultLoginLifetime)
-	}
-	if _, found := e.load(t, anon); !found {
-		t.Errorf("anonymous session used every 20 minutes gone after %v", session.DefaultLoginLifetime)
-	}
-
-	// Configured limits replace the defaults.
-	e.m.LoginIdleTimeout, e.m.LoginLifetime = 5*time.Minute, time.Hour
-	user = start("user")
-	e.clock.advance(5 * time.Minute)
-	if _, found := e.load(t, user); found {
-		t.Errorf("logged-in session still there after LoginIdleTimeout %v", e.m.LoginIdleTimeout)
-	}
-	user = start("user")
-	for range 14 {
-		e.clock.advance(4 * time.Minute)
-		use(&user)
-	}
-	if _, found := e.load(t, user); !found {
-		t.Fatalf("logged-in session used every 4 minutes gone after 56 minutes")
-	}
-	e.clock.advance(4 * time.Minute)
-	if _, found := e.load(t, user); found {
-		t.Errorf("logged-in session still there after LoginLifetime %v", e.m.LoginLifetime)
-	}
-}
-
-func testAbsoluteLifetime(t *testing.T, e *env) {
-	e.m.IdleTimeout = 30 * time.Minute
-	e.m.Lifetime = 2 * time.Hour
-	e.do(t, 200, set("n", int64(0)))
-	for i := int64(1); i <= 5; i++ { // uses at 20, 40, ... 100 minutes
-		e.clock.advance(20 * time.Minute)
-		e.do(t, 200, set("n", i))
-	}
-	data, found := e.load(t, e.cookie)
-	if !found || data["n"] != int64(5) {
-		t.Fatalf("at 100 min: loaded %v, %v; want n=5", data, found)
-	}
-	e.clock.advance(20 * time.Minute) // 120 minutes: the lifetime is over
-	if data, found := e.load(t, e.cookie); found {
-		t.Errorf("session loaded with %v after its lifetime, want a new session", data)
-	}
-}
-
-func testNoSaveOn5xx(t *testing.T, e *env) {
-	res := e.do(t, 500, set("x", int64(1)))
-	if res.cookie != nil || len(res.header) != 0 {
-		t.Errorf("a new session on a 500 set headers %v", res.header)
-	}
-	e.do(t, 200, set("x", int64(1)))
-	before := e.writes()
-	for _, status := range []int{500, 502, 503} {
-		res := e.do(t, status, set("x", int64(status)))
-		if res.cookie != nil {
-			t.Errorf("status %d set a cookie", status)
-		}
-	}
-	if w := e.writes(); w != before {
-		t.Errorf("5xx responses made %d store writes", w-before)
-	}
-	if data, _ := e.load(t, e.cookie); data["x"] != int64(1) {
-		t.Errorf("after 5xx responses x = %v, want 1", data["x"])
-	}
-	e.do(t, 404, set("x", int64(404)))
-	if data, _ := e.load(t, e.cookie); data["x"] != int64(404) {
-		t.Errorf("a 404 did not save: x = %v", data["x"])
-	}
-}
-
-func testUnknownCookie(t *testing.T, e *env) {
-	tok, err := session.NewToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{tok.String(), "garbage", strings.Repeat("A", 43), tok.String()[:42], tok.String() + "A"} {
-		res := e.request(t, bad, 200, false, func(s *session.Session) {
-			if !s.IsNew() {
-				t.Errorf("cookie %q adopted", bad)
-			}
-		})
-		if res.cookie != nil {
-			t.Errorf("cookie %q: an empty session set a cookie", bad)
-		}
-		res = e.request(t, bad, 200, false, set("x", int64(1)))
-		if res.cookie == nil || res.cookie.Value == bad {
-			t.Errorf("cookie %q: new session got cookie %v, want a new value", bad, res.cookie)
-		}
-	}
-}
-
-func testDestroy(t *testing.T, e *env) {
-	e.do(t, 200, set("user_id", "u1"))
-	old := e.cookie
-	res := e.do(t, 200, func(s *session.Session) {
-		if err := s.Destroy(context.Background()); err != nil {
-			t.Fatalf("Destroy: %v", err)
-		}
-		if !s.IsNew() || len(s.Data()) != 0 {
-			t.Errorf("after Destroy: IsNew %v, data %v; want a new empty session", s.IsNew(), s.Data())
-		}
-	})
-	if c := res.cookie; c == nil || c.MaxAge >= 0 || c.Value != "" {
-		t.Fatalf("Destroy: cookie %v, want an expired empty cookie", c)
-	}
-	if res.header.Get("Vary") != "Cookie" || res.header.Get("Cache-Control") != "private" {
-		t.Errorf("expiring response headers %v, want Vary: Cookie and Cache-Control: private", res.header)
-	}
-	if e.m.Codec == nil {
-		if data, found := e.load(t, old); found {
-			t.Errorf("the destroyed session's cookie still loads %v", data)
-		}
-	}
-
-	// Logout then a message: a new session with only the message.
-	e.cookie = old
-	e.do(t, 200, set("user_id", "u2"))
-	old = e.cookie
-	e.do(t, 200, func(s *session.Session) {
-		if err := s.Destroy(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		s.Set("messages", "Signed out.")
-	})
-	if e.cookie == "" || e.cookie == old {
-		t.Fatalf("Destroy then Set: cookie %q, want a new one", e.cookie)
-	}
-	if data, _ := e.load(t, e.cookie); !cmp.Equal(data, map[string]any{"messages": "Signed out."}) {
-		t.Errorf("after Destroy then Set, session = %v, want only the message", data)
-	}
-	if e.m.Codec == nil {
-		if data, found := e.load(t, old); found {
-			t.Errorf("the destroyed session's cookie still loads %v", data)
-		}
-	}
-}
-
-func testRenewToken(t *testing.T, e *env) {
-	e.m.IdleTimeout = 30 * time.Minute
-	e.m.Lifetime = 2 * time.Hour
-	e.do(t, 200, set("cart", []any{"book"}))
-	old := e.cookie
-	for range 3 {
-		e.clock.advance(20 * time.Minute)
-		e.do(t, 200, nil) // refreshes the idle expiry
-	}
-	e.do(t, 200, func(s *session.Session) {
-		if err := s.RenewToken(context.Background()); err != nil {
-			t.Fatalf("RenewToken: %v", err)
-		}
-		s.Set("user_id", "u1")
-	})
-	if e.cookie == "" || e.cookie == old {
-		t.Fatalf("RenewToken: cookie %q, want a new one", e.cookie)
-	}
-	want := map[string]any{"cart": []any{"book"}, "user_id": "u1"}
-	if data, _ := e.load(t, e.cookie); !cmp.Equal(data, want) {
-		t.Errorf("after RenewToken session = %v, want %v", data, want)
-	}
-	if e.m.Codec == nil {
-		if data, found := e.load(t, old); found {
-			t.Errorf("the old token still loads %v", data)
-		}
-	}
-	// The renewed session's lifetime counts from the renewal, an hour
-	// after the first save: at 2h10m it is still there.
-	for range 3 {
-		e.clock.advance(20 * time.Minute)
-		e.do(t, 200, nil)
-	}
-	e.clock.advance(10 * time.Minute)
-	if _, found := e.load(t, e.cookie); !found {
-		t.Errorf("renewed session ended within its lifetime counted from the renewal")
-	}
-	e.clock.advance(50 * time.Minute) // 3h: the renewed lifetime is over
-	if data, found := e.load(t, e.cookie); found {
-		t.Errorf("renewed session still loads %v past its lifetime", data)
-	}
-}
-
-func testDeletedMeanwhile(t *testing.T, e *env) {
-	if e.m.Codec != nil {
-		t.Skip("a sealed cookie cannot be deleted server-side")
-	}
-	e.do(t, 200, set("user_id", "u1"))
-	old := e.cookie
-	ctx := ctxT(t)
-	// Request B loads the session, then request A logs out, then B saves.
-	rb := httptest.NewRequest("GET", "/", nil)
-	rb.AddCookie(&http.Cookie{Name: e.name(), Value: old})
-	sb, err := e.m.Load(ctx, rb)
-	if err != nil || sb.IsNew() {
-		t.Fatalf("Load B = %v, new %v", err, sb != nil && sb.IsNew())
-	}
-	e.do(t, 200, func(s *session.Session) {
-		if err := s.Destroy(ctx); err != nil {
-			t.Fatal(err)
-		}
-	})
-	sb.Set("cart", []any{"book"})
-	h := http.Header{}
-	if err := e.m.Commit(ctx, h, sb, 200); err != nil {
-		t.Fatalf("Commit B: %v", err)
-	}
-	if len(h) != 0 {
-		t.Errorf("B's response after the logout has headers %v, want none", h)
-	}
-	if data, found := e.load(t, old); found {
-		t.Errorf("B's save brought the deleted session back: %v", data)
-	}
-}
-
-func testEmptied(t *testing.T, e *env) {
-	e.do(t, 200, set("messages", "Welcome!"))
-	old := e.cookie
-	res := e.do(t, 200, func(s *session.Session) {
-		if v, ok := s.Pop("messages"); !ok || v != "Welcome!" {
-			t.Errorf("Pop = %v, %v", v, ok)
-		}
-	})
-	if c := res.cookie; c == nil || c.MaxAge >= 0 {
-		t.Errorf("emptied session: cookie %v, want it expired", c)
-	}
-	if e.m.Codec == nil {
-		if data, found := e.load(t, old); found {
-			t.Errorf("emptied session still stored: %v", data)
-		}
-	}
-}
-
-func testBadValue(t *testing.T, e *env) {
-	res := e.request(t, "", 200, false, func(s *session.Session) {
-		err := s.Set("count", 1) // an int, not an int64
-		var ve *session.ValueError
-		if !errors.As(err, &ve) || !strings.Contains(err.Error(), `"count"`) {
-			t.Errorf("Set of an int: %v, want a ValueError naming the key", err)
-		}
-		if _, ok := s.Get("count"); ok {
-			t.Errorf("a refused value was stored")
-		}
-		s.Data()["cart"] = []any{"ok", map[string]any{"when": time.Now()}}
-	})
-	if res.err == nil || !strings.Contains(res.err.Error(), `"cart"[1]["when"]`) {
-		t.Errorf("Commit with a time.Time inside: %v, want an error naming \"cart\"[1][\"when\"]", res.err)
-	}
-	if res.cookie != nil {
-		t.Errorf("a refused Commit set a cookie")
-	}
-	if w := e.writes(); w > 0 {
-		t.Errorf("a refused Commit made %d store writes", w)
-	}
-}
-
-// testConcurrentRequestsMerge loads one session in several requests at
-// once, as browser tabs do; each changes its own key and pushes its own
-// item, and all of that is kept. One also changes a shared key, and a
-// later one changes it again: the last save wins.
-func testConcurrentRequestsMerge(t *testing.T, e *env) {
-	if e.m.Codec != nil {
-		t.Skip("a sealed cookie holds one request's view of the session: nothing can merge it with another's")
-	}
-	e.do(t, 200, set("shared", "first"))
-	ctx := ctxT(t)
-	const n = 6
-	sessions := make([]*session.Session, n)
-	for i := range sessions {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.AddCookie(&http.Cookie{Name: e.name(), Value: e.cookie})
-		s, err := e.m.Load(ctx, r)
-		if err != nil || s.IsNew() {
-			t.Fatalf("Load %d = %v, new %v", i, err, s != nil && s.IsNew())
-		}
-		sessions[i] = s
-	}
-	for i, s := range sessions {
-		s.Set(fmt.Sprintf("tab%d", i), int64(i))
-		if err := s.Push("queue", fmt.Sprintf("item %d", i)); err != nil {
-			t.Fatal(err)
-		}
-		if i >= n-2 {
-			s.Set("shared", fmt.Sprintf("tab %d", i))
-		}
-		if err := e.m.Commit(ctx, http.Header{}, s, 200); err != nil {
-			t.Fatalf("Commit %d: %v", i, err)
-		}
-	}
-	data, found := e.load(t, e.cookie)
-	if !found {
-		t.Fatal("the session is gone")
-	}
-	for i := range n {
-		if data[fmt.Sprintf("tab%d", i)] != int64(i) {
-			t.Errorf("tab%d = %v, want %d: a concurrent save lost it", i, data[fmt.Sprintf("tab%d", i)], i)
-		}
-	}
-	if q, _ := data["queue"].([]any); len(q) != n {
-		t.Errorf("queue = %v, want the %d items pushed", q, n)
-	}
-	if got := data["shared"]; got != fmt.Sprintf("tab %d", n-1) {
-		t.Errorf("shared = %v, want the last save's %q", got, fmt.Sprintf("tab %d", n-1))
-	}
-	// Pulling one item keeps the others, even from a stale view.
-	res := e.do(t, 200, func(s *session.Session) {
-		if err := s.Pull("queue", "item 0"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if res.err != nil {
-		t.Fatal(res.err)
-	}
-	if data, _ := e.load(t, e.cookie); len(data["queue"].([]any)) != n-1 {
-		t.Errorf("queue after one Pull = %v, want %d items", data["queue"], n-1)
-	}
-}
-
-func testManagerSizeLimit(t *testing.T, e *env) {
-	e.m.MaxSize = 2048
-	big := strings.Repeat("x", 3000)
-	res := e.request(t, "", 200, false, set("big", big))
-	if !errors.Is(res.err, session.ErrTooLarge) || !strings.Contains(res.err.Error(), "2048") {
-		t.Errorf("Commit of a new session over the limit: %v, want ErrTooLarge naming 2048", res.err)
-	}
-	if res.cookie != nil || e.writes() > 0 {
-		t.Errorf("a refused Commit set cookie %v, made %d writes", res.cookie, e.writes())
-	}
-	e.do(t, 200, set("small", "ok"))
-	before := e.writes()
-	res = e.request(t, e.cookie, 200, false, set("big", big))
-	if !errors.Is(res.err, session.ErrTooLarge) {
-		t.Errorf("Commit of a stored session over the limit: %v, want ErrTooLarge", res.err)
-	}
-	if w := e.writes(); w != before {
-		t.Errorf("a refused Commit made %d writes", w-before)
-	}
-	if data, _ := e.load(t, e.cookie); !cmp.Equal(data, map[string]any{"small": "ok"}) {
-		t.Errorf("session after the refused Commit = %v, want small=ok only", data)
 	}
 }

@@ -42,14 +42,31 @@ func TestStore(t *testing.T, newStore func(t *testing.T) session.Store, opts ...
 			tc.fn(t, newStore(t), o)
 		})
 	}
+	for _, tc := range userIndexTests {
+		t.Run("UserIndex/"+tc.name, func(t *testing.T) {
+			s := newStore(t)
+			if _, ok := s.(session.UserIndex); !ok {
+				t.Skipf("%T is not a session.UserIndex", s)
+			}
+			tc.fn(t, s, o)
+		})
+	}
 }
 
 // An Option tells TestStore of a limit of the store's database that the
-// store documents.
+// store documents, or of what else it can do.
 type Option func(*options)
 
 type options struct {
 	noNUL bool
+	peer  func(session.Store) session.Store
+}
+
+// WithPeer gives TestStore a way to open a second store over the data
+// of a store, as a second process would: the concurrency tests of
+// [session.UserIndex] then spread their calls over both.
+func WithPeer(peer func(s session.Store) session.Store) Option {
+	return func(o *options) { o.peer = peer }
 }
 
 // WithoutNUL tells TestStore that the store's database cannot keep the
