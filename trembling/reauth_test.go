@@ -58,6 +58,7 @@ func startAccountSite(t *testing.T, store string) *authSite {
 // next and reauth=1, and an anonymous visitor with next alone; a new
 // login lets the user through again.
 func TestReauthRequired(t *testing.T) {
+	t.Parallel()
 	s := startAccountSite(t, trembling.StoreMongo)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -115,6 +116,7 @@ func changePassword(t *testing.T, c *http.Client, s *authSite, current, next str
 // key, ends the user's other sessions, clears must_change_password and
 // sends the account event.
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{trembling.StoreMongo, trembling.StoreMemory, trembling.StoreCookie} {
 		t.Run(store, func(t *testing.T) {
 			s := startAccountSite(t, store)
@@ -177,6 +179,7 @@ func TestChangePassword(t *testing.T) {
 // failed login: after DefaultMaxFailures of them even the right one is
 // refused, and so is a login from that browser, until the window passes.
 func TestChangePasswordThrottled(t *testing.T) {
+	t.Parallel()
 	s := startAccountSite(t, trembling.StoreMongo)
 	s.createUser(t, "alice", "old-secret-password")
 	c := newClient(t, s.testSite)
@@ -206,6 +209,7 @@ func TestChangePasswordThrottled(t *testing.T) {
 // TestChangePasswordBusy: with every password-check slot taken,
 // change_password answers 503 with Retry-After, as login does.
 func TestChangePasswordBusy(t *testing.T) {
+	t.Parallel()
 	startup := eventsHook + "    website.max_password_checks = 1\n    website.password_check_wait = 0.01\n"
 	pages := maps.Clone(accountPages)
 	pages[".aspen/database.star"] = startup
@@ -231,6 +235,7 @@ func TestChangePasswordBusy(t *testing.T) {
 // TestChangePasswordAnonymous: change_password without a login fails
 // the request rather than change anything.
 func TestChangePasswordAnonymous(t *testing.T) {
+	t.Parallel()
 	s := startAccountSite(t, trembling.StoreMemory)
 	s.createUser(t, "alice", "old-secret-password")
 	r := post(t, newClient(t, s.testSite), s.testSite, "/changepw.json", url.Values{"current": {"old-secret-password"}, "new": {"new-secret-password"}})

@@ -63,6 +63,7 @@ const (
 // ends one of them, never another user's or the request's own, and
 // the ended one's next request is anonymous.
 func TestUserSessions(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{trembling.StoreMongo, trembling.StoreMemory} {
 		t.Run(store, func(t *testing.T) {
 			s := startAccountSite(t, store)
@@ -149,6 +150,7 @@ var cmpIgnoreID = cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String(
 // user whose login is older than 15 minutes to the login page, and an
 // anonymous visitor too; max_age changes the limit.
 func TestUserSessionsNeedRecentLogin(t *testing.T) {
+	t.Parallel()
 	s := startAccountSite(t, trembling.StoreMemory)
 	s.createUser(t, "alice", "secret-password")
 	c := newClient(t, s.testSite)
@@ -183,6 +185,7 @@ func TestUserSessionsNeedRecentLogin(t *testing.T) {
 // it does so through the session epoch, and user_sessions lists the
 // request's own session alone.
 func TestEndOtherSessions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		store string
 		ended float64
@@ -228,6 +231,7 @@ func TestEndOtherSessions(t *testing.T) {
 
 // TestClientSummary: the client of a session, as user_sessions shows it.
 func TestClientSummary(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ ua, want string }{
 		{firefoxLinux, "Firefox on Linux"},
 		{safariIPhone, "Safari on iOS"},
