@@ -501,16 +501,9 @@ func TestCrossOriginPostRefused(t *testing.T) {
 func TestMultipartTempFilesRemoved(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	w, err := aspengo.New(aspengo.Config{Root: "testdata/site", Registry: (&recorder{}).registry(t), Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 20 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Shutdown(t.Context())
-	srv := httptest.NewServer(http.StripPrefix("/site", w))
-	defer srv.Close()
+	srv := sitetest.New(t,
+		aspengo.Config{Root: "testdata/site", Registry: (&recorder{}).registry(t), Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 20 << 20},
+		sitetest.Handler(func(w http.Handler) http.Handler { return http.StripPrefix("/site", w) }))
 
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aspengo/aspengo/internal/logbuf"
 )
 
 // TestNewSite runs aspengo new, then aspengo check on the result, then
@@ -47,7 +49,7 @@ func TestNewSite(t *testing.T) {
 	ctx, stop := context.WithCancel(t.Context())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
-	var logs bytes.Buffer
+	var logs logbuf.Buffer // serve writes to it from more than one goroutine
 	go func() {
 		done <- serveCmd(ctx, []string{"--root", www, "--addr", "127.0.0.1:0", "--bcrypt-cost", "10"},
 			func(string) string { return "" }, io.Discard, &logs, func(a string) { addrc <- a })

@@ -61,10 +61,10 @@ func Handler(wrap func(http.Handler) http.Handler) Option {
 	return func(o *options) { o.handler = wrap }
 }
 
-// Start makes the website cfg describes and runs its startup hooks; it is
-// shut down when tb ends, and a failed shutdown fails tb. When cfg has no
-// Logger the site logs as text into a buffer, which [New]'s Site shows
-// when tb fails; without a server the log is discarded.
+// Start makes the website cfg describes and runs its startup hooks, for a
+// test that calls its ServeHTTP directly; it is shut down when tb ends,
+// and a failed shutdown fails tb. Its log is discarded unless cfg has a
+// Logger.
 func Start(tb testing.TB, cfg aspengo.Config) *aspengo.Website {
 	tb.Helper()
 	if cfg.Logger == nil {
@@ -77,8 +77,9 @@ func Start(tb testing.TB, cfg aspengo.Config) *aspengo.Website {
 
 // New makes the website cfg describes, runs its startup hooks and serves
 // it on a new httptest server on the loopback interface. The server is
-// closed and the website shut down when tb ends (or at [Site.Close]),
-// and the site's log is shown if tb failed.
+// closed and the website shut down when tb ends (or at [Site.Close]).
+// When cfg has no Logger, the site logs as text into a buffer ([Site.Log])
+// that is shown if tb failed.
 func New(tb testing.TB, cfg aspengo.Config, opts ...Option) *Site {
 	tb.Helper()
 	var o options
