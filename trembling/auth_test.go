@@ -559,6 +559,7 @@ func TestUserOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trembling.HashAtLowestCost(tr)
 	w, err := aspengo.New(aspengo.Config{Root: root, Registry: reg, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -567,7 +568,7 @@ func TestUserOf(t *testing.T) {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Shutdown(ctx) })
+	t.Cleanup(func() { w.Shutdown(context.Background()) }) // t.Context is done by then
 	if _, err := tr.Users(w).Create(ctx, "alice", "secret-password", ""); err != nil {
 		t.Fatal(err)
 	}
