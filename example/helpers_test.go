@@ -38,7 +38,7 @@ func newRegistry(t testing.TB, conn *database.Connector) *aspengo.Registry {
 	}
 	// The lowest bcrypt cost allowed keeps the many logins of the tests
 	// quick; aspengo serve uses the default.
-	if _, err := trembling.Register(reg, trembling.Config{BcryptCost: auth.MinCost}); err != nil {
+	if _, err := trembling.Register(reg, trembling.Config{BcryptCost: auth.LowestCost}); err != nil {
 		t.Fatal(err)
 	}
 	return reg

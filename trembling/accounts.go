@@ -89,8 +89,8 @@ type authSite struct {
 // registerAuth adds the auth hook, request attributes, builtins and start
 // function to reg.
 func (t *Trembling) registerAuth(reg *aspengo.Registry) error {
-	if c := t.cfg.BcryptCost; c != 0 && (c < auth.MinCost || c > auth.MaxCost) {
-		return fmt.Errorf("trembling: bcrypt cost %d is outside %d..%d", c, auth.MinCost, auth.MaxCost)
+	if c := t.cfg.BcryptCost; c != 0 && (c < auth.LowestCost || c > auth.MaxCost) {
+		return fmt.Errorf("trembling: bcrypt cost %d is outside %d..%d", c, auth.LowestCost, auth.MaxCost)
 	}
 	if err := reg.Hook(HookAuth, aspengo.Hook{Inbound: t.authInbound, After: []string{HookInbound}, Requires: []string{HookOutbound}}); err != nil {
 		return err

@@ -20,10 +20,6 @@ func UserReads(t *Trembling, w *aspengo.Website) int64 {
 // instead of the store, so that a test can see its sweeps.
 func WrapSweep(t *Trembling, wrap func(session.Store) session.Store) { t.wrapSweep = wrap }
 
-// HashAtLowestCost makes t hash passwords at bcrypt's lowest cost, below
-// the floor Register enforces, so that tests run quickly.
-func HashAtLowestCost(t *Trembling) { t.cfg.BcryptCost = auth.LowestCost }
-
 // Manager returns the session manager of the started website w, or nil.
 func (t *Trembling) Manager(w *aspengo.Website) *session.Manager {
 	if s := t.site(w); s != nil {

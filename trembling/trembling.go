@@ -123,8 +123,10 @@ type Config struct {
 	SweepEvery time.Duration
 
 	// BcryptCost is the bcrypt cost of new password hashes: 0 means
-	// auth.DefaultCost (12). Register refuses a cost below auth.MinCost
-	// (10) or above auth.MaxCost.
+	// auth.DefaultCost (12). Register accepts bcrypt's own range,
+	// auth.LowestCost to auth.MaxCost, so that tests may hash quickly;
+	// the floor of a real site is policy (aspengo's --bcrypt-cost refuses
+	// less than auth.MinCost, 10).
 	BcryptCost int
 	// LoginURL is where login_required sends anonymous visitors when the
 	// page names no login_url and no startup hook set website.login_url;
