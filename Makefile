@@ -35,9 +35,12 @@ RACE ?= -race -gcflags=modernc.org/...=-d=checkptr=0
 # its output is printed after the first's.
 test: vet
 	@# Compiled once here, the storage packages' dependencies (FerretDB,
-	@# SQLite) are not compiled by both passes at once on a cold cache.
+	@# SQLite) are not compiled by both passes at once on a cold cache;
+	@# the FerretDB server of internal/dbserver is linked once for all.
 	$(GO) build $(RACE) $(STORAGE_PKGS)
-	@pg=$$(mktemp); \
+	$(GO) build -o bin/ferretdbpg ./internal/dbserver/ferretdbpg
+	@export ASPENGO_TEST_FERRETDB=$(CURDIR)/bin/ferretdbpg; \
+	pg=$$(mktemp); \
 	ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test $(RACE) -count=1 -timeout 20m $(STORAGE_PKGS) >$$pg 2>&1 & pgpid=$$!; \
 	echo "$(GO) test $(RACE) -count=1 ./..."; \
 	$(GO) test $(RACE) -count=1 ./...; all=$$?; \

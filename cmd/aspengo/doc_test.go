@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 // docExample is one fenced block of docs/starlark.md: a file of the site
@@ -116,7 +118,7 @@ func TestStarlarkDoc(t *testing.T) {
 	o.site.root = root
 	o.storage.data = filepath.Join(t.TempDir(), "data")
 	o.sessions.store = "memory"
-	o.sessions.bcryptCost = 10
+	o.sessions.bcryptCost = auth.LowestCost
 	site, err := startSite(t.Context(), o, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

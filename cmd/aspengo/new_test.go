@@ -51,7 +51,7 @@ func TestNewSite(t *testing.T) {
 	done := make(chan int, 1)
 	var logs logbuf.Buffer // serve writes to it from more than one goroutine
 	go func() {
-		done <- serveCmd(ctx, []string{"--root", www, "--addr", "127.0.0.1:0", "--bcrypt-cost", "10"},
+		done <- serveCmd(ctx, []string{"--root", www, "--addr", "127.0.0.1:0", "--bcrypt-cost", "4"},
 			func(string) string { return "" }, io.Discard, &logs, func(a string) { addrc <- a })
 	}()
 	var base string

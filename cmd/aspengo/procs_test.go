@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aspengo/aspengo/internal/logbuf"
+	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 // This file runs real aspengo serve processes, for the scale-out tests and
@@ -33,7 +34,15 @@ var built struct {
 	err  error
 }
 
+// policyBcryptCost is minBcryptCost as the command ships, before TestMain
+// lowers it.
+var policyBcryptCost = minBcryptCost
+
 func TestMain(m *testing.M) {
+	// In-process commands hash at bcrypt's lowest cost, for speed (the
+	// race detector multiplies bcrypt's time); the aspengo binary the
+	// scale-out tests run keeps the policy's floor.
+	minBcryptCost = auth.LowestCost
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)

@@ -118,7 +118,7 @@ func TestServeFlagsReachTheSite(t *testing.T) {
 	env := map[string]string{"ASPENGO_TRUSTED_ORIGINS": "https://admin.example"}
 	// The trusted origin's POST reaches login.html, whose login of an
 	// unknown user costs a dummy bcrypt: at the lowest cost serve allows.
-	base, stop := runServeEnv(t, env, "--root", "testdata/counter", "--data", t.TempDir(), "--sessions", "memory", "--secure-cookies", "--bcrypt-cost", "10")
+	base, stop := runServeEnv(t, env, "--root", "testdata/counter", "--data", t.TempDir(), "--sessions", "memory", "--secure-cookies", "--bcrypt-cost", "4")
 	defer stop()
 	resp, err := noFollow.Get(base + "/counter.html")
 	if err != nil {
@@ -192,7 +192,7 @@ func TestServeSessionLimitFlags(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	site := []string{"--root", "testdata/counter", "--data", data}
-	base, stop := runServe(t, append(site, "--bcrypt-cost", "10", "--sessions", "memory", "--session-idle", "7m", "--session-lifetime", "1h")...)
+	base, stop := runServe(t, append(site, "--bcrypt-cost", "4", "--sessions", "memory", "--session-idle", "7m", "--session-lifetime", "1h")...)
 	defer stop()
 	if code, out, errOut := userRun(t, "pw-of-erin-long\n", nil, append([]string{"add", "erin", "--password-stdin"}, site...)...); code != 0 {
 		t.Fatalf("add: exit %d\n%s%s", code, out, errOut)
@@ -256,6 +256,19 @@ func TestServeInsecureCookies(t *testing.T) {
 				t.Errorf("Set-Cookie %q; want one cookie %s, Secure %v", resp.Header["Set-Cookie"], tc.wantName, tc.wantSecure)
 			}
 		})
+	}
+}
+
+// TestServeBcryptCostFloor: serve refuses a cost below the commands'
+// floor, although trembling accepts one (for tests).
+func TestServeBcryptCostFloor(t *testing.T) {
+	var stderr strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	cost := fmt.Sprint(minBcryptCost - 1)
+	code := serveCmd(ctx, []string{"--root", "testdata/counter", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--bcrypt-cost", cost}, func(string) string { return "" }, io.Discard, &stderr, nil)
+	if want := "bcrypt cost " + cost + " is outside"; code == 0 || !strings.Contains(stderr.String(), want) {
+		t.Errorf("exit %d, stderr %q; want a refusal saying %q", code, stderr.String(), want)
 	}
 }
 

@@ -89,6 +89,11 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 	if o.sessions.idle < 0 || o.sessions.lifetime < 0 {
 		return nil, fmt.Errorf("--session-idle and --session-lifetime must be positive")
 	}
+	if c := o.sessions.bcryptCost; c != 0 { // 0: trembling's default
+		if err := checkBcryptCost(c); err != nil {
+			return nil, err
+		}
+	}
 	if o.sessions.secureCookies && o.sessions.insecureCookies {
 		return nil, fmt.Errorf("--secure-cookies and --insecure-cookies contradict each other: give one")
 	}
@@ -152,6 +157,21 @@ func startSite(ctx context.Context, o siteOptions, log *slog.Logger) (*openSite,
 // Close runs the shutdown hooks and closes the database.
 func (s *openSite) Close(ctx context.Context) error {
 	return errors.Join(s.w.Shutdown(ctx), s.storage.Close(ctx))
+}
+
+// minBcryptCost is the lowest --bcrypt-cost the commands accept: policy
+// (auth.MinCost, 10), below which a stolen hash is too cheap to attack,
+// although package auth goes down to bcrypt's own minimum. This
+// package's tests lower it, so that their hashes are quick.
+var minBcryptCost = auth.MinCost
+
+// checkBcryptCost refuses a --bcrypt-cost outside minBcryptCost to
+// auth.MaxCost.
+func checkBcryptCost(c int) error {
+	if c < minBcryptCost || c > auth.MaxCost {
+		return fmt.Errorf("bcrypt cost %d is outside %d..%d", c, minBcryptCost, auth.MaxCost)
+	}
+	return nil
 }
 
 // checkSessionStore refuses an unknown --sessions value early.

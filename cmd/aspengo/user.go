@@ -113,8 +113,8 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if code >= 0 {
 		return code
 	}
-	if c := f.sessions.bcryptCost; c < auth.MinCost || c > auth.MaxCost {
-		fmt.Fprintf(stderr, "aspengo user %s: bcrypt cost %d is outside %d..%d\n", verb, c, auth.MinCost, auth.MaxCost)
+	if err := checkBcryptCost(f.sessions.bcryptCost); err != nil {
+		fmt.Fprintf(stderr, "aspengo user %s: %v\n", verb, err)
 		return 2
 	}
 	var username string

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,7 @@ import (
 func userRun(t *testing.T, stdin string, prompt passwordPrompt, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := userCmd(t.Context(), append(args, "--bcrypt-cost", "10"), func(string) string { return "" }, strings.NewReader(stdin), &stdout, &stderr, prompt)
+	code := userCmd(t.Context(), append(args, "--bcrypt-cost", "4"), func(string) string { return "" }, strings.NewReader(stdin), &stdout, &stderr, prompt)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -106,7 +107,7 @@ func TestUserCommand(t *testing.T) {
 func TestUserWhileServing(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	base, stop := runServe(t, "--root", "testdata/counter", "--data", data, "--bcrypt-cost", "10")
+	base, stop := runServe(t, "--root", "testdata/counter", "--data", data, "--bcrypt-cost", "4")
 	defer stop()
 	if code, out, errOut := userRun(t, "pw-of-erin-long\n", nil, "add", "erin", "--password-stdin", "--root", "testdata/counter", "--data", data); code != 0 {
 		t.Fatalf("add while serving: exit %d\n%s%s", code, out, errOut)
@@ -135,7 +136,7 @@ func TestUserCommandsEndSessionsWhileServing(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	site := []string{"--root", "testdata/counter", "--data", data}
-	base, stop := runServe(t, append(site, "--bcrypt-cost", "10")...)
+	base, stop := runServe(t, append(site, "--bcrypt-cost", "4")...)
 	defer stop()
 	if code, out, errOut := userRun(t, "erin-pw-2026-x\n", nil, append([]string{"add", "erin", "--password-stdin"}, site...)...); code != 0 {
 		t.Fatalf("add: exit %d\n%s%s", code, out, errOut)
@@ -203,11 +204,14 @@ func TestUserCommandsEndSessionsWhileServing(t *testing.T) {
 // TestUserBcryptCostFloor: the command refuses a cost below the policy
 // floor, although package auth accepts lower ones (for tests).
 func TestUserBcryptCostFloor(t *testing.T) {
-	for _, cost := range []string{"9", "4", "32"} {
+	if policyBcryptCost != 10 {
+		t.Errorf("the commands' bcrypt cost floor is %d; want 10", policyBcryptCost)
+	}
+	for _, cost := range []string{fmt.Sprint(minBcryptCost - 1), "3", "32"} {
 		var stdout, stderr bytes.Buffer
 		code := userCmd(t.Context(), []string{"list", "--bcrypt-cost", cost, "--root", "testdata/counter", "--data", t.TempDir()},
 			func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr, nil)
-		if code != 2 || !strings.Contains(stderr.String(), "bcrypt cost "+cost+" is outside 10..31") {
+		if code != 2 || !strings.Contains(stderr.String(), fmt.Sprintf("bcrypt cost %s is outside %d..31", cost, minBcryptCost)) {
 			t.Errorf("--bcrypt-cost %s: exit %d, stderr %q; want 2 and the range", cost, code, stderr.String())
 		}
 	}

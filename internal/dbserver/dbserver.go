@@ -188,9 +188,22 @@ func (s *Server) startPostgres(ctx context.Context, cred *syscall.Credential, da
 	}
 }
 
-// buildFerretDB builds the ferretdbpg command into the directory. The
-// build cache makes this fast after the first time.
+// FerretDBEnv names the environment variable that may give the path of
+// a ferretdbpg binary built beforehand: make test builds one for every
+// test binary, since linking it costs seconds of CPU each time.
+const FerretDBEnv = "ASPENGO_TEST_FERRETDB"
+
+// buildFerretDB builds the ferretdbpg command into the directory, unless
+// FerretDBEnv names one. The build cache makes this fast after the first
+// time, but for the link.
 func (s *Server) buildFerretDB(ctx context.Context) error {
+	if bin := os.Getenv(FerretDBEnv); bin != "" {
+		if fi, err := os.Stat(bin); err != nil || !fi.Mode().IsRegular() {
+			return fmt.Errorf("dbserver: %s=%s is not a ferretdbpg binary: %v", FerretDBEnv, bin, err)
+		}
+		s.ferretBin = bin
+		return nil
+	}
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		goCmd = filepath.Join(goRoot(), "bin", "go")
