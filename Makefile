@@ -4,7 +4,7 @@ ROOT      ?= example/www
 ADDR      ?= 127.0.0.1:8080
 FUZZTIME  ?= 30s
 
-.PHONY: all build test vet check run e2e screenshot bench bench-http fuzz clean
+.PHONY: all build test fmt vet check run e2e screenshot bench bench-http fuzz clean
 
 all: build
 
@@ -27,30 +27,36 @@ STORAGE_PKGS ?= ./database/... ./trembling/auth/... ./trembling/session/mongosto
 # instrumentation of every package included, is unchanged.
 RACE ?= -race -gcflags=modernc.org/...=-d=checkptr=0
 
-# The test command the README gives and CI runs: vet, then every test with
-# the race detector (the scale-out suite of cmd/aspengo included) and, at
-# the same time, the storage suites on the database server (slower there:
-# each test's collections are PostgreSQL tables, made anew). The second
-# mostly waits on its database server, so the two share the CPUs well;
-# its output is printed after the first's.
-test: vet
+# The test command the README gives and CI runs: gofmt, then go vet, every
+# test with the race detector (the scale-out suite of cmd/aspengo
+# included) and the storage suites on the database server (slower there:
+# each test's collections are PostgreSQL tables, made anew), the three at
+# once: the tests often wait (on browsers, servers, timeouts), and vet and
+# the storage pass fill those waits. The outputs of vet and of the
+# storage pass are printed after the main pass's; any failure fails it.
+test: fmt
 	@# Compiled once here, the storage packages' dependencies (FerretDB,
 	@# SQLite) are not compiled by both passes at once on a cold cache;
 	@# the FerretDB server of internal/dbserver is linked once for all.
 	$(GO) build $(RACE) $(STORAGE_PKGS)
 	$(GO) build -o bin/ferretdbpg ./internal/dbserver/ferretdbpg
 	@export ASPENGO_TEST_FERRETDB=$(CURDIR)/bin/ferretdbpg; \
-	pg=$$(mktemp); \
+	vet=$$(mktemp); pg=$$(mktemp); \
+	$(GO) vet ./... >$$vet 2>&1 & vetpid=$$!; \
 	ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test $(RACE) -count=1 -timeout 20m $(STORAGE_PKGS) >$$pg 2>&1 & pgpid=$$!; \
 	echo "$(GO) test $(RACE) -count=1 ./..."; \
 	$(GO) test $(RACE) -count=1 ./...; all=$$?; \
-	wait $$pgpid; storage=$$?; \
+	wait $$vetpid; vetted=$$?; wait $$pgpid; storage=$$?; \
+	echo "$(GO) vet ./..."; cat $$vet; \
 	echo "ASPENGO_TEST_ENGINE=ferretdb-pg $(GO) test $(RACE) -count=1 -timeout 20m $(STORAGE_PKGS)"; \
-	cat $$pg; rm -f $$pg; \
-	test $$all -eq 0 && test $$storage -eq 0
+	cat $$pg; rm -f $$vet $$pg; \
+	test $$all -eq 0 && test $$vetted -eq 0 && test $$storage -eq 0
 
-vet:
+# gofmt: every Go file formatted.
+fmt:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
+
+vet: fmt
 	$(GO) vet ./...
 
 # Compile every simplate and hooks.conf of the example site.

@@ -147,7 +147,7 @@ func (s *Server) run(ctx context.Context, cred *syscall.Credential, logName, pro
 }
 
 // startPostgres starts the postmaster on a unix socket in the directory
-// only, and waits for the socket.
+// only, and waits until it accepts connections.
 func (s *Server) startPostgres(ctx context.Context, cred *syscall.Credential, data string) error {
 	logPath := filepath.Join(s.dir, "postgres.log")
 	out, err := os.Create(logPath)
@@ -172,10 +172,11 @@ func (s *Server) startPostgres(ctx context.Context, cred *syscall.Credential, da
 	s.pgDone = make(chan struct{})
 	go func() { cmd.Wait(); close(s.pgDone) }()
 
-	sock := filepath.Join(s.dir, ".s.PGSQL.5432")
+	// The socket appears before PostgreSQL accepts connections ("the
+	// database system is starting up"): ask it, as pg_isready does.
 	for {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
+		ready := exec.CommandContext(ctx, filepath.Join(PostgresBin, "pg_isready"), "-q", "-h", s.dir, "-U", "postgres", "-d", "postgres")
+		if ready.Run() == nil {
 			return nil
 		}
 		select {
