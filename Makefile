@@ -34,6 +34,12 @@ RACE ?= -race -gcflags=modernc.org/...=-d=checkptr=0
 # once: the tests often wait (on browsers, servers, timeouts), and vet and
 # the storage pass fill those waits. The outputs of vet and of the
 # storage pass are printed after the main pass's; any failure fails it.
+#
+# GOGC=400 lets the compiler and the test binaries grow their heaps four
+# times before collecting instead of twice: under the race detector the
+# collector was a fifth of the CPU, and this machine has memory to spare
+# (make test took 18% less time with it: 3 min 18 s to 2 min 42 s).
+test: export GOGC ?= 400
 test: fmt
 	@# Compiled once here, the storage packages' dependencies (FerretDB,
 	@# SQLite) are not compiled by both passes at once on a cold cache;
