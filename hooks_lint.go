@@ -133,27 +133,13 @@ func (w *Website) checkBuiltinNeeds(listed map[string]bool, rootName string) []e
 			}
 		}
 	}
-	fs.WalkDir(w.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	w.loader.Walk(func(p string, s *simplate.Simplate, err error) {
 		if err != nil {
-			return nil
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		s, err := w.loader.Load(p)
-		if err != nil {
-			return nil // CheckAll reports it
+			return // CheckAll reports it
 		}
 		for _, u := range s.Uses() {
 			report(p, u)
 		}
-		return nil
 	})
 	return errs
 }

@@ -302,6 +302,34 @@ func (l *Loader) fresh(v *version, st stamp) bool {
 	return true
 }
 
+// Walk loads every simplate under the root, skipping files and
+// directories whose name starts with "." and files that are not
+// simplates, and calls fn with the path of each and the simplate, or the
+// error that loading it gave. A directory that cannot be read is passed
+// to fn as an error too; Walk's own error is fs.WalkDir's.
+func (l *Loader) Walk(fn func(path string, s *Simplate, err error)) error {
+	return fs.WalkDir(l.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			fn(p, nil, err)
+			return nil
+		}
+		if p != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		s, err := l.Load(p)
+		if !errors.Is(err, ErrNotSimplate) {
+			fn(p, s, err)
+		}
+		return nil
+	})
+}
+
 // CheckAll compiles every simplate under the root (skipping files and
 // directories whose name starts with "."), every .aspen/*.star module and
 // the shared templates, and returns every error found, each located as
@@ -330,24 +358,10 @@ func (l *Loader) CheckAll() []error {
 			}
 		}
 	}
-	walkErr := fs.WalkDir(l.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	walkErr := l.Walk(func(_ string, _ *Simplate, err error) {
 		if err != nil {
 			add(err)
-			return nil
 		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if _, err := l.Load(p); err != nil && !errors.Is(err, ErrNotSimplate) {
-			add(err)
-		}
-		return nil
 	})
 	if walkErr != nil {
 		add(walkErr)

@@ -7,6 +7,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/aspengo/aspengo"
+	"github.com/aspengo/aspengo/trembling/auth"
 )
 
 // One convention for every builtin: the request it acts on comes from its
@@ -42,6 +43,20 @@ func sessionFor(b *starlark.Builtin, r *aspengo.Request) (*Session, error) {
 		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookInbound)
 	}
 	return s, nil
+}
+
+// userFor returns the user r is logged in as, nil when anonymous, for
+// builtin b; it reads the account on the first call of the request.
+func userFor(b *starlark.Builtin, r *aspengo.Request) (*auth.User, error) {
+	ra, ok := r.Value(authValueKey{}).(*requestAuth)
+	if !ok {
+		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookAuth)
+	}
+	u, err := ra.get()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return u, nil
 }
 
 // accountsFor returns the accounts of r's website for builtin b.

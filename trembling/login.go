@@ -159,12 +159,8 @@ func (t *Trembling) loginRequiredFn(_ *starlark.Thread, b *starlark.Builtin, arg
 		return nil, err
 	}
 	r := req.Request
-	ra, ok := r.Value(authValueKey{}).(*requestAuth)
-	if !ok {
-		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookAuth)
-	}
-	if u, err := ra.get(); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	if u, err := userFor(b, r); err != nil {
+		return nil, err
 	} else if u != nil {
 		if u.MustChangePassword {
 			if cp := t.changePasswordURL(r.Website); cp != "" && !samePath(cp, r.URL.Path) {

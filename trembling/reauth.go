@@ -48,13 +48,9 @@ var _ starlark.Unpacker = (*maxAge)(nil)
 // they are logged in). A login stored without its time (made by an
 // older version) counts as old.
 func (t *Trembling) recentUser(b *starlark.Builtin, r *aspengo.Request, max time.Duration) (*auth.User, *Session, error) {
-	ra, ok := r.Value(authValueKey{}).(*requestAuth)
-	if !ok {
-		return nil, nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookAuth)
-	}
-	u, err := ra.get()
+	u, err := userFor(b, r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, nil, err
 	}
 	if u == nil {
 		return nil, nil, t.toLogin(b, r, "", false)
@@ -118,13 +114,9 @@ func (t *Trembling) changePasswordFn(_ *starlark.Thread, b *starlark.Builtin, ar
 		return nil, err
 	}
 	r := req.Request
-	ra, ok := r.Value(authValueKey{}).(*requestAuth)
-	if !ok {
-		return nil, fmt.Errorf("%s needs the hook %s in hooks.conf", b.Name(), HookAuth)
-	}
-	u, err := ra.get()
+	u, err := userFor(b, r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, err
 	}
 	if u == nil {
 		return nil, fmt.Errorf("%s: the request is not logged in (call login_required first)", b.Name())

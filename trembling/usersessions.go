@@ -31,12 +31,7 @@ import (
 // With the cookie store, whose sessions are each in their own browser,
 // the list holds the request's own session only.
 func (t *Trembling) userSessionsFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	req, age, err := unpackRecent(b, args, kwargs)
-	if err != nil {
-		return nil, err
-	}
-	r := req.Request
-	u, s, err := t.recentUser(b, r, age)
+	r, u, s, err := t.recentCall(b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
@@ -129,12 +124,7 @@ func (t *Trembling) endSessionFn(_ *starlark.Thread, b *starlark.Builtin, args s
 // but cannot count them, and gives -1. The request's own session stays
 // logged in. It needs a recent login, as user_sessions does.
 func (t *Trembling) endOtherSessionsFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	req, age, err := unpackRecent(b, args, kwargs)
-	if err != nil {
-		return nil, err
-	}
-	r := req.Request
-	u, s, err := t.recentUser(b, r, age)
+	r, u, s, err := t.recentCall(b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
@@ -168,15 +158,17 @@ func (t *Trembling) endOtherSessionsFn(_ *starlark.Thread, b *starlark.Builtin, 
 	return starlark.MakeInt(-1), nil
 }
 
-// unpackRecent unpacks the arguments (request, max_age=900) of the
-// builtins that need a recent login.
-func unpackRecent(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (aspengo.RequestArg, time.Duration, error) {
+// recentCall unpacks the arguments (request, max_age=900) of the
+// builtins that need a recent login, and returns the request, its user
+// and its session, or ends the request as recentUser does.
+func (t *Trembling) recentCall(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*aspengo.Request, *auth.User, *Session, error) {
 	var req aspengo.RequestArg
 	age := maxAge(DefaultReauthMaxAge)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "request", &req, "max_age?", &age); err != nil {
-		return aspengo.RequestArg{}, 0, err
+		return nil, nil, nil, err
 	}
-	return req, time.Duration(age), nil
+	u, s, err := t.recentUser(b, req.Request, time.Duration(age))
+	return req.Request, u, s, err
 }
 
 // endOtherSessions ends the sessions of u that the store lists, except
